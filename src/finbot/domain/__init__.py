@@ -1,0 +1,1 @@
+"""Pure business rules: money, ledger, sagas. Imports only the standard library."""

@@ -1,0 +1,95 @@
+"""The one exception tree: every error FinBot raises on purpose descends from FinbotError.
+
+Each error carries a stable machine-readable ``code``, a human message and, where it
+applies, the ``field`` at fault, so that an API or CLI can report it precisely.
+"""
+
+from __future__ import annotations
+
+
+class FinbotError(Exception):
+    """Raised for any deliberate FinBot failure; never raised directly."""
+
+    code: str = "finbot_error"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(FinbotError):
+    """Raised when a value from outside is malformed: bad amount, currency, id or field."""
+
+    code = "invalid_input"
+
+
+class InvalidMoney(InvalidInput):
+    """Raised when an amount is not a finite Decimal/int within the currency's precision."""
+
+    code = "invalid_amount"
+
+
+class UnknownCurrency(InvalidInput):
+    """Raised when a currency code is not an active ISO 4217 code."""
+
+    code = "unknown_currency"
+
+
+class NotFound(FinbotError):
+    """Raised when a named account, transfer, saga or key does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(FinbotError):
+    """Raised when a request clashes with what is already recorded."""
+
+    code = "conflict"
+
+
+class AccountExists(Conflict):
+    """Raised when an account code is taken by an account with different attributes."""
+
+    code = "account_exists"
+
+
+class TransferRejected(Conflict):
+    """Raised by single-transfer helpers when the ledger refuses a transfer (see result code)."""
+
+    code = "transfer_rejected"
+
+
+class IdempotencyConflict(Conflict):
+    """Raised when an idempotency key is reused with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """Raised when a request with the same idempotency key is still executing."""
+
+    code = "idempotency_in_progress"
+
+
+class SagaError(FinbotError):
+    """Raised when a payment saga cannot start or continue."""
+
+    code = "saga_error"
+
+
+class LedgerInconsistency(FinbotError):
+    """Raised by verification when stored balances or history disagree with postings."""
+
+    code = "ledger_inconsistent"
+
+
+class ConfigurationError(FinbotError):
+    """Raised when settings are missing, contradictory or unsafe for the environment."""
+
+    code = "configuration_error"
