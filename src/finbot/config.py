@@ -1,0 +1,63 @@
+"""FinBot's settings: one typed class read from ``FINBOT_*`` variables or a ``.env`` file.
+
+Nothing here runs at import time; ``Settings()`` is built by the entrypoints and handed
+to ``bootstrap``. Outside development and test a placeholder secret is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from finbot.domain.errors import ConfigurationError
+
+PLACEHOLDER_SECRET = "change-me"
+_DEV_ENVIRONMENTS = ("development", "test")
+
+
+class Settings(BaseSettings):
+    """Every setting FinBot reads; see docs/configuration.md for each one."""
+
+    model_config = SettingsConfigDict(env_prefix="FINBOT_", env_file=".env",
+                                      env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir")
+    redis_url: str | None = Field(default=None, description="Redis for production events")
+    postgres_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        description="Server used by benchmarks and tests to create scratch databases")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    llm_provider: Literal["offline", "openai-compatible"] = "offline"
+
+    idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
+    pending_timeout_s: int = Field(default=3600, gt=0,
+                                   description="How long a payment reservation lives")
+    rail_latency_ms: float = Field(default=0.0, ge=0)
+    rail_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    rail_timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    rail_unknown_rate: float = Field(default=0.0, ge=0, le=1)
+    rail_seed: int | None = None
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.environment not in _DEV_ENVIRONMENTS and (
+                secret == PLACEHOLDER_SECRET or len(secret) < 32):
+            raise ConfigurationError(
+                "FINBOT_SECRET_KEY must be set to a random value of at least 32 characters "
+                f"when FINBOT_ENVIRONMENT={self.environment}", field="secret_key")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'finbot.db').as_posix()}"
