@@ -118,6 +118,8 @@ class ResultCode(StrEnum):
     REVERSAL_TARGET_NOT_FOUND = "reversal_target_not_found"
     REVERSAL_TARGET_NOT_REVERSIBLE = "reversal_target_not_reversible"
     EXCEEDS_REVERSIBLE_AMOUNT = "exceeds_reversible_amount"
+    REVERSAL_MUST_SWAP_TARGET_ACCOUNTS = "reversal_must_swap_target_accounts"
+    REVERSAL_HAS_DIFFERENT_CURRENCY = "reversal_has_different_currency"
     EXISTS_WITH_DIFFERENT_KIND = "exists_with_different_kind"
     EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT = "exists_with_different_debit_account"
     EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT = "exists_with_different_credit_account"

@@ -109,7 +109,7 @@ class Money:
 
 def to_minor(amount: Decimal | int | str, currency: Currency) -> int:
     """Convert a major-unit amount to minor units, refusing floats and excess precision."""
-    if isinstance(amount, bool) or isinstance(amount, float):
+    if isinstance(amount, (bool, float)):
         raise InvalidMoney("amounts must be Decimal, int or a decimal string, never a float",
                            field="amount")
     try:
