@@ -1,0 +1,112 @@
+"""SQLAlchemy Core tables: the shape of FinBot's data in SQLite and PostgreSQL.
+
+The migrations create these tables (and the triggers that make the ledger append-only);
+this module is what queries are written against. Amounts are BIGINT minor units.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+accounts = Table(
+    "ledger_accounts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(128), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("flags", Integer, nullable=False, server_default="0"),
+    Column("debits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("debits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("credits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("credits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("id", "currency", name="uq_ledger_accounts_id_currency"),
+    CheckConstraint("type IN ('asset','liability','equity','income','expense')",
+                    name="ck_ledger_accounts_type"),
+    CheckConstraint("debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 "
+                    "AND credits_posted >= 0", name="ck_ledger_accounts_totals"),
+)
+
+transfers = Table(
+    "ledger_transfers", metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("debit_account_id", Integer, nullable=False),
+    Column("credit_account_id", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("debit_balance", BigInteger, nullable=False),
+    Column("credit_balance", BigInteger, nullable=False),
+    Column("parent_id", String(128)),
+    Column("expires_at", BigInteger),
+    Column("reference", String(256)),
+    Column("meta", JSON),
+    ForeignKeyConstraint(["debit_account_id", "currency"],
+                         ["ledger_accounts.id", "ledger_accounts.currency"],
+                         name="fk_ledger_transfers_debit", deferrable=True,
+                         initially="DEFERRED"),
+    ForeignKeyConstraint(["credit_account_id", "currency"],
+                         ["ledger_accounts.id", "ledger_accounts.currency"],
+                         name="fk_ledger_transfers_credit", deferrable=True,
+                         initially="DEFERRED"),
+    CheckConstraint("amount > 0", name="ck_ledger_transfers_amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id",
+                    name="ck_ledger_transfers_accounts_differ"),
+    CheckConstraint("kind IN ('posted','pending','post_pending','void_pending',"
+                    "'expire_pending','reversal')", name="ck_ledger_transfers_kind"),
+    CheckConstraint("(parent_id IS NULL) = (kind IN ('posted','pending'))",
+                    name="ck_ledger_transfers_parent"),
+    Index("ix_ledger_transfers_debit_ts", "debit_account_id", "ts", "seq"),
+    Index("ix_ledger_transfers_credit_ts", "credit_account_id", "ts", "seq"),
+    Index("ix_ledger_transfers_parent", "parent_id"),
+    Index("uq_ledger_transfers_resolution", "parent_id", unique=True,
+          sqlite_where=text("kind IN ('post_pending','void_pending','expire_pending')"),
+          postgresql_where=text("kind IN ('post_pending','void_pending','expire_pending')")),
+    Index("ix_ledger_transfers_expiry", "expires_at",
+          sqlite_where=text("expires_at IS NOT NULL"),
+          postgresql_where=text("expires_at IS NOT NULL")),
+)
+
+rejections = Table(
+    "ledger_rejections", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("status", Integer),
+    Column("response", JSON),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    CheckConstraint("state IN ('in_progress','completed')", name="ck_idempotency_state"),
+    Index("ix_idempotency_keys_expires", "expires_at"),
+)
