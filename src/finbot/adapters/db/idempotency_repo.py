@@ -1,0 +1,45 @@
+"""Idempotency keys in SQL: claimed inside the command's own transaction.
+
+The primary key (scope, key) is the lock: a concurrent claim of the same key waits on
+PostgreSQL's unique index (or SQLite's write lock) and then sees the committed row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from finbot.adapters.db.tables import idempotency_keys as keys
+
+
+class SqlIdempotencyRepo:
+    def __init__(self, connection: Connection) -> None:
+        self.conn = connection
+
+    def get(self, scope: str, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            select(keys).where(keys.c.scope == scope, keys.c.key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def claim(self, scope: str, key: str, request_hash: str, *, now_us: int,
+              expires_at: int) -> bool:
+        """Insert the key as in progress; an expired row for the key is replaced."""
+        self.conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key,
+                                             keys.c.expires_at <= now_us))
+        self.conn.execute(insert(keys).values(
+            scope=scope, key=key, request_hash=request_hash, state="in_progress",
+            created_at=now_us, expires_at=expires_at))
+        return True
+
+    def complete(self, scope: str, key: str, *, status: int, response: Any) -> None:
+        self.conn.execute(update(keys).where(keys.c.scope == scope, keys.c.key == key)
+                          .values(state="completed", status=status, response=response))
+
+    def release(self, scope: str, key: str) -> None:
+        self.conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key,
+                                             keys.c.state == "in_progress"))
+
+    def purge_expired(self, now_us: int) -> int:
+        result = self.conn.execute(delete(keys).where(keys.c.expires_at <= now_us))
+        return int(result.rowcount or 0)

@@ -1,0 +1,73 @@
+"""The SQLAlchemy unit of work: one connection, one transaction, repositories on top.
+
+Races a retry can resolve (a unique key taken by a concurrent writer, a deadlock, a
+serialization failure, SQLite's busy lock) surface as ``TransientConflict``.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
+from finbot.adapters.db.ledger_repo import LedgerRepository
+from finbot.services.ports import TransientConflict
+
+_TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
+
+
+def is_transient(error: BaseException) -> bool:
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _TRANSIENT_SQLSTATES
+    message = str(error.orig).lower()
+    if isinstance(error, IntegrityError):
+        return "unique constraint failed" in message
+    return isinstance(error, OperationalError) and "locked" in message
+
+
+class SqlUnitOfWork:
+    """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._conn: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside its with-block"
+        return self._conn
+
+    def __enter__(self) -> SqlUnitOfWork:
+        conn = self._engine.connect()
+        if self._read_only:
+            conn = conn.execution_options(finbot_read_only=True)
+        self._conn = conn
+        conn.begin()
+        self.ledger = LedgerRepository(conn)
+        self.idempotency = SqlIdempotencyRepo(conn)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        finally:
+            conn.close()
+        if exc is not None and is_transient(exc):
+            raise TransientConflict(str(exc)) from exc
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()

@@ -1,0 +1,182 @@
+"""The ledger use cases: open accounts, submit transfers and batches, expire reservations.
+
+Each call is one transaction: lock the accounts involved (in id order), read the history
+the batch refers to, let the pure planner decide, append its plan. Races with other
+writers (a transfer id taken meanwhile) are retried; the planner then answers ``exists``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from finbot.domain.errors import AccountExists, InvalidInput, NotFound, TransferRejected
+from finbot.domain.ledger import (
+    MAX_ID_LENGTH,
+    Account,
+    AccountFlag,
+    AccountType,
+    Transfer,
+    TransferKind,
+    TransferRequest,
+    TransferResult,
+)
+from finbot.domain.money import Currency
+from finbot.domain.posting import BatchPlan, Group, LedgerSnapshot, plan_batch
+from finbot.services.ports import TransientConflict, UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+MAX_ATTEMPTS = 8
+MAX_BATCH = 10_000
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class LedgerService:
+    """Ledger writes; every method is one unit of work (retried on transient races)."""
+
+    def __init__(self, uow_factory: UowFactory, *, clock: Callable[[], int] = now_us,
+                 default_pending_timeout_s: int | None = None) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self.default_pending_timeout_s = default_pending_timeout_s
+
+    # -- accounts -----------------------------------------------------------------------
+
+    def open_account(self, code: str, *, name: str, type: AccountType | str, currency: str,
+                     flags: AccountFlag | int = AccountFlag.NONE) -> Account:
+        """Open an account, or return it if it exists with the same attributes."""
+        wanted = _account_fields(code, name, type, currency, flags)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return self._open_account(wanted)
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open_account(self, wanted: dict[str, Any]) -> Account:
+        with self._uow() as uow:
+            existing = uow.ledger.account_by_code(wanted["code"])
+            if existing is None:
+                uow.ledger.insert_account(**wanted, now_us=self._clock())
+                existing = uow.ledger.account_by_code(wanted["code"])
+                uow.commit()
+        assert existing is not None
+        found = {"code": existing.code, "name": existing.name, "type": existing.type,
+                 "currency": existing.currency, "flags": existing.flags}
+        if found != wanted:
+            differing = next(k for k in wanted if wanted[k] != found[k])
+            raise AccountExists(f"account {wanted['code']!r} exists with a different {differing}",
+                                field=differing)
+        return existing
+
+    # -- transfers -------------------------------------------------------------------------
+
+    def transfer(self, request: TransferRequest) -> Transfer:
+        """Submit one transfer; raise ``TransferRejected`` (code = result code) if refused."""
+        result = self.submit([request])[0]
+        if not result.ok or result.transfer is None:
+            raise TransferRejected(f"transfer {request.id!r} refused: {result.code}",
+                                   code=result.code.value)
+        return result.transfer
+
+    def submit(self, requests: Sequence[TransferRequest], *,
+               linked: bool = False) -> list[TransferResult]:
+        """Submit a batch; ``linked`` makes it all-or-nothing. One result per request."""
+        return self.submit_groups([Group(list(requests), linked)])[0]
+
+    def submit_groups(self, groups: Sequence[Group]) -> list[list[TransferResult]]:
+        """Several independent groups in one transaction (used by the group committer)."""
+        if sum(len(g.requests) for g in groups) > MAX_BATCH:
+            raise InvalidInput(f"a batch holds at most {MAX_BATCH} transfers", field="transfers")
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._uow() as uow:
+                    plan = self.plan_in(uow, groups)
+                    uow.commit()
+                return plan.results
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def plan_in(self, uow: UnitOfWork, groups: Sequence[Group], *,
+                allow_expire: bool = False) -> BatchPlan:
+        """Decide and append ``groups`` inside the caller's unit of work (no commit)."""
+        requests = [r for g in groups for r in g.requests]
+        snapshot = load_snapshot(uow, requests)
+        now = max(self._clock(), uow.ledger.last_update_us + 1)
+        plan = plan_batch(groups, snapshot, now, allow_expire=allow_expire,
+                          default_timeout_s=self.default_pending_timeout_s)
+        uow.ledger.append(plan.transfers, plan.rejections, plan.balances, now)
+        return plan
+
+    def expire_pending(self, *, limit: int = 1000) -> int:
+        """Release every reservation past its timeout; returns how many expired."""
+        with self._uow() as uow:
+            ids = uow.ledger.expired_pending_ids(self._clock(), limit=limit)
+        if not ids:
+            return 0
+        requests = [TransferRequest(id=f"expire:{pid}"[:MAX_ID_LENGTH], pending_id=pid,
+                                    kind=TransferKind.EXPIRE_PENDING) for pid in ids]
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._uow() as uow:
+                    plan = self.plan_in(uow, [Group(requests)], allow_expire=True)
+                    uow.commit()
+                return sum(1 for r in plan.results[0] if r.code.value == "ok")
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> LedgerSnapshot:
+    """Lock every account the requests touch, then read the history they refer to."""
+    ids = {r.id for r in requests if isinstance(r.id, str)}
+    parent_ids = {p for r in requests for p in (r.pending_id, r.reversal_of)
+                  if isinstance(p, str)}
+    parents = uow.ledger.transfers_by_id(parent_ids - ids) if parent_ids else {}
+    codes = {c for r in requests for c in (r.debit_account, r.credit_account)
+             if isinstance(c, str)}
+    account_ids = {i for t in parents.values() for i in (t.debit_account_id,
+                                                         t.credit_account_id)}
+    accounts = uow.ledger.lock_accounts(codes, account_ids)
+    existing = uow.ledger.transfers_by_id(ids)
+    account_ids = {i for t in existing.values() for i in (t.debit_account_id,
+                                                          t.credit_account_id)}
+    if not account_ids <= accounts.keys():
+        accounts.update(uow.ledger.lock_accounts((), account_ids - accounts.keys()))
+    pending_ids = parent_ids | {i for i, t in existing.items() if t.kind.value == "pending"}
+    return LedgerSnapshot(
+        accounts=accounts, transfers={**parents, **existing},
+        rejections=uow.ledger.rejections_by_id(ids - existing.keys()),
+        resolved=uow.ledger.resolutions(pending_ids) if pending_ids else {},
+        reversed=uow.ledger.reversed_amounts(parent_ids) if parent_ids else {})
+
+
+def _account_fields(code: str, name: str, type: AccountType | str, currency: str,
+                    flags: AccountFlag | int) -> dict[str, Any]:
+    if not isinstance(code, str) or not code.strip() or len(code) > MAX_ID_LENGTH:
+        raise InvalidInput("an account code is 1 to 128 printable characters", field="code")
+    if not code.isprintable() or code != code.strip():
+        raise InvalidInput("an account code is 1 to 128 printable characters", field="code")
+    try:
+        account_type = AccountType(type)
+    except ValueError:
+        raise InvalidInput(f"unknown account type {type!r}", field="type") from None
+    if not isinstance(flags, int) or flags & ~3:
+        raise InvalidInput(f"unknown account flags {flags!r}", field="flags")
+    return {"code": code, "name": name or code, "type": account_type,
+            "currency": Currency.of(currency).code, "flags": AccountFlag(flags)}
+
+
+def get_account(uow: UnitOfWork, code: str) -> Account:
+    account = uow.ledger.account_by_code(code)
+    if account is None:
+        raise NotFound(f"no account {code!r}", field="account")
+    return account
