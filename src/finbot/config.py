@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finbot.domain.errors import ConfigurationError
 
-PLACEHOLDER_SECRET = "change-me"
+PLACEHOLDER_SECRET = "change-me"  # noqa: S105 (the value production refuses)
 _DEV_ENVIRONMENTS = ("development", "test")
 
 

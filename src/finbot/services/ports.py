@@ -53,8 +53,10 @@ class IdempotencyRepo(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction; nothing is kept unless ``commit`` is called."""
 
-    ledger: LedgerRepo
-    idempotency: IdempotencyRepo
+    @property
+    def ledger(self) -> LedgerRepo: ...
+    @property
+    def idempotency(self) -> IdempotencyRepo: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

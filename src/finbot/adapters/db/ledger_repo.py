@@ -59,6 +59,7 @@ class LedgerRepository:
 
     def __init__(self, connection: Connection) -> None:
         self.conn = connection
+        self.last_update_us = 0
 
     # -- accounts ----------------------------------------------------------------------
 

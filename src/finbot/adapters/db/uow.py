@@ -37,6 +37,8 @@ class SqlUnitOfWork:
         self._engine = engine
         self._read_only = read_only
         self._conn: Connection | None = None
+        self.ledger: LedgerRepository
+        self.idempotency: SqlIdempotencyRepo
 
     @property
     def connection(self) -> Connection:

@@ -1,0 +1,51 @@
+"""The composition root: settings in, wired objects out. Production and tests both use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from finbot.adapters.db.engine import make_engine, migrate
+from finbot.adapters.db.ledger_queries import LedgerQueries
+from finbot.adapters.db.uow import SqlUnitOfWork
+from finbot.config import Settings
+from finbot.services.idempotency import IdempotencyService
+from finbot.services.ledger import LedgerService, UowFactory
+
+
+@dataclass
+class App:
+    """Everything an entrypoint needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    uow: UowFactory
+    ledger: LedgerService
+    queries: LedgerQueries
+    idempotency: IdempotencyService
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
+              **overrides: Any) -> App:
+    """Build the application; ``overrides`` replace any wired component (tests pass fakes)."""
+    settings = settings or Settings()
+    engine = overrides.pop("engine", None) or make_engine(settings.effective_database_url)
+    if run_migrations:
+        migrate(engine)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    parts: dict[str, Any] = {
+        "settings": settings, "engine": engine, "uow": uow,
+        "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s),
+        "queries": LedgerQueries(engine),
+        "idempotency": IdempotencyService(uow, ttl_s=settings.idempotency_ttl_s),
+    }
+    parts.update(overrides)
+    return App(**parts)

@@ -1,0 +1,132 @@
+"""Idempotency keys for every command that can move money.
+
+The key is claimed in the same transaction as the command's effect, so the effect and the
+stored response commit together or not at all. A replay with the same request gets the
+first response byte for byte; a different request under the same key is a conflict; a
+concurrent request waits for the first (or, for long commands, is told it is in progress).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from finbot.domain.errors import IdempotencyConflict, IdempotencyInProgress, InvalidInput
+from finbot.services.ledger import MAX_ATTEMPTS, UowFactory, now_us
+from finbot.services.ports import TransientConflict, UnitOfWork
+
+MAX_KEY_LENGTH = 255
+Action = Callable[[UnitOfWork], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """What a command answered: a status and the exact response body bytes."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request_hash(request: Mapping[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encode(body: Any) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class IdempotencyService:
+    """Runs commands at most once per (scope, key)."""
+
+    def __init__(self, uow_factory: UowFactory, *, ttl_s: int = 24 * 3600,
+                 clock: Callable[[], int] = now_us) -> None:
+        self._uow = uow_factory
+        self._ttl_us = ttl_s * 1_000_000
+        self._clock = clock
+
+    def run(self, scope: str, key: str, request: Mapping[str, Any],
+            action: Action) -> StoredResponse:
+        """Run ``action`` inside the key's transaction, or replay the stored response."""
+        digest = request_hash(request)
+        _check_key(key)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return self._run_once(scope, key, digest, action)
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run_once(self, scope: str, key: str, digest: str, action: Action) -> StoredResponse:
+        with self._uow() as uow:
+            stored = self._lookup(uow, scope, key, digest)
+            if stored is not None:
+                return stored
+            now = self._clock()
+            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
+            status, body = action(uow)
+            encoded = encode(body)
+            uow.idempotency.complete(scope, key, status=status, response=encoded)
+            uow.commit()
+        return StoredResponse(status, encoded.encode())
+
+    def run_long(self, scope: str, key: str, request: Mapping[str, Any],
+                 action: Callable[[], tuple[int, Any]]) -> StoredResponse:
+        """For commands with several transactions: claim first, so a concurrent request
+        is refused with ``IdempotencyInProgress`` instead of waiting."""
+        digest = request_hash(request)
+        _check_key(key)
+        with self._uow() as uow:
+            stored = self._lookup(uow, scope, key, digest)
+            if stored is not None:
+                return stored
+            now = self._clock()
+            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
+            uow.commit()
+        try:
+            status, body = action()
+        except BaseException:
+            with self._uow() as uow:
+                uow.idempotency.release(scope, key)
+                uow.commit()
+            raise
+        encoded = encode(body)
+        with self._uow() as uow:
+            uow.idempotency.complete(scope, key, status=status, response=encoded)
+            uow.commit()
+        return StoredResponse(status, encoded.encode())
+
+    def _lookup(self, uow: UnitOfWork, scope: str, key: str,
+                digest: str) -> StoredResponse | None:
+        row = uow.idempotency.get(scope, key)
+        if row is None or row["expires_at"] <= self._clock():
+            return None
+        if row["request_hash"] != digest:
+            raise IdempotencyConflict(
+                f"idempotency key {key!r} was already used with a different request",
+                field="idempotency_key")
+        if row["state"] != "completed":
+            raise IdempotencyInProgress(
+                f"a request with idempotency key {key!r} is still in progress; retry later",
+                field="idempotency_key")
+        return StoredResponse(row["status"], row["response"].encode(), replayed=True)
+
+    def purge_expired(self) -> int:
+        with self._uow() as uow:
+            purged = uow.idempotency.purge_expired(self._clock())
+            uow.commit()
+        return purged
+
+
+def _check_key(key: object) -> None:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(f"an idempotency key is 1 to {MAX_KEY_LENGTH} printable characters",
+                           field="idempotency_key")
