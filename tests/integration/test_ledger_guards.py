@@ -1,0 +1,85 @@
+"""The database itself refuses to rewrite ledger history: proven with raw SQL, no ORM."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from finbot.bootstrap import App
+from finbot.domain.ledger import TransferRequest
+
+
+@pytest.fixture
+def posted(app: App) -> App:
+    app.ledger.open_account("bank", name="Bank", type="asset", currency="USD")
+    app.ledger.open_account("income", name="Income", type="income", currency="USD")
+    app.ledger.transfer(TransferRequest("t1", "bank", "income", "10", "USD"))
+    return app
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE ledger_transfers SET amount = amount + 1",
+    "UPDATE ledger_transfers SET reference = 'edited'",
+    "DELETE FROM ledger_transfers",
+    "DELETE FROM ledger_accounts",
+    "UPDATE ledger_accounts SET currency = 'EUR'",
+    "UPDATE ledger_accounts SET code = 'renamed'",
+])
+def test_the_database_refuses_to_rewrite_history(posted: App, statement: str) -> None:
+    with pytest.raises(DBAPIError), posted.engine.begin() as conn:
+        conn.execute(text(statement))
+    assert posted.queries.transfer("t1").amount == 1000
+    assert list(posted.queries.verify()) == []
+
+
+def test_an_unbalanced_transfer_row_is_refused(posted: App) -> None:
+    with pytest.raises(DBAPIError), posted.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
+            "amount, currency, ts, debit_balance, credit_balance) "
+            "VALUES ('bad', 'posted', 1, 1, 5, 'USD', 1, 0, 0)"))
+    with pytest.raises(DBAPIError), posted.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
+            "amount, currency, ts, debit_balance, credit_balance) "
+            "VALUES ('bad', 'posted', 1, 2, -5, 'USD', 1, 0, 0)"))
+
+
+def test_a_transfer_in_a_currency_its_accounts_do_not_hold_is_refused(posted: App) -> None:
+    with pytest.raises(DBAPIError), posted.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
+            "amount, currency, ts, debit_balance, credit_balance) "
+            "VALUES ('bad', 'posted', 1, 2, 5, 'EUR', 1, 0, 0)"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgres_refuses_truncate_and_balances_that_disagree_with_postings(posted: App) -> None:
+    with pytest.raises(DBAPIError, match="append-only"), posted.engine.begin() as conn:
+        conn.execute(text("TRUNCATE ledger_transfers CASCADE"))
+    with pytest.raises(DBAPIError, match="sum to zero"), posted.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + 1 "
+                          "WHERE code = 'bank'"))
+    with pytest.raises(DBAPIError, match="disagrees with its history"), \
+            posted.engine.begin() as conn:
+        conn.execute(text(
+            "UPDATE ledger_accounts SET "
+            "debits_posted = debits_posted + CASE code WHEN 'bank' THEN 1 ELSE 0 END, "
+            "credits_posted = credits_posted + CASE code WHEN 'income' THEN 1 ELSE 0 END"))
+
+
+def test_verify_names_the_first_inconsistency_when_guards_are_bypassed(posted: App) -> None:
+    with posted.engine.begin() as conn:
+        if posted.engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE ledger_accounts DISABLE TRIGGER USER"))
+            conn.execute(text("UPDATE ledger_accounts SET debits_posted = 999 "
+                              "WHERE code = 'bank'"))
+            conn.execute(text("ALTER TABLE ledger_accounts ENABLE TRIGGER USER"))
+        else:
+            conn.execute(text("UPDATE ledger_accounts SET debits_posted = 999 "
+                              "WHERE code = 'bank'"))
+    problems = list(posted.queries.verify())
+    assert problems[0].check == "zero_sum"
+    assert any(p.check == "balances" and "account=bank" in p.message for p in problems)

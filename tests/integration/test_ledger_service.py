@@ -1,0 +1,199 @@
+"""The ledger service end to end on SQLite and real PostgreSQL: results, limits, history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from finbot.bootstrap import App
+from finbot.domain.errors import AccountExists, InvalidInput, TransferRejected, UnknownCurrency
+from finbot.domain.ledger import AccountFlag, ResultCode, TransferRequest
+
+R = ResultCode
+
+
+def T(id: str, debit: str | None = "expense", credit: str | None = "payable", amount: object = "10",
+      currency: str | None = "USD", **kw: object) -> TransferRequest:
+    return TransferRequest(id, debit, credit, amount, currency, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ledger(app: App) -> App:
+    app.ledger.open_account("bank", name="Bank", type="asset", currency="USD")
+    app.ledger.open_account("payable", name="Vendor payable", type="liability", currency="USD",
+                            flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)
+    app.ledger.open_account("expense", name="Expenses", type="expense", currency="USD")
+    app.ledger.open_account("eur-bank", name="EUR bank", type="asset", currency="EUR")
+    return app
+
+
+def codes(app: App, *requests: TransferRequest, linked: bool = False) -> list[str]:
+    return [r.code.value for r in app.ledger.submit(list(requests), linked=linked)]
+
+
+def assert_verifies(app: App) -> None:
+    assert list(app.queries.verify()) == []
+
+
+def test_a_posted_transfer_moves_both_balances_and_keeps_the_ledger_balanced(ledger: App) -> None:
+    transfer = ledger.ledger.transfer(T("t1", amount=Decimal("12.34")))
+    assert transfer.amount == 1234
+    assert ledger.queries.account("payable").balance() == 1234
+    assert ledger.queries.account("expense").balance() == 1234
+    assert_verifies(ledger)
+
+
+@pytest.mark.parametrize(("request_", "code"), [
+    (T("x", amount="0"), R.AMOUNT_MUST_BE_POSITIVE),
+    (T("x", amount="-5"), R.AMOUNT_MUST_BE_POSITIVE),
+    (T("x", amount=1.5), R.AMOUNT_INVALID),
+    (T("x", amount="ten"), R.AMOUNT_INVALID),
+    (T("x", amount="1.001"), R.AMOUNT_TOO_MANY_DECIMAL_PLACES),
+    (T("x", amount=str(2**70)), R.AMOUNT_OVERFLOW),
+    (T("x", amount=None), R.AMOUNT_REQUIRED),
+    (T("x", currency="XXX1"), R.CURRENCY_UNKNOWN),
+    (T("x", currency=None), R.CURRENCY_REQUIRED),
+    (T("x", currency="EUR"), R.CURRENCY_MUST_MATCH_ACCOUNTS),
+    (T("x", debit="eur-bank"), R.ACCOUNTS_MUST_HAVE_THE_SAME_CURRENCY),
+    (T("x", debit="bank", credit="bank"), R.ACCOUNTS_MUST_BE_DIFFERENT),
+    (T("x", debit="nope"), R.DEBIT_ACCOUNT_NOT_FOUND),
+    (T("x", credit="nope"), R.CREDIT_ACCOUNT_NOT_FOUND),
+    (T("x", debit=None), R.DEBIT_ACCOUNT_REQUIRED),
+    (T(""), R.ID_MUST_NOT_BE_EMPTY),
+    (T("x" * 129), R.ID_TOO_LONG),
+    (T("x", kind="teleport"), R.KIND_INVALID),
+    (T("x", kind="expire_pending", pending_id="p"), R.KIND_INVALID),
+    (T("x", timeout_s=10), R.TIMEOUT_RESERVED_FOR_PENDING),
+    (T("x", metadata={"f": float("nan")}), R.METADATA_INVALID),
+])
+def test_bad_input_gets_a_specific_code_and_writes_nothing(
+        ledger: App, request_: TransferRequest, code: ResultCode) -> None:
+    assert codes(ledger, request_) == [code.value]
+    assert ledger.queries.history() == []
+    assert_verifies(ledger)
+
+
+def test_a_retry_returns_exists_and_a_changed_retry_names_the_field(ledger: App) -> None:
+    ledger.ledger.transfer(T("t1", reference="inv-1"))
+    assert codes(ledger, T("t1", reference="inv-1")) == ["exists"]
+    assert codes(ledger, T("t1", amount="11", reference="inv-1")) == ["exists_with_different_amount"]
+    assert codes(ledger, T("t1", debit="bank", reference="inv-1")) == [
+        "exists_with_different_debit_account"]
+    assert codes(ledger, T("t1", reference="inv-2")) == ["exists_with_different_reference"]
+    assert len(ledger.queries.history()) == 1
+
+
+def test_an_overdraft_is_refused_and_the_refusal_is_remembered(ledger: App) -> None:
+    assert codes(ledger, T("pay", debit="payable", credit="bank")) == ["exceeds_credits"]
+    ledger.ledger.transfer(T("fund", amount="100"))
+    assert codes(ledger, T("pay", debit="payable", credit="bank")) == ["exceeds_credits"]
+    assert codes(ledger, T("pay", debit="payable", credit="bank", amount="5")) == [
+        "id_already_failed"]
+    assert ledger.queries.account("payable").balance() == 10000
+
+
+def test_pending_reserves_and_post_settles_part_of_it(ledger: App) -> None:
+    ledger.ledger.transfer(T("fund", amount="100"))
+    ledger.ledger.transfer(T("p1", debit="payable", credit="bank", amount="80", kind="pending"))
+    assert codes(ledger, T("p2", debit="payable", credit="bank", amount="30",
+                           kind="pending")) == ["exceeds_credits"]
+    post = ledger.ledger.transfer(T("x1", None, None, "50", None, kind="post_pending",
+                                    pending_id="p1"))
+    assert post.amount == 5000
+    payable = ledger.queries.account("payable")
+    assert payable.balances.debits_pending == 0
+    assert payable.balance() == 5000
+    assert codes(ledger, T("x2", None, None, None, None, kind="void_pending",
+                           pending_id="p1")) == ["pending_transfer_already_posted"]
+    assert_verifies(ledger)
+
+
+def test_void_releases_the_reservation(ledger: App) -> None:
+    ledger.ledger.transfer(T("fund", amount="100"))
+    ledger.ledger.transfer(T("p1", debit="payable", credit="bank", amount="100", kind="pending"))
+    ledger.ledger.transfer(T("v1", None, None, None, None, kind="void_pending", pending_id="p1"))
+    assert ledger.queries.account("payable").balance(posted_only=False) == 10000
+    assert codes(ledger, T("x1", None, None, None, None, kind="post_pending",
+                           pending_id="p1")) == ["pending_transfer_already_voided"]
+    assert_verifies(ledger)
+
+
+def test_posting_more_than_reserved_is_refused(ledger: App) -> None:
+    ledger.ledger.transfer(T("fund", amount="100"))
+    ledger.ledger.transfer(T("p1", debit="payable", credit="bank", amount="10", kind="pending"))
+    assert codes(ledger, T("x1", None, None, "11", None, kind="post_pending",
+                           pending_id="p1")) == ["exceeds_pending_transfer_amount"]
+
+
+def test_an_expired_reservation_cannot_be_posted_and_the_sweeper_releases_it(ledger: App) -> None:
+    ledger.ledger.transfer(T("fund", amount="100"))
+    ledger.ledger.transfer(T("p1", debit="payable", credit="bank", amount="60", kind="pending",
+                             timeout_s=1))
+    clock = ledger.ledger._clock
+    ledger.ledger._clock = lambda: clock() + 2_000_000
+    assert codes(ledger, T("x1", None, None, None, None, kind="post_pending",
+                           pending_id="p1")) == ["pending_transfer_expired"]
+    assert ledger.ledger.expire_pending() == 1
+    assert ledger.ledger.expire_pending() == 0
+    assert ledger.queries.account("payable").balances.debits_pending == 0
+    assert ledger.queries.transfer("expire:p1").kind.value == "expire_pending"
+    assert_verifies(ledger)
+
+
+def test_a_linked_batch_commits_all_or_nothing(ledger: App) -> None:
+    result = codes(ledger, T("a"), T("b", amount="1.001"), T("c"), linked=True)
+    assert result == ["linked_event_failed", "amount_too_many_decimal_places",
+                      "linked_event_failed"]
+    assert ledger.queries.history() == []
+    assert codes(ledger, T("a"), T("b"), T("c"), linked=True) == ["ok", "ok", "ok"]
+    assert ledger.queries.account("payable").balance() == 3000
+
+
+def test_a_linked_batch_can_reserve_and_post_in_one_go(ledger: App) -> None:
+    result = codes(ledger, T("fund", amount="100"),
+                   T("p", debit="payable", credit="bank", amount="40", kind="pending"),
+                   T("x", None, None, None, None, kind="post_pending", pending_id="p"),
+                   linked=True)
+    assert result == ["ok", "ok", "ok"]
+    assert ledger.queries.account("bank").balance() == -4000
+    assert_verifies(ledger)
+
+
+def test_a_reversal_compensates_without_touching_the_original(ledger: App) -> None:
+    original = ledger.ledger.transfer(T("t1", amount="30"))
+    ledger.ledger.transfer(T("r1", None, None, "10", None, kind="reversal", reversal_of="t1"))
+    assert codes(ledger, T("r2", None, None, "25", None, kind="reversal",
+                           reversal_of="t1")) == ["exceeds_reversible_amount"]
+    ledger.ledger.transfer(T("r3", None, None, None, None, kind="reversal", reversal_of="t1"))
+    assert ledger.queries.account("payable").balance() == 0
+    assert ledger.queries.transfer("t1").amount == original.amount
+    assert_verifies(ledger)
+
+
+def test_balance_at_a_past_moment_comes_from_history(ledger: App) -> None:
+    first = ledger.ledger.transfer(T("t1", amount="10"))
+    second = ledger.ledger.transfer(T("t2", amount="5"))
+    payable = ledger.queries.account("payable")
+    assert ledger.queries.posted_balance_at(payable, first.timestamp - 1) == 0
+    assert ledger.queries.posted_balance_at(payable, first.timestamp) == 1000
+    assert ledger.queries.posted_balance_at(payable, second.timestamp) == 1500
+
+
+def test_opening_an_account_twice_is_idempotent_but_a_different_one_conflicts(
+        ledger: App) -> None:
+    again = ledger.ledger.open_account("bank", name="Bank", type="asset", currency="USD")
+    assert again.code == "bank"
+    with pytest.raises(AccountExists) as error:
+        ledger.ledger.open_account("bank", name="Bank", type="asset", currency="EUR")
+    assert error.value.field == "currency"
+    with pytest.raises(UnknownCurrency):
+        ledger.ledger.open_account("x", name="X", type="asset", currency="ZZZ")
+    with pytest.raises(InvalidInput):
+        ledger.ledger.open_account("y", name="Y", type="cash", currency="USD")
+
+
+def test_transfer_helper_raises_with_the_result_code(ledger: App) -> None:
+    with pytest.raises(TransferRejected) as error:
+        ledger.ledger.transfer(T("p", debit="payable", credit="bank"))
+    assert error.value.code == "exceeds_credits"
