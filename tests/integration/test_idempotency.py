@@ -39,7 +39,9 @@ def test_replay_with_same_key_returns_first_response_byte_for_byte(accounts: App
     counter: list[int] = []
     first = accounts.idempotency.run("payments", "k1", {"amount": "5"}, pay(accounts, counter))
     again = accounts.idempotency.run("payments", "k1", {"amount": "5"}, pay(accounts, counter))
-    assert again.body == first.body and again.status == 201 and again.replayed
+    assert again.body == first.body
+    assert again.status == 201
+    assert again.replayed
     assert len(counter) == 1
     assert len(accounts.queries.history()) == 1
 

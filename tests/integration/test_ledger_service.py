@@ -77,7 +77,8 @@ def test_bad_input_gets_a_specific_code_and_writes_nothing(
 def test_a_retry_returns_exists_and_a_changed_retry_names_the_field(ledger: App) -> None:
     ledger.ledger.transfer(T("t1", reference="inv-1"))
     assert codes(ledger, T("t1", reference="inv-1")) == ["exists"]
-    assert codes(ledger, T("t1", amount="11", reference="inv-1")) == ["exists_with_different_amount"]
+    assert codes(ledger, T("t1", amount="11", reference="inv-1")) == [
+        "exists_with_different_amount"]
     assert codes(ledger, T("t1", debit="bank", reference="inv-1")) == [
         "exists_with_different_debit_account"]
     assert codes(ledger, T("t1", reference="inv-2")) == ["exists_with_different_reference"]
