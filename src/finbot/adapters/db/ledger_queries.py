@@ -78,13 +78,15 @@ class LedgerQueries:
         return best[2] if best else 0
 
     def history(self, account: Account | None = None, *, after_seq: int = 0,
-                limit: int = 100) -> list[Transfer]:
+                limit: int = 100, newest_first: bool = False) -> list[Transfer]:
+        """Transfers in commit order after ``after_seq`` (a cursor), optionally of one account."""
         query = select(transfers).where(transfers.c.seq > after_seq)
         if account is not None:
             query = query.where(or_(transfers.c.debit_account_id == account.id,
                                     transfers.c.credit_account_id == account.id))
+        order = transfers.c.seq.desc() if newest_first else transfers.c.seq
         with self._connect() as conn:
-            rows = conn.execute(query.order_by(transfers.c.seq).limit(limit)).mappings().all()
+            rows = conn.execute(query.order_by(order).limit(limit)).mappings().all()
         return [transfer_from_row(r) for r in rows]
 
     def verify(self) -> Iterator[Inconsistency]:

@@ -1,0 +1,68 @@
+"""The ``finbot`` command: run the platform, migrate, seed demo data, inspect the ledger, bench.
+
+Every command builds the application through ``bootstrap`` from ``FINBOT_*`` settings;
+domain errors are printed as ``error[code]: message`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from finbot.entrypoints.cli.bench import bench_cli
+from finbot.entrypoints.cli.common import console, reports_errors
+from finbot.entrypoints.cli.ledger import ledger_cli
+
+cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touch money.",
+                  no_args_is_help=True, add_completion=False)
+demo_cli = typer.Typer(help="Demo data for trying FinBot out.", no_args_is_help=True)
+cli.add_typer(demo_cli, name="demo")
+cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(bench_cli, name="bench")
+
+
+@cli.command()
+@reports_errors
+def migrate() -> None:
+    """Create or upgrade the database schema (safe to run repeatedly)."""
+    from finbot.bootstrap import bootstrap
+
+    app = bootstrap()
+    console.print(f"database at {app.engine.url.render_as_string()} is up to date")
+    app.close()
+
+
+@demo_cli.command("seed")
+@reports_errors
+def demo_seed(vendors: int = typer.Option(8, min=1, max=500, help="How many demo vendors."),
+              invoices: int = typer.Option(6, min=1, max=200,
+                                           help="Invoices per vendor.")) -> None:
+    """Fill the configured database with demo vendors, accounts and transfers (idempotent)."""
+    from finbot.bootstrap import bootstrap
+    from finbot.services.demo import seed_demo
+
+    app = bootstrap()
+    report = seed_demo(app.ledger, vendors=vendors, invoices_per_vendor=invoices)
+    console.print(f"{report.accounts} accounts; {report.transfers_new} new transfers "
+                  f"({report.transfers_submitted - report.transfers_new} already there)")
+    app.close()
+
+
+@cli.command()
+@reports_errors
+def up(host: str = typer.Option(None, help="Interface to listen on [FINBOT_HOST]."),
+       port: int = typer.Option(None, min=0, max=65535, help="Port [FINBOT_PORT]."),
+       seed: bool = typer.Option(True, help="Seed demo data when the ledger is empty.")) -> None:
+    """Migrate, seed demo data if the ledger is empty, run the background workers and serve."""
+    from finbot.entrypoints.cli.serve import serve
+
+    serve(host=host, port=port, seed=seed, console=console)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

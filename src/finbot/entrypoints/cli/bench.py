@@ -1,0 +1,39 @@
+"""``finbot bench …``: measure FinBot next to raw database baselines on this machine."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import typer
+
+from finbot.config import Settings
+from finbot.entrypoints.cli.common import console, errors, reports_errors
+
+bench_cli = typer.Typer(help="Benchmarks, each next to a raw baseline.", no_args_is_help=True)
+
+
+def _progress(message: str) -> None:
+    errors.print(message, style="dim", markup=False)
+
+
+@bench_cli.command("ledger")
+@reports_errors
+def ledger(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
+           postings: int = typer.Option(10_000_000, min=1_000,
+                                        help="Postings on the account used for balance lookups."),
+           as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+           ) -> None:
+    """Ledger throughput (single, batch, hot account), balance latency and storage."""
+    from finbot.bench.ledger import render_results, run_ledger_bench
+
+    if backend not in ("sqlite", "postgres"):
+        errors.print("error[invalid_input]: --backend must be sqlite or postgres", markup=False)
+        raise typer.Exit(2)
+    chosen: Literal["sqlite", "postgres"] = "sqlite" if backend == "sqlite" else "postgres"
+    results = run_ledger_bench(backend=chosen, postings=postings,
+                               postgres_url=Settings().postgres_url, progress=_progress)
+    if as_json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+    else:
+        render_results(results, console=console)

@@ -1,0 +1,44 @@
+"""``finbot up``: one process running the web app and the background workers."""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+from rich.console import Console
+
+from finbot.bootstrap import App, bootstrap
+from finbot.entrypoints.web.app import create_web_app, operator_token
+from finbot.services.demo import seed_demo
+
+SWEEP_EVERY_S = 5.0
+
+
+def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -> None:
+    app = bootstrap()
+    host = host or app.settings.host
+    port = port if port is not None else app.settings.port
+    if seed and not app.queries.accounts():
+        report = seed_demo(app.ledger)
+        console.print(f"seeded demo data: {report.accounts} accounts, "
+                      f"{report.transfers_new} transfers")
+    stop = threading.Event()
+    worker = threading.Thread(target=_sweep, args=(app, stop), name="finbot-sweeper",
+                              daemon=True)
+    worker.start()
+    console.print(f"FinBot is running at [bold]http://{host}:{port}/[/bold] "
+                  f"(database: {app.engine.url.render_as_string()})")
+    if app.settings.environment != "development":
+        console.print(f"operator token: {operator_token(app)}")
+    try:
+        uvicorn.run(create_web_app(app), host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        app.close()
+
+
+def _sweep(app: App, stop: threading.Event) -> None:
+    """Expire reservations past their timeout, until told to stop."""
+    while not stop.wait(SWEEP_EVERY_S):
+        app.ledger.expire_pending()

@@ -1,0 +1,78 @@
+"""The CLI and the web app over a real database: seed, inspect, verify, serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from finbot.bootstrap import App
+from finbot.config import Settings
+from finbot.entrypoints.cli.app import cli
+from finbot.entrypoints.web.app import create_web_app, operator_token
+from finbot.services.demo import seed_demo
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+
+
+def test_demo_seed_is_idempotent_and_the_ledger_verifies(env: None) -> None:
+    first = runner.invoke(cli, ["demo", "seed", "--vendors", "3"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(cli, ["demo", "seed", "--vendors", "3"])
+    assert "0 new transfers" in again.output
+    verify = runner.invoke(cli, ["ledger", "verify"])
+    assert verify.exit_code == 0
+    assert "ledger verifies" in verify.output
+    accounts = runner.invoke(cli, ["ledger", "accounts", "--json"])
+    assert "vendor:003:payable" in accounts.output
+
+
+def test_an_unknown_account_is_a_clear_error_with_exit_status_2(env: None) -> None:
+    result = runner.invoke(cli, ["ledger", "balance", "nope"])
+    assert result.exit_code == 2
+    assert "error[not_found]" in result.output
+
+
+def test_a_bad_time_is_a_clear_error(env: None) -> None:
+    runner.invoke(cli, ["demo", "seed", "--vendors", "1"])
+    result = runner.invoke(cli, ["ledger", "balance", "company:bank", "--at", "yesterday"])
+    assert result.exit_code == 2
+    assert "ISO 8601" in result.output
+
+
+def test_every_command_has_help() -> None:
+    for command in (["--help"], ["up", "--help"], ["migrate", "--help"], ["demo", "seed", "--help"],
+                    ["ledger", "verify", "--help"], ["bench", "ledger", "--help"]):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 0, command
+        assert "Usage" in result.output
+
+
+def test_the_overview_and_json_routes_answer_loopback_operators(app: App) -> None:
+    seed_demo(app.ledger, vendors=2, invoices_per_vendor=2)
+    client = TestClient(create_web_app(app), client=("127.0.0.1", 5000))
+    assert client.get("/").status_code == 401  # test environment: token required
+    auth = {"Authorization": f"Bearer {operator_token(app)}"}
+    page = client.get("/", headers=auth)
+    assert page.status_code == 200
+    assert "company:bank" in page.text
+    assert client.get("/api/ledger/accounts/company:bank", headers=auth).json()["type"] == "asset"
+    assert client.get("/api/ledger/accounts/nope", headers=auth).json()["code"] == "not_found"
+    transfers = client.get("/api/ledger/transfers?limit=2", headers=auth).json()
+    assert len(transfers["transfers"]) == 2
+    assert transfers["next"] is not None
+
+
+def test_the_development_server_refuses_remote_clients(app: App, settings: Settings) -> None:
+    app.settings = settings.model_copy(update={"environment": "development"})
+    assert TestClient(create_web_app(app), client=("10.1.2.3", 5000)).get("/").status_code == 403
+    assert TestClient(create_web_app(app), client=("127.0.0.1", 5000)).get("/").status_code == 200
