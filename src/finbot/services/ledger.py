@@ -24,6 +24,7 @@ from finbot.domain.ledger import (
 )
 from finbot.domain.money import Currency
 from finbot.domain.posting import BatchPlan, Group, LedgerSnapshot, plan_batch
+from finbot.services.group_commit import GroupCommitter
 from finbot.services.ports import TransientConflict, UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
@@ -39,10 +40,13 @@ class LedgerService:
     """Ledger writes; every method is one unit of work (retried on transient races)."""
 
     def __init__(self, uow_factory: UowFactory, *, clock: Callable[[], int] = now_us,
-                 default_pending_timeout_s: int | None = None) -> None:
+                 default_pending_timeout_s: int | None = None,
+                 group_commit: bool = True) -> None:
         self._uow = uow_factory
         self._clock = clock
         self.default_pending_timeout_s = default_pending_timeout_s
+        self._committer: GroupCommitter[list[TransferResult]] | None = (
+            GroupCommitter(self.submit_groups) if group_commit else None)
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -86,8 +90,14 @@ class LedgerService:
 
     def submit(self, requests: Sequence[TransferRequest], *,
                linked: bool = False) -> list[TransferResult]:
-        """Submit a batch; ``linked`` makes it all-or-nothing. One result per request."""
-        return self.submit_groups([Group(list(requests), linked)])[0]
+        """Submit a batch; ``linked`` makes it all-or-nothing. One result per request.
+
+        Concurrent callers are group-committed: their batches share one transaction.
+        """
+        group = Group(list(requests), linked)
+        if self._committer is None or len(group.requests) > MAX_BATCH:
+            return self.submit_groups([group])[0]
+        return self._committer.run(group)
 
     def submit_groups(self, groups: Sequence[Group]) -> list[list[TransferResult]]:
         """Several independent groups in one transaction (used by the group committer)."""
