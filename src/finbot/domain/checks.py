@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from finbot.domain.errors import InvalidMoney, UnknownCurrency
+from finbot.domain.errors import InvalidMoney
 from finbot.domain.ledger import (
     MAX_ID_LENGTH,
     MAX_REFERENCE_LENGTH,
@@ -19,7 +19,7 @@ from finbot.domain.ledger import (
     TransferKind,
     TransferRequest,
 )
-from finbot.domain.money import Currency, to_minor
+from finbot.domain.money import ISO_4217_EXPONENTS, Currency, to_minor
 
 MAX_METADATA_BYTES = 4096
 MAX_TIMEOUT_S = 366 * 24 * 3600
@@ -37,11 +37,12 @@ def check_id(value: object) -> ResultCode | None:
     return None
 
 
+_KINDS: dict[object, TransferKind] = {**{k.value: k for k in TransferKind},
+                                      **{k: k for k in TransferKind}}
+
+
 def parse_kind(value: object, *, allow_expire: bool = False) -> TransferKind | None:
-    try:
-        kind = TransferKind(str(value))
-    except ValueError:
-        return None
+    kind = _KINDS.get(value) if isinstance(value, str) else None
     if kind is TransferKind.EXPIRE_PENDING and not allow_expire:
         return None
     return kind
@@ -49,6 +50,9 @@ def parse_kind(value: object, *, allow_expire: bool = False) -> TransferKind | N
 
 def check_common(req: TransferRequest, kind: TransferKind) -> ResultCode | None:
     """Checks that do not depend on ledger state: references, timeout, metadata."""
+    if (kind is TransferKind.POSTED and req.pending_id is None and req.reversal_of is None
+            and req.timeout_s is None and req.reference is None and req.metadata is None):
+        return None  # the common case, nothing optional to check
     if kind.resolves_pending and not req.pending_id:
         return R.PENDING_ID_REQUIRED
     if not kind.resolves_pending and req.pending_id is not None:
@@ -83,20 +87,21 @@ def check_metadata(metadata: object) -> ResultCode | None:
 def parse_currency(value: object) -> tuple[str | None, ResultCode | None]:
     if value is None or value == "":
         return None, R.CURRENCY_REQUIRED
-    try:
-        return Currency.of(value).code, None  # type: ignore[arg-type]
-    except UnknownCurrency:
-        return None, R.CURRENCY_UNKNOWN
+    if isinstance(value, str) and value in ISO_4217_EXPONENTS:
+        return value, None
+    return None, R.CURRENCY_UNKNOWN
 
 
 def parse_amount(value: object, currency: str) -> tuple[int | None, ResultCode | None]:
     """Minor units of a positive major-unit amount, or the code saying what is wrong."""
     if value is None:
         return None, R.AMOUNT_REQUIRED
-    if isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str)):
+    kind = type(value)
+    if kind is not str and kind is not Decimal and kind is not int and (
+            isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str))):
         return None, R.AMOUNT_INVALID
     try:
-        minor = to_minor(value, Currency.of(currency))
+        minor = to_minor(value, Currency(currency, ISO_4217_EXPONENTS[currency]))  # type: ignore[arg-type]
     except InvalidMoney as exc:
         return None, _amount_code(str(exc))
     return (minor, None) if minor > 0 else (None, R.AMOUNT_MUST_BE_POSITIVE)

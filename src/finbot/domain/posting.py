@@ -36,6 +36,9 @@ REMEMBERED = frozenset({
 })
 """Business rejections kept per id: a retry gets the same answer even if balances change."""
 
+_NOT_POSTING = frozenset({K.PENDING, K.VOID_PENDING, K.EXPIRE_PENDING})
+_NO_OVERDRAFT = int(AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_NO_OVERCREDIT = int(AccountFlag.CREDITS_MUST_NOT_EXCEED_DEBITS)
 _RESOLVED_CODES = {K.POST_PENDING: R.PENDING_TRANSFER_ALREADY_POSTED,
                    K.VOID_PENDING: R.PENDING_TRANSFER_ALREADY_VOIDED,
                    K.EXPIRE_PENDING: R.PENDING_TRANSFER_EXPIRED}
@@ -124,6 +127,7 @@ class _Planner:
         self.default_timeout_s = default_timeout_s
         self.allow_expire = allow_expire
         self.rejections: list[Rejection] = []
+        self._flags = {i: int(a.flags) for i, a in snapshot.accounts.items()}
         self.state = _State({i: a.balances for i, a in snapshot.accounts.items()},
                             dict(snapshot.transfers), dict(snapshot.resolved),
                             dict(snapshot.reversed), [])
@@ -291,14 +295,22 @@ class _Planner:
 
     def _next_balances(self, kind: TransferKind, debit: Account, credit: Account, amount: int,
                        parent: Transfer | None) -> tuple[Balances, Balances]:
-        d = self.state.balances[debit.id]
-        c = self.state.balances[credit.id]
+        dp0, dpo0, cp0, cpo0 = self.state.balances[debit.id]
+        dp1, dpo1, cp1, cpo1 = self.state.balances[credit.id]
         held = parent.amount if parent is not None and kind.resolves_pending else 0
-        posted = 0 if kind in (K.PENDING, K.VOID_PENDING, K.EXPIRE_PENDING) else amount
+        posted = 0 if kind in _NOT_POSTING else amount
         pending = amount if kind is K.PENDING else -held
-        d = d.add(dp=pending, dpo=posted)
-        c = c.add(cp=pending, cpo=posted)
-        _check_limits(debit, d, credit, c)
+        d = Balances(dp0 + pending, dpo0 + posted, cp0, cpo0)
+        c = Balances(dp1, dpo1, cp1 + pending, cpo1 + posted)
+        if max(d.debits_pending + d.debits_posted, c.credits_pending + c.credits_posted) > (
+                MAX_MINOR):
+            raise _Failed(R.OVERFLOWS_BALANCE)
+        if self._flags[debit.id] & _NO_OVERDRAFT and (
+                d.debits_pending + d.debits_posted > d.credits_posted):
+            raise _Failed(R.EXCEEDS_CREDITS)
+        if self._flags[credit.id] & _NO_OVERCREDIT and (
+                c.credits_pending + c.credits_posted > c.debits_posted):
+            raise _Failed(R.EXCEEDS_DEBITS)
         return d, c
 
     def _apply(self, move: _Move) -> None:
@@ -365,16 +377,3 @@ def _parsed_amount(value: object, currency: str) -> int:
     _fail_if(code)
     assert amount is not None
     return amount
-
-
-def _check_limits(debit: Account, d: Balances, credit: Account, c: Balances) -> None:
-    for b in (d, c):
-        if max(b.debits_pending + b.debits_posted, b.credits_pending + b.credits_posted) > (
-                MAX_MINOR):
-            raise _Failed(R.OVERFLOWS_BALANCE)
-    if debit.flags & AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS and (
-            d.debits_pending + d.debits_posted > d.credits_posted):
-        raise _Failed(R.EXCEEDS_CREDITS)
-    if credit.flags & AccountFlag.CREDITS_MUST_NOT_EXCEED_DEBITS and (
-            c.credits_pending + c.credits_posted > c.debits_posted):
-        raise _Failed(R.EXCEEDS_DEBITS)
