@@ -7,11 +7,13 @@ places and against the 64-bit range the ledger stores.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from finbot.domain.errors import InvalidMoney, UnknownCurrency
 
+_DECIMAL_STRING = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 MAX_MINOR = 2**63 - 1
 """The largest amount in minor units the ledger can store (signed 64-bit)."""
 
@@ -109,8 +111,15 @@ class Money:
 
 def to_minor(amount: Decimal | int | str, currency: Currency) -> int:
     """Convert a major-unit amount to minor units, refusing floats and excess precision."""
+    if type(amount) is str:
+        minor = _plain_decimal_string(amount, currency.exponent)
+        if minor is not None:
+            return minor
     if isinstance(amount, (bool, float)):
         raise InvalidMoney("amounts must be Decimal, int or a decimal string, never a float",
+                           field="amount")
+    if isinstance(amount, str) and not _DECIMAL_STRING.fullmatch(amount):
+        raise InvalidMoney(f"{amount!r} is not a plain decimal amount such as 12.34",
                            field="amount")
     try:
         value = Decimal(amount) if isinstance(amount, (int, str)) else amount
@@ -128,3 +137,18 @@ def to_minor(amount: Decimal | int | str, currency: Currency) -> int:
         raise InvalidMoney(f"amount exceeds the ledger's range of {MAX_MINOR} minor units",
                            field="amount")
     return minor
+
+
+def _plain_decimal_string(text: str, exponent: int) -> int | None:
+    """Minor units of a plain ``"123.45"`` string within range, without Decimal; else None.
+
+    The ledger parses thousands of amounts per batch; anything unusual (signs, exponents,
+    spaces, too many places) returns None and takes the Decimal path with its errors.
+    """
+    whole, dot, fraction = text.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or len(whole) > 19:
+        return None
+    if dot and not (fraction.isascii() and fraction.isdigit() and len(fraction) <= exponent):
+        return None
+    minor = int(whole) * 10**exponent + (int(fraction.ljust(exponent, "0")) if fraction else 0)
+    return minor if minor <= MAX_MINOR else None

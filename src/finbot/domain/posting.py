@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from finbot.domain import checks
 from finbot.domain.ledger import (
@@ -76,8 +77,7 @@ class BatchPlan:
     balances: dict[int, Balances] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class _Move:
+class _Move(NamedTuple):
     """A new transfer and the balances its two accounts will have after it."""
 
     transfer: Transfer
@@ -285,11 +285,10 @@ class _Planner:
                   parent: Transfer | None = None, expires_at: int | None = None) -> _Move:
         d_bal, c_bal = self._next_balances(kind, debit, credit, amount, parent)
         transfer = Transfer(
-            id=req.id, kind=kind, debit_account_id=debit.id, credit_account_id=credit.id,
-            amount=amount, currency=currency, timestamp=self.clock,
-            debit_balance=d_bal.net_posted, credit_balance=c_bal.net_posted,
-            parent_id=parent.id if parent else None, expires_at=expires_at,
-            reference=req.reference, metadata=dict(req.metadata) if req.metadata else None)
+            req.id, kind, debit.id, credit.id, amount, currency, self.clock,
+            d_bal.debits_posted - d_bal.credits_posted, c_bal.debits_posted - c_bal.credits_posted,
+            parent.id if parent else None, expires_at, req.reference,
+            dict(req.metadata) if req.metadata else None)
         self.clock += 1
         return _Move(transfer, d_bal, c_bal)
 

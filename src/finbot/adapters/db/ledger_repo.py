@@ -156,6 +156,7 @@ class LedgerRepository:
             where, params = self._in("parent_id", chunk)
             rows = self._select(
                 f"SELECT parent_id, kind FROM ledger_transfers WHERE {where} "
+                "AND parent_id IS NOT NULL "
                 "AND kind IN ('post_pending','void_pending','expire_pending')", params)
             found.update((r[0], TransferKind(r[1])) for r in rows)
         return found
@@ -166,6 +167,7 @@ class LedgerRepository:
             where, params = self._in("parent_id", chunk)
             rows = self._select(
                 f"SELECT parent_id, SUM(amount) FROM ledger_transfers WHERE {where} "
+                "AND parent_id IS NOT NULL "
                 "AND kind = 'reversal' GROUP BY parent_id", params)
             found.update((r[0], int(r[1])) for r in rows)
         return found

@@ -101,7 +101,9 @@ def _transfers() -> None:
     for side in ("debit", "credit"):
         op.create_index(f"ix_ledger_transfers_{side}_ts", "ledger_transfers",
                         [f"{side}_account_id", "ts", "seq"])
-    op.create_index("ix_ledger_transfers_parent", "ledger_transfers", ["parent_id"])
+    op.create_index("ix_ledger_transfers_parent", "ledger_transfers", ["parent_id"],
+                    sqlite_where=sa.text("parent_id IS NOT NULL"),
+                    postgresql_where=sa.text("parent_id IS NOT NULL"))
     op.create_index("uq_ledger_transfers_resolution", "ledger_transfers", ["parent_id"],
                     unique=True, sqlite_where=sa.text(RESOLVING),
                     postgresql_where=sa.text(RESOLVING))
