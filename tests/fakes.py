@@ -73,7 +73,7 @@ class FakeLedgerRepo:
         seq = len(self.s.transfers)
         for n, t in enumerate(new, start=seq + 1):
             assert t.id not in self.s.transfers
-            self.s.transfers[t.id] = replace(t, seq=n)
+            self.s.transfers[t.id] = t._replace(seq=n)
         self.s.rejections.update((r.id, r) for r in rejected)
         for i, b in balances.items():
             self.s.accounts[i] = replace(self.s.accounts[i], balances=b)
