@@ -155,8 +155,7 @@ def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> Ledge
              if isinstance(c, str)}
     account_ids = {i for t in parents.values() for i in (t.debit_account_id,
                                                          t.credit_account_id)}
-    accounts = uow.ledger.lock_accounts(codes, account_ids)
-    existing = uow.ledger.transfers_by_id(ids)
+    accounts, existing, rejections = uow.ledger.lock_and_read(codes, account_ids, ids)
     account_ids = {i for t in existing.values() for i in (t.debit_account_id,
                                                           t.credit_account_id)}
     if not account_ids <= accounts.keys():
@@ -164,7 +163,7 @@ def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> Ledge
     pending_ids = parent_ids | {i for i, t in existing.items() if t.kind.value == "pending"}
     return LedgerSnapshot(
         accounts=accounts, transfers={**parents, **existing},
-        rejections=uow.ledger.rejections_by_id(ids - existing.keys()),
+        rejections={i: r for i, r in rejections.items() if i not in existing},
         resolved=uow.ledger.resolutions(pending_ids) if pending_ids else {},
         reversed=uow.ledger.reversed_amounts(parent_ids) if parent_ids else {})
 

@@ -22,8 +22,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """An engine for ``url``; SQLite files get their parent directory created."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        # No pre-ping: it costs a round trip per transaction; a connection found dead
+        # is invalidated and the unit of work retries (see uow.is_transient).
         return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
-                             pool_pre_ping=True, echo=echo)
+                             pool_recycle=3600, echo=echo)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

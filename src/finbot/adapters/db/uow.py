@@ -21,6 +21,8 @@ _TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
 def is_transient(error: BaseException) -> bool:
     if not isinstance(error, DBAPIError):
         return False
+    if error.connection_invalidated:
+        return True  # a pooled connection died (server restart): a fresh one will do
     sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate is not None:
         return sqlstate in _TRANSIENT_SQLSTATES
@@ -69,7 +71,10 @@ class SqlUnitOfWork:
             raise TransientConflict(str(exc)) from exc
 
     def commit(self) -> None:
+        if self.ledger.deferred:
+            self.ledger.flush(commit=True)  # writes + COMMIT in one round trip
         self.connection.commit()
 
     def rollback(self) -> None:
+        self.ledger.deferred.clear()
         self.connection.rollback()
