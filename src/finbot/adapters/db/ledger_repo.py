@@ -27,6 +27,7 @@ from finbot.domain.ledger import (
 )
 
 _CHUNK = 5000
+_SHORT_LIST = 16
 _ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
                     "credits_pending, credits_posted, created_at, updated_at")
 _TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
@@ -87,10 +88,13 @@ class LedgerRepository:
         return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     def _in(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
-        """``column IN (...)`` for SQLite, ``column = ANY(array)`` for PostgreSQL."""
-        if self._pg:
+        """``column IN (...)``, or ``column = ANY(array)`` for long lists on PostgreSQL
+        (psycopg adapts scalars much faster than lists; arrays keep big statements short)."""
+        if not values:
+            return "1 = 0", []
+        if self._pg and len(values) > _SHORT_LIST:
             return f"{column} = ANY(%s)", [values]
-        return f"{column} IN ({','.join('?' * len(values))})", values
+        return f"{column} IN ({','.join([self._p] * len(values))})", values
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self.flush()
