@@ -43,6 +43,12 @@ class FakeLedgerRepo:
     def lock_accounts(self, codes: Collection[str], ids: Collection[int]) -> dict[int, Account]:
         return {i: a for i, a in self.s.accounts.items() if a.code in codes or i in ids}
 
+    def lock_and_read(self, codes: Collection[str], account_ids: Collection[int],
+                      transfer_ids: Collection[str]) -> tuple[
+                          dict[int, Account], dict[str, Transfer], dict[str, Rejection]]:
+        return (self.lock_accounts(codes, account_ids), self.transfers_by_id(transfer_ids),
+                self.rejections_by_id(transfer_ids))
+
     def account_by_code(self, code: str) -> Account | None:
         return next((a for a in self.s.accounts.values() if a.code == code), None)
 

@@ -198,3 +198,16 @@ def test_transfer_helper_raises_with_the_result_code(ledger: App) -> None:
     with pytest.raises(TransferRejected) as error:
         ledger.ledger.transfer(T("p", debit="payable", credit="bank"))
     assert error.value.code == "exceeds_credits"
+
+
+def test_an_id_refused_earlier_in_the_same_batch_stays_refused(ledger: App) -> None:
+    assert codes(ledger, T("p", debit="payable", credit="bank"), T("p")) == [
+        "exceeds_credits", "id_already_failed"]
+    assert ledger.queries.history() == []
+
+
+def test_only_the_culprit_of_a_failed_linked_batch_is_remembered(ledger: App) -> None:
+    assert codes(ledger, T("a", amount="1.001"), T("b", debit="payable", credit="bank"),
+                 linked=True) == ["amount_too_many_decimal_places", "linked_event_failed"]
+    ledger.ledger.transfer(T("fund", amount="100"))
+    assert codes(ledger, T("b", debit="payable", credit="bank")) == ["ok"]

@@ -127,6 +127,7 @@ class _Planner:
         self.default_timeout_s = default_timeout_s
         self.allow_expire = allow_expire
         self.rejections: list[Rejection] = []
+        self.remembered = dict(snapshot.rejections)
         self._flags = {i: int(a.flags) for i, a in snapshot.accounts.items()}
         self.state = _State({i: a.balances for i, a in snapshot.accounts.items()},
                             dict(snapshot.transfers), dict(snapshot.resolved),
@@ -136,22 +137,27 @@ class _Planner:
         if not group.linked:
             return [self._one(req) for req in group.requests]
         saved = self.state.copy()
-        results = [self._one(req) for req in group.requests]
-        failed = next((r for r in results if not r.ok), None)
-        if failed is None:
+        results: list[TransferResult] = []
+        for req in group.requests:
+            results.append(self._one(req))
+            if not results[-1].ok:
+                break  # the culprit; nothing after it is evaluated (or remembered)
+        else:
             return results
         self.state = saved
-        return [r if r is failed else TransferResult(r.id, R.LINKED_EVENT_FAILED)
-                for r in results]
+        culprit = len(results) - 1
+        return [results[i] if i == culprit else TransferResult(_id_of(r), R.LINKED_EVENT_FAILED)
+                for i, r in enumerate(group.requests)]
 
     def _one(self, req: TransferRequest) -> TransferResult:
-        rid = req.id if isinstance(req.id, str) else ""
+        rid = _id_of(req)
         try:
             decided = self._decide(req)
         except _Failed as failure:
-            if failure.code in REMEMBERED and rid not in self.snap.rejections:
-                self.rejections.append(
-                    Rejection(rid, failure.code, request_fields(req), self.clock))
+            if failure.code in REMEMBERED and rid not in self.remembered:
+                rejection = Rejection(rid, failure.code, request_fields(req), self.clock)
+                self.remembered[rid] = rejection
+                self.rejections.append(rejection)
             return TransferResult(rid, failure.code)
         if isinstance(decided, Transfer):
             return TransferResult(rid, R.EXISTS, decided)
@@ -165,7 +171,7 @@ class _Planner:
         if existing is not None:
             _fail_if(self._compare_existing(req, existing))
             return existing
-        remembered = self.snap.rejections.get(req.id)
+        remembered = self.remembered.get(req.id)
         if remembered is not None:
             same = remembered.request == request_fields(req)
             raise _Failed(remembered.code if same else R.ID_ALREADY_FAILED)
@@ -359,6 +365,10 @@ class _Planner:
                 dict(existing.metadata) if existing.metadata else None):
             return R.EXISTS_WITH_DIFFERENT_METADATA
         return None
+
+
+def _id_of(req: TransferRequest) -> str:
+    return req.id if isinstance(req.id, str) else ""
 
 
 def _code(accounts: dict[int, Account], account_id: int) -> str | None:
