@@ -1,0 +1,43 @@
+"""The ledger bench runs end to end on a tiny workload and reports every figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from finbot.bench.ledger import run_ledger_bench
+from tests.conftest import POSTGRES_URL
+
+KEYS = {"transfers_per_s_single", "transfers_per_s_batch", "baseline_single_per_s",
+        "baseline_batch_per_s", "transfers_per_s_hot", "transfers_per_s_uniform_concurrent",
+        "bytes_per_transfer", "ratio_single_vs_baseline", "ratio_batch_vs_baseline_single",
+        "ratio_batch_vs_baseline_batch", "ratio_hot_vs_uniform", "balance_p50_ms",
+        "balance_p99_ms", "pit_balance_p99_ms", "deadlocks", "lost_or_doubled", "targets_met"}
+
+
+def check(results: dict[str, object]) -> None:
+    assert results.keys() >= KEYS
+    assert results["lost_or_doubled"] == 0
+    assert results["verify_problems"] == 0
+    for key in KEYS - {"deadlocks", "lost_or_doubled", "targets_met"}:
+        assert isinstance(results[key], float)
+        assert results[key] > 0, key
+
+
+def test_the_sqlite_bench_reports_every_figure() -> None:
+    messages: list[str] = []
+    check(run_ledger_bench(backend="sqlite", postings=2000, postgres_url=POSTGRES_URL,
+                           progress=messages.append, stage_seconds=0.3))
+    assert any("generated 2,000" in m for m in messages)
+
+
+@pytest.mark.postgres
+def test_the_postgres_bench_reports_every_figure_and_drops_its_database(
+        pg_admin: object) -> None:
+    check(run_ledger_bench(backend="postgres", postings=2000, postgres_url=POSTGRES_URL,
+                           stage_seconds=0.3))
+    from sqlalchemy import Engine
+    assert isinstance(pg_admin, Engine)
+    with pg_admin.connect() as conn:
+        left = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'finbot_bench_%%'").scalar()
+    assert left == 0
