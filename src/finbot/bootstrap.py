@@ -10,7 +10,10 @@ from sqlalchemy import Engine
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.uow import SqlUnitOfWork
+from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.config import Settings
+from finbot.execution.rail import PaymentRail
+from finbot.execution.saga import PaymentExecutor
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 
@@ -25,6 +28,8 @@ class App:
     ledger: LedgerService
     queries: LedgerQueries
     idempotency: IdempotencyService
+    rail: PaymentRail
+    payments: PaymentExecutor
 
     def close(self) -> None:
         self.engine.dispose()
@@ -47,5 +52,11 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         "queries": LedgerQueries(engine),
         "idempotency": IdempotencyService(uow, ttl_s=settings.idempotency_ttl_s),
     }
+    parts["rail"] = overrides.pop("rail", None) or SimulatedRail(engine, RailBehaviour(
+        latency_ms=settings.rail_latency_ms, failure_rate=settings.rail_failure_rate,
+        timeout_rate=settings.rail_timeout_rate, unknown_rate=settings.rail_unknown_rate,
+        seed=settings.rail_seed))
+    parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
+                                        idempotency=parts["idempotency"])
     parts.update(overrides)
     return App(**parts)

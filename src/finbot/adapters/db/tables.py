@@ -112,3 +112,44 @@ idempotency_keys = Table(
     CheckConstraint("state IN ('in_progress','completed')", name="ck_idempotency_state"),
     Index("ix_idempotency_keys_expires", "expires_at"),
 )
+
+sagas = Table(
+    "payment_sagas", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("state", String(32), nullable=False),
+    Column("payee_account", String(128), nullable=False),
+    Column("source_account", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("rail_reference", String(128)),
+    Column("error", String(512)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False, server_default="0"),
+    CheckConstraint("amount > 0", name="ck_payment_sagas_amount_positive"),
+    Index("ix_payment_sagas_state", "state"),
+)
+
+saga_steps = Table(
+    "payment_saga_steps", metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("saga_id", String(128), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", JSON),
+    Column("ts", BigInteger, nullable=False),
+    Index("ix_payment_saga_steps_saga", "saga_id", "seq"),
+)
+
+rail_sim_payments = Table(
+    "rail_sim_payments", metadata,
+    Column("key", String(160), primary_key=True),
+    Column("payee", String(128), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("reason", String(256)),
+    Column("created_at", BigInteger, nullable=False),
+)

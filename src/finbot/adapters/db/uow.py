@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
+from finbot.adapters.db.saga_repo import SqlSagaRepo
 from finbot.services.ports import TransientConflict
 
 _TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self._conn: Connection | None = None
         self.ledger: LedgerRepository
         self.idempotency: SqlIdempotencyRepo
+        self.sagas: SqlSagaRepo
 
     @property
     def connection(self) -> Connection:
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         conn.begin()
         self.ledger = LedgerRepository(conn)
         self.idempotency = SqlIdempotencyRepo(conn)
+        self.sagas = SqlSagaRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

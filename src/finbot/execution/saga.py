@@ -1,0 +1,291 @@
+"""The execution service: runs an approved payment as a persisted, resumable saga.
+
+reserve (pending transfer on the vendor's payable) -> send through the rail -> post the
+reservation on success, void it on failure. Each ledger step commits in the same
+transaction as the saga's state change and a step-log line saying how to undo it, so a
+process killed anywhere leaves a state whose next step is safe to run again: ledger ids
+and the rail's idempotency key derive from the payment id, and an unknown rail outcome
+is asked about, never guessed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from finbot.domain import checks
+from finbot.domain.errors import Conflict, InvalidInput, NotFound, SagaError
+from finbot.domain.ledger import TransferKind, TransferRequest
+from finbot.domain.money import Currency, Money
+from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
+from finbot.domain.posting import Group
+from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
+from finbot.services.idempotency import IdempotencyService, StoredResponse
+from finbot.services.ledger import MAX_ATTEMPTS, LedgerService, UowFactory, now_us
+from finbot.services.ports import TransientConflict, UnitOfWork
+
+S = SagaState
+Checkpoint = Callable[[str], None]
+RESERVATION_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _no_checkpoint(_: str) -> None:
+    return None
+
+
+class PaymentExecutor:
+    """Starts, advances and resumes payment sagas."""
+
+    def __init__(self, uow: UowFactory, ledger: LedgerService, rail: PaymentRail, *,
+                 idempotency: IdempotencyService | None = None,
+                 clock: Callable[[], int] = now_us,
+                 reservation_timeout_s: int = RESERVATION_TIMEOUT_S,
+                 status_checks: int = 3, retry_delay_s: float = 0.05,
+                 checkpoint: Checkpoint = _no_checkpoint) -> None:
+        self._uow = uow
+        self._ledger = ledger
+        self._rail = rail
+        self._idempotency = idempotency
+        self._clock = clock
+        self._timeout_s = reservation_timeout_s
+        self._status_checks = status_checks
+        self._delay_s = retry_delay_s
+        self._checkpoint = checkpoint
+
+    # -- commands ---------------------------------------------------------------------
+
+    def execute_payment(self, payment_id: str, *, payee_account: str, source_account: str,
+                        amount: Any, currency: str) -> Saga:
+        """Pay ``amount`` from ``source_account`` to the vendor whose payable is
+        ``payee_account``; the same payment id always means the same, single payment."""
+        saga = self._start(payment_id, payee_account, source_account, amount, currency)
+        return self.run(saga.id)
+
+    def execute_with_key(self, key: str, payment_id: str, *, payee_account: str,
+                         source_account: str, amount: Any, currency: str) -> StoredResponse:
+        """``execute_payment`` under an Idempotency-Key: replays answer byte for byte."""
+        if self._idempotency is None:
+            raise SagaError("no idempotency service configured")
+        request = {"payment_id": payment_id, "payee_account": payee_account,
+                   "source_account": source_account, "amount": str(amount),
+                   "currency": currency}
+
+        def action() -> tuple[int, Any]:
+            saga = self.execute_payment(payment_id, payee_account=payee_account,
+                                        source_account=source_account, amount=amount,
+                                        currency=currency)
+            return 201, saga_public(saga)
+        return self._idempotency.run_long("payments", key, request, action)
+
+    def run(self, saga_id: str) -> Saga:
+        """Advance a saga until it is final or waits on the rail; returns where it stands."""
+        while True:
+            saga = self.get(saga_id)
+            if saga.state.final:
+                return saga
+            try:
+                advanced = self._advance(saga)
+            except _Overtaken:
+                continue  # another executor moved it: carry on from its state
+            if advanced is None:
+                return self.get(saga_id)
+
+    def resume_all(self, *, limit: int = 1000) -> list[Saga]:
+        """Finish or compensate every unfinished saga (run at startup and periodically)."""
+        with self._uow() as uow:
+            pending = uow.sagas.unfinished(limit)
+        return [self.run(saga.id) for saga in pending]
+
+    # -- queries ---------------------------------------------------------------------
+
+    def get(self, saga_id: str) -> Saga:
+        with self._uow() as uow:
+            saga = uow.sagas.get(saga_id)
+        if saga is None:
+            raise NotFound(f"no payment {saga_id!r}", field="payment_id")
+        return saga
+
+    def history(self, saga_id: str) -> list[SagaStep]:
+        with self._uow() as uow:
+            return uow.sagas.steps(saga_id)
+
+    # -- starting -------------------------------------------------------------------
+
+    def _start(self, payment_id: str, payee: str, source: str, amount: Any,
+               currency: str) -> Saga:
+        if checks.check_id(payment_id) is not None:
+            raise InvalidInput("a payment id is 1 to 128 printable characters",
+                               field="payment_id")
+        money = Money.of(amount, currency)
+        if money.minor <= 0:
+            raise InvalidInput("a payment amount must be positive", code="invalid_amount",
+                               field="amount")
+        now = self._clock()
+        wanted = Saga(payment_id, S.STARTED, payee, source, money.minor, money.currency.code,
+                      now, now)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                return self._insert_or_match(wanted)
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _insert_or_match(self, wanted: Saga) -> Saga:
+        with self._uow() as uow:
+            existing = uow.sagas.get(wanted.id)
+            if existing is not None:
+                return _same_payment(existing, wanted)
+            for code in (wanted.payee_account, wanted.source_account):
+                account = uow.ledger.account_by_code(code)
+                if account is None:
+                    raise NotFound(f"no account {code!r}", field="account")
+                if account.currency != wanted.currency:
+                    raise InvalidInput(f"account {code!r} holds {account.currency}, "
+                                       f"not {wanted.currency}", code="currency_mismatch",
+                                       field="currency")
+            uow.sagas.insert(wanted)
+            self._log(uow, wanted, "created", "done", {"compensation": COMPENSATIONS[S.STARTED]})
+            uow.commit()
+        return wanted
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _advance(self, saga: Saga) -> Saga | None:
+        """Run the step the saga's state calls for; None when it must wait."""
+        step = {S.STARTED: self._reserve, S.RESERVED: self._send, S.SENDING: self._send,
+                S.UNKNOWN: self._ask_rail, S.SENT: self._post,
+                S.RAIL_FAILED: self._void}[saga.state]
+        return step(saga)
+
+    def _reserve(self, saga: Saga) -> Saga | None:
+        self._checkpoint("reserve:before")
+        request = TransferRequest(saga.reserve_id, saga.payee_account, saga.source_account,
+                                  _major(saga), saga.currency, kind=TransferKind.PENDING,
+                                  timeout_s=self._timeout_s, reference=f"payment {saga.id}")
+        result = self._ledger_step(saga, request, ok_state=S.RESERVED, failed_state=S.FAILED,
+                                   step="reserve")
+        self._checkpoint("reserve:after")
+        return result
+
+    def _send(self, saga: Saga) -> Saga | None:
+        if saga.state is S.RESERVED:
+            saga = self._move(saga, S.SENDING, "send", "intent",
+                              {"compensation": COMPENSATIONS[S.SENDING], "key": saga.rail_key})
+        self._checkpoint("send:before")
+        answer = self._rail.send(key=saga.rail_key, payee=saga.payee_account,
+                                 amount_minor=saga.amount, currency=saga.currency)
+        self._checkpoint("send:after")
+        return self._record_rail(saga, answer, "send")
+
+    def _ask_rail(self, saga: Saga) -> Saga | None:
+        for attempt in range(self._status_checks):
+            answer = self._rail.status(saga.rail_key)
+            if answer.outcome is RailOutcome.NOT_FOUND:  # never reached the rail: safe to send
+                answer = self._rail.send(key=saga.rail_key, payee=saga.payee_account,
+                                         amount_minor=saga.amount, currency=saga.currency)
+            if answer.outcome is not RailOutcome.UNKNOWN:
+                return self._record_rail(saga, answer, "status")
+            time.sleep(self._delay_s * 2**attempt)
+        self._move(saga, S.UNKNOWN, "status", "unknown", {"attempts": saga.attempts + 1},
+                   attempts=saga.attempts + 1)
+        return None  # still unknown: resume later, never guess
+
+    def _record_rail(self, saga: Saga, answer: RailResult, step: str) -> Saga:
+        detail = {"outcome": answer.outcome.value, "reference": answer.reference,
+                  "reason": answer.reason}
+        if answer.outcome is RailOutcome.ACCEPTED:
+            return self._move(saga, S.SENT, step, "done", detail,
+                              rail_reference=answer.reference)
+        if answer.outcome is RailOutcome.REJECTED:
+            return self._move(saga, S.RAIL_FAILED, step, "failed",
+                              {**detail, "compensation": COMPENSATIONS[S.RAIL_FAILED]},
+                              error=answer.reason)
+        return self._move(saga, S.UNKNOWN, step, "unknown", detail, attempts=saga.attempts + 1)
+
+    def _post(self, saga: Saga) -> Saga | None:
+        request = TransferRequest(saga.post_id, kind=TransferKind.POST_PENDING,
+                                  pending_id=saga.reserve_id, reference=f"payment {saga.id}")
+        result = self._ledger_step(saga, request, ok_state=S.COMPLETED,
+                                   failed_state=S.NEEDS_ATTENTION, step="post")
+        self._checkpoint("post:after")
+        return result
+
+    def _void(self, saga: Saga) -> Saga | None:
+        request = TransferRequest(saga.void_id, kind=TransferKind.VOID_PENDING,
+                                  pending_id=saga.reserve_id, reference=f"payment {saga.id}")
+        result = self._ledger_step(saga, request, ok_state=S.FAILED, failed_state=S.FAILED,
+                                   step="void", released_ok=True)
+        self._checkpoint("void:after")
+        return result
+
+    # -- persistence ------------------------------------------------------------------
+
+    def _ledger_step(self, saga: Saga, request: TransferRequest, *, ok_state: SagaState,
+                     failed_state: SagaState, step: str, released_ok: bool = False) -> Saga:
+        """The ledger effect and the saga's move commit together, or neither does."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self._uow() as uow:
+                    code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
+                    released = released_ok and code.value == "pending_transfer_expired"
+                    ok = code.succeeded or released
+                    detail = {"transfer": request.id, "code": code.value}
+                    errors = {} if ok else {"error": code.value}
+                    moved = self._transition(uow, saga, ok_state if ok else failed_state, step,
+                                             "done" if ok else "failed", detail, **errors)
+                    uow.commit()
+                return moved
+            except _Overtaken:
+                raise
+            except TransientConflict:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _move(self, saga: Saga, state: SagaState, step: str, status: str,
+              detail: dict[str, Any], **changes: Any) -> Saga:
+        with self._uow() as uow:
+            moved = self._transition(uow, saga, state, step, status, detail, **changes)
+            uow.commit()
+        return moved
+
+    def _transition(self, uow: UnitOfWork, saga: Saga, state: SagaState, step: str,
+                    status: str, detail: dict[str, Any], **changes: Any) -> Saga:
+        now = self._clock()
+        if not uow.sagas.transition(saga, state=state, updated_at=now, **changes):
+            raise _Overtaken(saga.id)
+        self._log(uow, saga, step, status, {**detail, "state": state.value})
+        fields = {**asdict(saga), **changes, "state": state, "updated_at": now,
+                  "version": saga.version + 1}
+        return Saga(**fields)
+
+    def _log(self, uow: UnitOfWork, saga: Saga, step: str, status: str,
+             detail: dict[str, Any]) -> None:
+        uow.sagas.log(SagaStep(saga.id, step, status, detail, self._clock()))
+
+
+class _Overtaken(TransientConflict):
+    """Another executor advanced this saga first; re-read it and carry on from there."""
+
+
+def _same_payment(existing: Saga, wanted: Saga) -> Saga:
+    for name in ("payee_account", "source_account", "amount", "currency"):
+        if getattr(existing, name) != getattr(wanted, name):
+            raise Conflict(f"payment {wanted.id!r} exists with a different {name}",
+                           code="payment_exists_with_different_parameters", field=name)
+    return existing
+
+
+def _major(saga: Saga) -> str:
+    return str(Money(saga.amount, Currency.of(saga.currency)).amount)
+
+
+def saga_public(saga: Saga) -> dict[str, Any]:
+    """The JSON view of a saga (used by the CLI and idempotent responses)."""
+    return {"payment_id": saga.id, "state": saga.state.value, "amount": _major(saga),
+            "currency": saga.currency, "payee_account": saga.payee_account,
+            "source_account": saga.source_account, "rail_reference": saga.rail_reference,
+            "error": saga.error}
