@@ -102,7 +102,7 @@ def test_a_rail_that_keeps_timing_out_leaves_the_saga_resumable(books: App) -> N
 
 
 def test_the_same_payment_id_is_one_payment(books: App) -> None:
-    payments, rail = executor(books)
+    payments, _ = executor(books)
     first = pay(payments)
     again = pay(payments)
     assert again == first
