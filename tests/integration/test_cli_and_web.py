@@ -51,7 +51,8 @@ def test_a_bad_time_is_a_clear_error(env: None) -> None:
 
 def test_every_command_has_help() -> None:
     for command in (["--help"], ["up", "--help"], ["migrate", "--help"], ["demo", "seed", "--help"],
-                    ["ledger", "verify", "--help"], ["bench", "ledger", "--help"]):
+                    ["ledger", "verify", "--help"], ["bench", "ledger", "--help"],
+                    ["payments", "pay", "--help"], ["payments", "resume", "--help"]):
         result = runner.invoke(cli, command)
         assert result.exit_code == 0, command
         assert "Usage" in result.output
@@ -76,3 +77,16 @@ def test_the_development_server_refuses_remote_clients(app: App, settings: Setti
     app.settings = settings.model_copy(update={"environment": "development"})
     assert TestClient(create_web_app(app), client=("10.1.2.3", 5000)).get("/").status_code == 403
     assert TestClient(create_web_app(app), client=("127.0.0.1", 5000)).get("/").status_code == 200
+
+
+def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None) -> None:
+    runner.invoke(cli, ["demo", "seed", "--vendors", "1"])
+    paid = runner.invoke(cli, ["payments", "pay", "p-1", "--payee", "vendor:001:payable",
+                               "--amount", "10.00"])
+    assert paid.exit_code == 0, paid.output
+    assert '"completed"' in paid.output
+    refused = runner.invoke(cli, ["payments", "pay", "p-2", "--payee", "vendor:001:payable",
+                                  "--amount", "99999999"])
+    assert refused.exit_code == 1
+    assert "exceeds_credits" in refused.output
+    assert runner.invoke(cli, ["ledger", "verify"]).exit_code == 0

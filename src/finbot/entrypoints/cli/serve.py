@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import uvicorn
@@ -12,6 +13,7 @@ from finbot.entrypoints.web.app import create_web_app, operator_token
 from finbot.services.demo import seed_demo
 
 SWEEP_EVERY_S = 5.0
+logger = logging.getLogger(__name__)
 
 
 def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -> None:
@@ -39,6 +41,12 @@ def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -
 
 
 def _sweep(app: App, stop: threading.Event) -> None:
-    """Expire reservations past their timeout, until told to stop."""
-    while not stop.wait(SWEEP_EVERY_S):
-        app.ledger.expire_pending()
+    """Resume unfinished payments and expire stale reservations, until told to stop."""
+    while True:
+        try:
+            app.payments.resume_all()
+            app.ledger.expire_pending()
+        except Exception:  # a worker must outlive a bad round; the next one retries
+            logger.exception("background round failed")
+        if stop.wait(SWEEP_EVERY_S):
+            return
