@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
-from finbot.adapters.db.uow import SqlUnitOfWork
+from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.config import Settings
 from finbot.execution.rail import PaymentRail
@@ -48,7 +48,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
 
     parts: dict[str, Any] = {
         "settings": settings, "engine": engine, "uow": uow,
-        "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s),
+        "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s,
+                                ledger_uow=lambda: LedgerUnitOfWork(engine)),
         "queries": LedgerQueries(engine),
         "idempotency": IdempotencyService(uow, ttl_s=settings.idempotency_ttl_s),
     }

@@ -41,8 +41,10 @@ class LedgerService:
 
     def __init__(self, uow_factory: UowFactory, *, clock: Callable[[], int] = now_us,
                  default_pending_timeout_s: int | None = None,
-                 group_commit: bool = True) -> None:
-        self._uow = uow_factory
+                 group_commit: bool = True, ledger_uow: UowFactory | None = None) -> None:
+        """``ledger_uow`` may give a leaner transaction offering only the ledger repository;
+        it is used for the ledger's own writes."""
+        self._uow = ledger_uow or uow_factory
         self._clock = clock
         self.default_pending_timeout_s = default_pending_timeout_s
         self._committer: GroupCommitter[list[TransferResult]] | None = (

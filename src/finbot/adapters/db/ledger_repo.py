@@ -12,9 +12,8 @@ import json
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, insert, select
+from sqlalchemy import Connection, RowMapping
 
-from finbot.adapters.db.tables import accounts, transfers
 from finbot.domain.ledger import (
     Account,
     AccountFlag,
@@ -32,8 +31,6 @@ _ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debi
                     "credits_pending, credits_posted, created_at, updated_at")
 _TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
                      "ts, debit_balance, credit_balance, parent_id, expires_at, reference, meta")
-_RESOLVING = (TransferKind.POST_PENDING.value, TransferKind.VOID_PENDING.value,
-              TransferKind.EXPIRE_PENDING.value)
 
 
 def account_from_row(row: RowMapping) -> Account:
@@ -77,15 +74,29 @@ def _chunks(items: Collection[Any]) -> Iterable[list[Any]]:
 class LedgerRepository:
     """The ledger tables seen through one open connection (and its transaction)."""
 
-    def __init__(self, connection: Connection) -> None:
-        self.conn = connection
+    def __init__(self, dbapi: Any, dialect: str) -> None:
+        """``dbapi`` is a DB-API connection inside the caller's transaction."""
+        self.dbapi = dbapi
         self.last_update_us = 0
-        self._pg = connection.dialect.name == "postgresql"
+        self._pg = dialect == "postgresql"
         self._p = "%s" if self._pg else "?"
         self.deferred: list[tuple[str, list[Any]]] = []
+        self._shared_cursor: Any = None
+
+    @classmethod
+    def on(cls, connection: Connection) -> LedgerRepository:
+        """The repository inside a SQLAlchemy connection's transaction."""
+        return cls(connection.connection.dbapi_connection, connection.dialect.name)
 
     def _cursor(self) -> Any:
-        return self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if self._shared_cursor is None:
+            self._shared_cursor = self.dbapi.cursor()
+        return self._shared_cursor
+
+    def close(self) -> None:
+        if self._shared_cursor is not None:
+            self._shared_cursor.close()
+            self._shared_cursor = None
 
     def _in(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         """``column IN (...)``, or ``column = ANY(array)`` for long lists on PostgreSQL
@@ -99,19 +110,19 @@ class LedgerRepository:
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         self.flush()
         cursor = self._cursor()
-        try:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-        finally:
-            cursor.close()
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
     # -- accounts ----------------------------------------------------------------------
 
     def insert_account(self, *, code: str, name: str, type: AccountType, currency: str,
                        flags: AccountFlag, now_us: int) -> None:
-        self.conn.execute(insert(accounts).values(
-            code=code, name=name, type=type.value, currency=currency, flags=int(flags),
-            created_at=now_us, updated_at=now_us))
+        p = self._p
+        self.flush()
+        self._cursor().execute(
+            "INSERT INTO ledger_accounts (code, name, type, currency, flags, created_at, "
+            f"updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            (code, name, type.value, currency, int(flags), now_us, now_us))
 
     def lock_accounts(self, codes: Collection[str], ids: Collection[int]) -> dict[int, Account]:
         """Load accounts by code or id, locked for update in id order (no deadlocks)."""
@@ -160,10 +171,10 @@ class LedgerRepository:
         if not self._pg or len(statements) < 2:
             return [self._select(sql, params) for sql, params in statements]
         self.flush()
-        dbapi = self.conn.connection.dbapi_connection
-        cursors = [dbapi.cursor() for _ in statements]  # type: ignore[union-attr]
+        dbapi = self.dbapi
+        cursors = [dbapi.cursor() for _ in statements]
         try:
-            with dbapi.pipeline():  # type: ignore[union-attr]
+            with dbapi.pipeline():
                 for cursor, (sql, params) in zip(cursors, statements, strict=True):
                     cursor.execute(sql, params)
             return [list(cursor.fetchall()) for cursor in cursors]
@@ -172,12 +183,13 @@ class LedgerRepository:
                 cursor.close()
 
     def account_by_code(self, code: str) -> Account | None:
-        row = self.conn.execute(select(accounts).where(accounts.c.code == code)).mappings().first()
-        return account_from_row(row) if row else None
+        rows = self._select(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = "
+                            f"{self._p}", (code,))
+        return _account_from_tuple(rows[0]) if rows else None
 
     def list_accounts(self) -> list[Account]:
-        rows = self.conn.execute(select(accounts).order_by(accounts.c.id)).mappings()
-        return [account_from_row(r) for r in rows]
+        rows = self._select(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts ORDER BY id", ())
+        return [_account_from_tuple(r) for r in rows]
 
     # -- history -------------------------------------------------------------------------
 
@@ -223,13 +235,12 @@ class LedgerRepository:
         return found
 
     def expired_pending_ids(self, now_us: int, *, limit: int) -> list[str]:
-        child = transfers.alias("child")
-        query = (select(transfers.c.id)
-                 .outerjoin(child, and_(child.c.parent_id == transfers.c.id,
-                                        child.c.kind.in_(_RESOLVING)))
-                 .where(transfers.c.expires_at <= now_us, child.c.seq.is_(None))
-                 .order_by(transfers.c.expires_at).limit(limit))
-        return list(self.conn.execute(query).scalars())
+        rows = self._select(
+            "SELECT p.id FROM ledger_transfers p WHERE p.expires_at <= "
+            f"{self._p} AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE "
+            "r.parent_id = p.id AND r.kind IN ('post_pending','void_pending','expire_pending'))"
+            f" ORDER BY p.expires_at LIMIT {int(limit)}", (now_us,))
+        return [r[0] for r in rows]
 
     # -- appending -------------------------------------------------------------------------
 
@@ -259,30 +270,25 @@ class LedgerRepository:
             self.deferred.append((sql, params))
             return
         cursor = self._cursor()
-        try:
-            many = bool(params) and isinstance(params[0], tuple)
-            cursor.executemany(sql, params) if many else cursor.execute(sql, params)
-        finally:
-            cursor.close()
+        if params and isinstance(params[0], tuple):
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
 
     def flush(self, *, commit: bool = False) -> None:
         """Send held-back writes (and COMMIT, when asked) in one pipeline."""
         if not self.deferred and not commit:
             return
         statements, self.deferred = self.deferred, []
-        dbapi: Any = self.conn.connection.dbapi_connection
-        cursor = dbapi.cursor()
-        try:
-            with dbapi.pipeline():
-                for sql, params in statements:
-                    if params and isinstance(params[0], tuple):
-                        cursor.executemany(sql, params)
-                    else:
-                        cursor.execute(sql, params)
-                if commit:
-                    cursor.execute("COMMIT")
-        finally:
-            cursor.close()
+        cursor = self._cursor()
+        with self.dbapi.pipeline():
+            for sql, params in statements:
+                if params and isinstance(params[0], tuple):
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+            if commit:
+                cursor.execute("COMMIT")
 
     def _balance_update(self, balances: dict[int, Balances], now_us: int) -> tuple[
             str, list[Any]]:
