@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, text
 
 from finbot.adapters.db.engine import READ_ONLY
-from finbot.adapters.db.ledger_repo import account_from_row, transfer_from_row
+from finbot.adapters.db.ledger_repo import (
+    ACCOUNT_COLUMNS,
+    account_from_row,
+    account_from_tuple,
+    transfer_from_row,
+)
 from finbot.adapters.db.tables import accounts, transfers
 from finbot.domain.errors import NotFound
 from finbot.domain.ledger import Account, Transfer
@@ -33,16 +39,30 @@ class LedgerQueries:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._placeholder = "%s" if engine.dialect.name == "postgresql" else "?"
 
     def _connect(self) -> Connection:
         return self._engine.connect().execution_options(**{READ_ONLY: True})
 
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """One statement on a pooled DB-API connection: the hot read path (no ORM layer)."""
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(sql.replace("?", self._placeholder), params)
+            rows = list(cursor.fetchall())
+            cursor.close()
+            return rows
+        finally:
+            raw.close()
+
     def account(self, code: str) -> Account:
-        with self._connect() as conn:
-            row = conn.execute(select(accounts).where(accounts.c.code == code)).mappings().first()
-        if row is None:
+        """The account and its current balances: one primary-key-sized read."""
+        rows = self._read(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = ?",
+                          (code,))
+        if not rows:
             raise NotFound(f"no account {code!r}", field="account")
-        return account_from_row(row)
+        return account_from_tuple(rows[0])
 
     def accounts(self) -> list[Account]:
         with self._connect() as conn:
@@ -58,24 +78,11 @@ class LedgerQueries:
         return transfer_from_row(row)
 
     def posted_balance_at(self, account: Account, at_us: int) -> int:
-        """The account's posted balance (normal side) just after the last transfer <= at."""
-        with self._connect() as conn:
-            net = self._net_at(conn, account.id, at_us)
+        """The account's posted balance (normal side) just after the last transfer <= at:
+        the newest row on either side, each found by one index lookup."""
+        rows = self._read(_BALANCE_AT, (account.id, at_us, account.id, at_us))
+        net = int(rows[0][2]) if rows else 0
         return net if account.type.debit_normal else -net
-
-    @staticmethod
-    def _net_at(conn: Connection, account_id: int, at_us: int) -> int:
-        best: tuple[int, int, int] | None = None
-        for side, balance in (("debit", transfers.c.debit_balance),
-                              ("credit", transfers.c.credit_balance)):
-            key = transfers.c[f"{side}_account_id"]
-            row = conn.execute(
-                select(transfers.c.ts, transfers.c.seq, balance)
-                .where(key == account_id, transfers.c.ts <= at_us)
-                .order_by(transfers.c.ts.desc(), transfers.c.seq.desc()).limit(1)).first()
-            if row is not None and (best is None or (row[0], row[1]) > best[:2]):
-                best = (row[0], row[1], row[2])
-        return best[2] if best else 0
 
     def history(self, account: Account | None = None, *, after_seq: int = 0,
                 limit: int = 100, newest_first: bool = False) -> list[Transfer]:
@@ -113,6 +120,16 @@ def _check_guards(conn: Connection) -> Iterator[Inconsistency]:
         yield Inconsistency("append_only", "append_only: ledger_transfers has no guard triggers;"
                             " the database no longer refuses UPDATE/DELETE")
 
+
+_BALANCE_AT = """
+SELECT ts, seq, balance FROM (
+  SELECT * FROM (SELECT ts, seq, debit_balance AS balance FROM ledger_transfers
+                  WHERE debit_account_id = ? AND ts <= ? ORDER BY ts DESC, seq DESC LIMIT 1) d
+  UNION ALL
+  SELECT * FROM (SELECT ts, seq, credit_balance AS balance FROM ledger_transfers
+                  WHERE credit_account_id = ? AND ts <= ? ORDER BY ts DESC, seq DESC LIMIT 1) c
+) both_sides ORDER BY ts DESC, seq DESC LIMIT 1
+"""
 
 _RECOMPUTED = f"""
 WITH legs AS (

@@ -27,7 +27,7 @@ from finbot.domain.ledger import (
 
 _CHUNK = 5000
 _SHORT_LIST = 16
-_ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
+ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
                     "credits_pending, credits_posted, created_at, updated_at")
 _TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
                      "ts, debit_balance, credit_balance, parent_id, expires_at, reference, meta")
@@ -42,7 +42,7 @@ def account_from_row(row: RowMapping) -> Account:
         created_at=row["created_at"])
 
 
-def _account_from_tuple(r: Sequence[Any]) -> Account:
+def account_from_tuple(r: Sequence[Any]) -> Account:
     return Account(r[0], r[1], r[2], AccountType(r[3]), r[4], AccountFlag(r[5]),
                    Balances(r[6], r[7], r[8], r[9]), r[10])
 
@@ -139,7 +139,7 @@ class LedgerRepository:
             for code_chunk, id_chunk in _paired_chunks(codes, account_ids):
                 by_code, p1 = self._in("code", code_chunk)
                 by_id, p2 = self._in("id", id_chunk)
-                statements.append(("a", f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts "
+                statements.append(("a", f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts "
                                         f"WHERE {by_code} OR {by_id} ORDER BY id{lock}", p1 + p2))
         for chunk in _chunks(transfer_ids):
             where, params = self._in("id", chunk)
@@ -158,7 +158,7 @@ class LedgerRepository:
         for (what, _, _), rows in zip(statements, results, strict=True):
             for r in rows:
                 if what == "a":
-                    found[r[0]] = _account_from_tuple(r)
+                    found[r[0]] = account_from_tuple(r)
                     self.last_update_us = max(self.last_update_us, r[11])
                 elif what == "t":
                     existing[r[1]] = _transfer_from_tuple(r)
@@ -183,13 +183,13 @@ class LedgerRepository:
                 cursor.close()
 
     def account_by_code(self, code: str) -> Account | None:
-        rows = self._select(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = "
+        rows = self._select(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = "
                             f"{self._p}", (code,))
-        return _account_from_tuple(rows[0]) if rows else None
+        return account_from_tuple(rows[0]) if rows else None
 
     def list_accounts(self) -> list[Account]:
-        rows = self._select(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts ORDER BY id", ())
-        return [_account_from_tuple(r) for r in rows]
+        rows = self._select(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts ORDER BY id", ())
+        return [account_from_tuple(r) for r in rows]
 
     # -- history -------------------------------------------------------------------------
 
