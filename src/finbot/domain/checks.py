@@ -19,7 +19,7 @@ from finbot.domain.ledger import (
     TransferKind,
     TransferRequest,
 )
-from finbot.domain.money import ISO_4217_EXPONENTS, Currency, to_minor
+from finbot.domain.money import ISO_4217_EXPONENTS, Currency, plain_decimal_string, to_minor
 
 MAX_METADATA_BYTES = 4096
 MAX_TIMEOUT_S = 366 * 24 * 3600
@@ -96,6 +96,10 @@ def parse_amount(value: object, currency: str) -> tuple[int | None, ResultCode |
     """Minor units of a positive major-unit amount, or the code saying what is wrong."""
     if value is None:
         return None, R.AMOUNT_REQUIRED
+    if type(value) is str:
+        minor = plain_decimal_string(value, ISO_4217_EXPONENTS[currency])
+        if minor is not None:
+            return (minor, None) if minor > 0 else (None, R.AMOUNT_MUST_BE_POSITIVE)
     kind = type(value)
     if kind is not str and kind is not Decimal and kind is not int and (
             isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str))):

@@ -112,7 +112,7 @@ class Money:
 def to_minor(amount: Decimal | int | str, currency: Currency) -> int:
     """Convert a major-unit amount to minor units, refusing floats and excess precision."""
     if type(amount) is str:
-        minor = _plain_decimal_string(amount, currency.exponent)
+        minor = plain_decimal_string(amount, currency.exponent)
         if minor is not None:
             return minor
     if isinstance(amount, (bool, float)):
@@ -139,7 +139,7 @@ def to_minor(amount: Decimal | int | str, currency: Currency) -> int:
     return minor
 
 
-def _plain_decimal_string(text: str, exponent: int) -> int | None:
+def plain_decimal_string(text: str, exponent: int) -> int | None:
     """Minor units of a plain ``"123.45"`` string within range, without Decimal; else None.
 
     The ledger parses thousands of amounts per batch; anything unusual (signs, exponents,

@@ -27,6 +27,7 @@ from finbot.domain.ledger import (
 
 _CHUNK = 5000
 _SHORT_LIST = 16
+_ROWS_PER_INSERT = 500
 ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
                     "credits_pending, credits_posted, created_at, updated_at")
 _TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
@@ -253,10 +254,7 @@ class LedgerRepository:
         """
         p = self._p
         if new:
-            self._write("INSERT INTO ledger_transfers (id, kind, debit_account_id, "
-                        "credit_account_id, amount, currency, ts, debit_balance, "
-                        "credit_balance, parent_id, expires_at, reference, meta) "
-                        f"VALUES ({', '.join([p] * 13)})", [_transfer_params(t) for t in new])
+            self._insert_transfers(new)
         if rejected:
             self._write(f"INSERT INTO ledger_rejections (id, code, request, ts) "
                         f"VALUES ({p}, {p}, {p}, {p})",
@@ -264,6 +262,23 @@ class LedgerRepository:
                          for r in rejected])
         if balances:
             self._write(*self._balance_update(balances, now_us))
+
+    def _insert_transfers(self, new: Sequence[Transfer]) -> None:
+        """SQLite: one prepared INSERT run per row (executemany is a C loop there).
+        PostgreSQL: multi-row INSERTs, since each statement costs the server a round of
+        parse/bind/execute even in a pipeline."""
+        p = self._p
+        head = ("INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
+                "amount, currency, ts, debit_balance, credit_balance, parent_id, expires_at, "
+                "reference, meta) VALUES ")
+        row = f"({', '.join([p] * 13)})"
+        if not self._pg:
+            self._write(head + row, [_transfer_params(t) for t in new])
+            return
+        for start in range(0, len(new), _ROWS_PER_INSERT):
+            chunk = new[start:start + _ROWS_PER_INSERT]
+            self._write(head + ", ".join([row] * len(chunk)),
+                        [v for t in chunk for v in _transfer_params(t)])
 
     def _write(self, sql: str, params: list[Any]) -> None:
         if self._pg:
