@@ -82,6 +82,7 @@ class LedgerRepository:
         self._pg = dialect == "postgresql"
         self._p = "%s" if self._pg else "?"
         self.deferred: list[tuple[str, list[Any]]] = []
+        self.begin_pending = False  # PostgreSQL, lean unit of work: BEGIN rides the next trip
         self._shared_cursor: Any = None
 
     @classmethod
@@ -109,21 +110,47 @@ class LedgerRepository:
         return f"{column} IN ({','.join([self._p] * len(values))})", values
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        self.flush()
+        if self._pg:
+            return self._pg_round_trip([(sql, params)])[0]
         cursor = self._cursor()
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+    def _pg_round_trip(self, reads: Sequence[tuple[str, Sequence[Any]]], *,
+                       commit: bool = False) -> list[list[Any]]:
+        """One pipeline: a pending BEGIN, held-back writes, ``reads``, then COMMIT if asked.
+        The server runs them in that order, so reads see the writes and follow the locks."""
+        writes, self.deferred = self.deferred, []
+        begin, self.begin_pending = self.begin_pending, False
+        writer = self._cursor()
+        cursors = [self.dbapi.cursor() for _ in reads]
+        try:
+            with self.dbapi.pipeline():
+                if begin:
+                    writer.execute("BEGIN")
+                for sql, values in writes:
+                    if values and isinstance(values[0], tuple):
+                        writer.executemany(sql, values)
+                    else:
+                        writer.execute(sql, values)
+                for cursor, (sql, params) in zip(cursors, reads, strict=True):
+                    cursor.execute(sql, params)
+                if commit:
+                    writer.execute("COMMIT")
+            return [list(cursor.fetchall()) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     # -- accounts ----------------------------------------------------------------------
 
     def insert_account(self, *, code: str, name: str, type: AccountType, currency: str,
                        flags: AccountFlag, now_us: int) -> None:
         p = self._p
-        self.flush()
-        self._cursor().execute(
+        self._write(
             "INSERT INTO ledger_accounts (code, name, type, currency, flags, created_at, "
             f"updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
-            (code, name, type.value, currency, int(flags), now_us, now_us))
+            [code, name, type.value, currency, int(flags), now_us, now_us])
 
     def lock_accounts(self, codes: Collection[str], ids: Collection[int]) -> dict[int, Account]:
         """Load accounts by code or id, locked for update in id order (no deadlocks)."""
@@ -168,20 +195,10 @@ class LedgerRepository:
         return found, existing, rejected
 
     def _run_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
-        """Run statements in order and return each one's rows."""
-        if not self._pg or len(statements) < 2:
-            return [self._select(sql, params) for sql, params in statements]
-        self.flush()
-        dbapi = self.dbapi
-        cursors = [dbapi.cursor() for _ in statements]
-        try:
-            with dbapi.pipeline():
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params)
-            return [list(cursor.fetchall()) for cursor in cursors]
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        """Run statements in order and return each one's rows (one round trip on PG)."""
+        if self._pg:
+            return self._pg_round_trip(statements)
+        return [self._select(sql, params) for sql, params in statements]
 
     def account_by_code(self, code: str) -> Account | None:
         rows = self._select(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = "
@@ -292,18 +309,10 @@ class LedgerRepository:
 
     def flush(self, *, commit: bool = False) -> None:
         """Send held-back writes (and COMMIT, when asked) in one pipeline."""
-        if not self.deferred and not commit:
+        if not self.deferred and (not commit or self.begin_pending):
+            self.begin_pending = False  # nothing was ever sent: no transaction to end
             return
-        statements, self.deferred = self.deferred, []
-        cursor = self._cursor()
-        with self.dbapi.pipeline():
-            for sql, params in statements:
-                if params and isinstance(params[0], tuple):
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
-            if commit:
-                cursor.execute("COMMIT")
+        self._pg_round_trip([], commit=commit)
 
     def _balance_update(self, balances: dict[int, Balances], now_us: int) -> tuple[
             str, list[Any]]:
