@@ -39,7 +39,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "cache_size=-65536",
                    "busy_timeout=30000"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
