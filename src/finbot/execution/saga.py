@@ -23,8 +23,9 @@ from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
 from finbot.domain.posting import Group
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 from finbot.services.idempotency import IdempotencyService, StoredResponse
-from finbot.services.ledger import MAX_ATTEMPTS, LedgerService, UowFactory, now_us
+from finbot.services.ledger import LedgerService, UowFactory, now_us
 from finbot.services.ports import TransientConflict, UnitOfWork
+from finbot.services.retry import retrying
 
 S = SagaState
 Checkpoint = Callable[[str], None]
@@ -125,13 +126,7 @@ class PaymentExecutor:
         now = self._clock()
         wanted = Saga(payment_id, S.STARTED, payee, source, money.minor, money.currency.code,
                       now, now)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return self._insert_or_match(wanted)
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return retrying(lambda: self._insert_or_match(wanted))
 
     def _insert_or_match(self, wanted: Saga) -> Saga:
         with self._uow() as uow:
@@ -226,24 +221,18 @@ class PaymentExecutor:
     def _ledger_step(self, saga: Saga, request: TransferRequest, *, ok_state: SagaState,
                      failed_state: SagaState, step: str, released_ok: bool = False) -> Saga:
         """The ledger effect and the saga's move commit together, or neither does."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self._uow() as uow:
-                    code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
-                    released = released_ok and code.value == "pending_transfer_expired"
-                    ok = code.succeeded or released
-                    detail = {"transfer": request.id, "code": code.value}
-                    errors = {} if ok else {"error": code.value}
-                    moved = self._transition(uow, saga, ok_state if ok else failed_state, step,
-                                             "done" if ok else "failed", detail, **errors)
-                    uow.commit()
-                return moved
-            except _Overtaken:
-                raise
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        def attempt() -> Saga:
+            with self._uow() as uow:
+                code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
+                released = released_ok and code.value == "pending_transfer_expired"
+                ok = code.succeeded or released
+                detail = {"transfer": request.id, "code": code.value}
+                errors = {} if ok else {"error": code.value}
+                moved = self._transition(uow, saga, ok_state if ok else failed_state, step,
+                                         "done" if ok else "failed", detail, **errors)
+                uow.commit()
+            return moved
+        return retrying(attempt, give_up_on=_Overtaken)
 
     def _move(self, saga: Saga, state: SagaState, step: str, status: str,
               detail: dict[str, Any], **changes: Any) -> Saga:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from finbot.domain.posting import Group
@@ -23,7 +23,7 @@ Execute = Callable[[Sequence[Group]], list[T]]
 @dataclass
 class _Entry(Generic[T]):
     group: Group
-    done: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event | None = None  # only followers wait; a lone leader needs none
     lead: bool = False
     result: T | None = None
     error: BaseException | None = None
@@ -44,8 +44,11 @@ class GroupCommitter(Generic[T]):
         with self._lock:
             self._queue.append(entry)
             entry.lead = not self._leading
+            if not entry.lead:
+                entry.done = threading.Event()
             self._leading = True
         while not entry.lead:
+            assert entry.done is not None
             entry.done.wait()
             if entry.result is not None or entry.error is not None:
                 return self._outcome(entry)
@@ -71,7 +74,7 @@ class GroupCommitter(Generic[T]):
             for e, result in zip(batch, results, strict=True):
                 e.result = result
         for e in batch:
-            if e is not own:
+            if e is not own and e.done is not None:
                 e.done.set()
         self._hand_over()
 
@@ -92,4 +95,5 @@ class GroupCommitter(Generic[T]):
                 return
             successor = self._queue[0]
             successor.lead = True
+        assert successor.done is not None  # it queued behind a leader, so it waits
         successor.done.set()

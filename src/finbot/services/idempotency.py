@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from finbot.domain.errors import IdempotencyConflict, IdempotencyInProgress, InvalidInput
-from finbot.services.ledger import MAX_ATTEMPTS, UowFactory, now_us
-from finbot.services.ports import TransientConflict, UnitOfWork
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
 
 MAX_KEY_LENGTH = 255
 Action = Callable[[UnitOfWork], tuple[int, Any]]
@@ -57,21 +58,13 @@ class IdempotencyService:
         """Run ``action`` inside the key's transaction, or replay the stored response."""
         digest = request_hash(request)
         _check_key(key)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return self._run_once(scope, key, digest, action)
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return retrying(lambda: self._run_once(scope, key, digest, action))
 
     def _run_once(self, scope: str, key: str, digest: str, action: Action) -> StoredResponse:
         with self._uow() as uow:
-            stored = self._lookup(uow, scope, key, digest)
+            stored = self._lookup_or_claim(uow, scope, key, digest)
             if stored is not None:
                 return stored
-            now = self._clock()
-            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
             status, body = action(uow)
             encoded = encode(body)
             uow.idempotency.complete(scope, key, status=status, response=encoded)
@@ -85,11 +78,9 @@ class IdempotencyService:
         digest = request_hash(request)
         _check_key(key)
         with self._uow() as uow:
-            stored = self._lookup(uow, scope, key, digest)
+            stored = self._lookup_or_claim(uow, scope, key, digest)
             if stored is not None:
                 return stored
-            now = self._clock()
-            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
             uow.commit()
         try:
             status, body = action()
@@ -104,10 +95,13 @@ class IdempotencyService:
             uow.commit()
         return StoredResponse(status, encoded.encode())
 
-    def _lookup(self, uow: UnitOfWork, scope: str, key: str,
-                digest: str) -> StoredResponse | None:
+    def _lookup_or_claim(self, uow: UnitOfWork, scope: str, key: str,
+                         digest: str) -> StoredResponse | None:
+        """The stored response for a completed key; else claim the key (in progress)."""
         row = uow.idempotency.get(scope, key)
-        if row is None or row["expires_at"] <= self._clock():
+        now = self._clock()
+        if row is None or row["expires_at"] <= now:
+            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
             return None
         if row["request_hash"] != digest:
             raise IdempotencyConflict(

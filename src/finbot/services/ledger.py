@@ -25,10 +25,10 @@ from finbot.domain.ledger import (
 from finbot.domain.money import Currency
 from finbot.domain.posting import BatchPlan, Group, LedgerSnapshot, plan_batch
 from finbot.services.group_commit import GroupCommitter
-from finbot.services.ports import TransientConflict, UnitOfWork
+from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
 
 UowFactory = Callable[[], UnitOfWork]
-MAX_ATTEMPTS = 8
 MAX_BATCH = 10_000
 
 
@@ -56,13 +56,7 @@ class LedgerService:
                      flags: AccountFlag | int = AccountFlag.NONE) -> Account:
         """Open an account, or return it if it exists with the same attributes."""
         wanted = _account_fields(code, name, type, currency, flags)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return self._open_account(wanted)
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return retrying(lambda: self._open_account(wanted))
 
     def _open_account(self, wanted: dict[str, Any]) -> Account:
         with self._uow() as uow:
@@ -105,16 +99,13 @@ class LedgerService:
         """Several independent groups in one transaction (used by the group committer)."""
         if sum(len(g.requests) for g in groups) > MAX_BATCH:
             raise InvalidInput(f"a batch holds at most {MAX_BATCH} transfers", field="transfers")
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self._uow() as uow:
-                    plan = self.plan_in(uow, groups)
-                    uow.commit()
-                return plan.results
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return retrying(lambda: self._commit_plan(groups).results)
+
+    def _commit_plan(self, groups: Sequence[Group], *, allow_expire: bool = False) -> BatchPlan:
+        with self._uow() as uow:
+            plan = self.plan_in(uow, groups, allow_expire=allow_expire)
+            uow.commit()
+        return plan
 
     def plan_in(self, uow: UnitOfWork, groups: Sequence[Group], *,
                 allow_expire: bool = False) -> BatchPlan:
@@ -135,16 +126,8 @@ class LedgerService:
             return 0
         requests = [TransferRequest(id=f"expire:{pid}"[:MAX_ID_LENGTH], pending_id=pid,
                                     kind=TransferKind.EXPIRE_PENDING) for pid in ids]
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                with self._uow() as uow:
-                    plan = self.plan_in(uow, [Group(requests)], allow_expire=True)
-                    uow.commit()
-                return sum(1 for r in plan.results[0] if r.code.value == "ok")
-            except TransientConflict:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        plan = retrying(lambda: self._commit_plan([Group(requests)], allow_expire=True))
+        return sum(1 for r in plan.results[0] if r.code.value == "ok")
 
 
 def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> LedgerSnapshot:

@@ -27,6 +27,14 @@ from finbot.domain.ledger import (
 
 _CHUNK = 5000
 _SHORT_LIST = 16
+# Transfers and remembered rejections with these ids, in one statement (one execute
+# less per batch); rejection rows put their code in ``kind`` and request in ``meta``.
+_HISTORY_BY_ID = (
+    "SELECT 't', seq, id, kind, debit_account_id, credit_account_id, amount, currency, ts, "
+    "debit_balance, credit_balance, parent_id, expires_at, reference, meta "
+    "FROM ledger_transfers WHERE {where} UNION ALL "
+    "SELECT 'r', NULL, id, code, NULL, NULL, NULL, NULL, ts, NULL, NULL, NULL, NULL, NULL, "
+    "request FROM ledger_rejections WHERE {where}")
 _ROWS_PER_INSERT = 500
 ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
                     "credits_pending, credits_posted, created_at, updated_at")
@@ -43,14 +51,20 @@ def account_from_row(row: RowMapping) -> Account:
         created_at=row["created_at"])
 
 
+# Enum construction is slow next to a dict lookup, and batches decode thousands of rows.
+_TYPES = {t.value: t for t in AccountType}
+_FLAGS = {int(f): AccountFlag(f) for f in range(4)}
+_KINDS = {k.value: k for k in TransferKind}
+
+
 def account_from_tuple(r: Sequence[Any]) -> Account:
-    return Account(r[0], r[1], r[2], AccountType(r[3]), r[4], AccountFlag(r[5]),
+    return Account(r[0], r[1], r[2], _TYPES[r[3]], r[4], _FLAGS[r[5]],
                    Balances(r[6], r[7], r[8], r[9]), r[10])
 
 
 def _transfer_from_tuple(r: Sequence[Any]) -> Transfer:
     meta = json.loads(r[13]) if isinstance(r[13], str) else r[13]
-    return Transfer(id=r[1], kind=TransferKind(r[2]), debit_account_id=r[3],
+    return Transfer(id=r[1], kind=_KINDS[r[2]], debit_account_id=r[3],
                     credit_account_id=r[4], amount=r[5], currency=r[6], timestamp=r[7],
                     debit_balance=r[8], credit_balance=r[9], parent_id=r[10], expires_at=r[11],
                     reference=r[12], metadata=meta, seq=r[0])
@@ -171,10 +185,7 @@ class LedgerRepository:
                                         f"WHERE {by_code} OR {by_id} ORDER BY id{lock}", p1 + p2))
         for chunk in _chunks(transfer_ids):
             where, params = self._in("id", chunk)
-            statements.append(("t", f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers "
-                                    f"WHERE {where}", params))
-            statements.append(("r", f"SELECT id, code, request, ts FROM ledger_rejections "
-                                    f"WHERE {where}", params))
+            statements.append(("h", _HISTORY_BY_ID.format(where=where), params + params))
         return self._decode_reads(statements, self._run_all([(q, p) for _, q, p in statements]))
 
     def _decode_reads(self, statements: list[tuple[str, str, list[Any]]],
@@ -188,10 +199,10 @@ class LedgerRepository:
                 if what == "a":
                     found[r[0]] = account_from_tuple(r)
                     self.last_update_us = max(self.last_update_us, r[11])
-                elif what == "t":
-                    existing[r[1]] = _transfer_from_tuple(r)
-                else:
-                    rejected[r[0]] = Rejection(r[0], ResultCode(r[1]), _json(r[2]), r[3])
+                elif r[0] == "t":
+                    existing[r[2]] = _transfer_from_tuple(r[1:])
+                else:  # a remembered rejection: id, code in kind, ts, request in meta
+                    rejected[r[2]] = Rejection(r[2], ResultCode(r[3]), _json(r[14]), r[8])
         return found, existing, rejected
 
     def _run_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
