@@ -35,7 +35,23 @@ _HISTORY_BY_ID = (
     "FROM ledger_transfers WHERE {where} UNION ALL "
     "SELECT 'r', NULL, id, code, NULL, NULL, NULL, NULL, ts, NULL, NULL, NULL, NULL, NULL, "
     "request FROM ledger_rejections WHERE {where}")
-_ROWS_PER_INSERT = 500
+_FEW_ROWS = 3
+_INSERT_HEAD = ("INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
+                "amount, currency, ts, debit_balance, credit_balance, parent_id, expires_at, "
+                "reference, meta)")
+# Big batches travel as one JSON document: psycopg adapts one string in C, while it
+# re-parses long statements and adapts lists in Python on every call.
+_INSERT_JSON = (
+    f"{_INSERT_HEAD} SELECT id, kind, debit_account_id, credit_account_id, amount, currency, "
+    "ts, debit_balance, credit_balance, parent_id, expires_at, reference, meta "
+    "FROM json_to_recordset(%s::json) AS t(id text, kind text, debit_account_id int, "
+    "credit_account_id int, amount bigint, currency text, ts bigint, debit_balance bigint, "
+    "credit_balance bigint, parent_id text, expires_at bigint, reference text, meta json)")
+_UPDATE_JSON = (
+    "UPDATE ledger_accounts SET debits_pending = (v->>1)::bigint, "
+    "debits_posted = (v->>2)::bigint, credits_pending = (v->>3)::bigint, "
+    "credits_posted = (v->>4)::bigint, updated_at = %s "
+    "FROM json_array_elements(%s::json) AS v WHERE ledger_accounts.id = (v->>0)::int")
 ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
                     "credits_pending, credits_posted, created_at, updated_at")
 _TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
@@ -293,20 +309,19 @@ class LedgerRepository:
 
     def _insert_transfers(self, new: Sequence[Transfer]) -> None:
         """SQLite: one prepared INSERT run per row (executemany is a C loop there).
-        PostgreSQL: multi-row INSERTs, since each statement costs the server a round of
-        parse/bind/execute even in a pipeline."""
-        p = self._p
-        head = ("INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
-                "amount, currency, ts, debit_balance, credit_balance, parent_id, expires_at, "
-                "reference, meta) VALUES ")
-        row = f"({', '.join([p] * 13)})"
+        PostgreSQL: one statement whatever the batch size: VALUES rows for a few
+        transfers, ``unnest`` of column arrays for more (psycopg re-parses statements
+        longer than 4 KB or with over 50 parameters on every call)."""
         if not self._pg:
-            self._write(head + row, [_transfer_params(t) for t in new])
-            return
-        for start in range(0, len(new), _ROWS_PER_INSERT):
-            chunk = new[start:start + _ROWS_PER_INSERT]
-            self._write(head + ", ".join([row] * len(chunk)),
-                        [v for t in chunk for v in _transfer_params(t)])
+            p = self._p
+            self._write(f"{_INSERT_HEAD} VALUES ({', '.join([p] * 13)})",
+                        [_transfer_params(t) for t in new])
+        elif len(new) <= _FEW_ROWS:
+            row = f"({', '.join(['%s'] * 13)})"
+            self._write(f"{_INSERT_HEAD} VALUES {', '.join([row] * len(new))}",
+                        [v for t in new for v in _transfer_params(t)])
+        else:
+            self._write(_INSERT_JSON, [json.dumps([_transfer_row(t) for t in new])])
 
     def _write(self, sql: str, params: list[Any]) -> None:
         if self._pg:
@@ -328,18 +343,19 @@ class LedgerRepository:
     def _balance_update(self, balances: dict[int, Balances], now_us: int) -> tuple[
             str, list[Any]]:
         """One UPDATE for all accounts, so the database checks the deltas sum to zero."""
+        rows = [(i, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+                for i, b in balances.items()]
+        if self._pg and len(rows) > _FEW_ROWS:
+            return _UPDATE_JSON, [now_us, json.dumps(rows)]
         p = self._p
         row = f"({p}, {p}, {p}, {p}, {p})"
-        params: list[Any] = []
-        for account_id, b in balances.items():
-            params += (account_id, b.debits_pending, b.debits_posted, b.credits_pending,
-                       b.credits_posted)
         cast = "::bigint" if self._pg else ""
-        return (f"WITH v(id, dp, dpo, cp, cpo) AS (VALUES {', '.join([row] * len(balances))}) "
+        return (f"WITH v(id, dp, dpo, cp, cpo) AS (VALUES {', '.join([row] * len(rows))}) "
                 f"UPDATE ledger_accounts SET debits_pending = v.dp{cast}, "
                 f"debits_posted = v.dpo{cast}, credits_pending = v.cp{cast}, "
                 f"credits_posted = v.cpo{cast}, updated_at = {p} "
-                f"FROM v WHERE ledger_accounts.id = v.id{cast}", [*params, now_us])
+                f"FROM v WHERE ledger_accounts.id = v.id{cast}",
+                [v for r in rows for v in r] + [now_us])
 
 
 def _json(value: Any) -> Any:
@@ -352,6 +368,15 @@ def _paired_chunks(codes: Collection[str], ids: Collection[int]) -> Iterable[
     for i in range(max(len(code_chunks), len(id_chunks), 1)):
         yield (code_chunks[i] if i < len(code_chunks) else [],
                id_chunks[i] if i < len(id_chunks) else [])
+
+
+def _transfer_row(t: Transfer) -> dict[str, Any]:
+    return {"id": t.id, "kind": t.kind.value, "debit_account_id": t.debit_account_id,
+            "credit_account_id": t.credit_account_id, "amount": t.amount,
+            "currency": t.currency, "ts": t.timestamp, "debit_balance": t.debit_balance,
+            "credit_balance": t.credit_balance, "parent_id": t.parent_id,
+            "expires_at": t.expires_at, "reference": t.reference,
+            "meta": dict(t.metadata) if t.metadata else None}
 
 
 def _transfer_params(t: Transfer) -> tuple[Any, ...]:
