@@ -211,3 +211,17 @@ def test_only_the_culprit_of_a_failed_linked_batch_is_remembered(ledger: App) ->
                  linked=True) == ["amount_too_many_decimal_places", "linked_event_failed"]
     ledger.ledger.transfer(T("fund", amount="100"))
     assert codes(ledger, T("b", debit="payable", credit="bank")) == ["ok"]
+
+
+def test_a_large_batch_keeps_every_field_exactly(ledger: App) -> None:
+    requests = [T(f"m{n}", amount=f"{n}.0{n}", reference=f"ref {n}",
+                  metadata={"invoice": f"INV-{n}", "lines": [n, {"x": "ü"}]}) for n in range(1, 8)]
+    requests.append(T("pend", debit="payable", credit="bank", amount="1", kind="pending",
+                      timeout_s=60))
+    assert set(codes(ledger, *requests, linked=True)) == {"ok"}
+    stored = ledger.queries.transfer("m5")
+    assert (stored.amount, stored.reference) == (505, "ref 5")
+    assert stored.metadata == {"invoice": "INV-5", "lines": [5, {"x": "ü"}]}
+    pending = ledger.queries.transfer("pend")
+    assert pending.expires_at == pending.timestamp + 60_000_000
+    assert_verifies(ledger)
