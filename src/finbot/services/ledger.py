@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from finbot.domain.errors import AccountExists, InvalidInput, NotFound, TransferRejected
+from finbot.domain.errors import AccountExists, InvalidInput, TransferRejected
 from finbot.domain.ledger import (
     MAX_ID_LENGTH,
     Account,
@@ -167,10 +167,3 @@ def _account_fields(code: str, name: str, type: AccountType | str, currency: str
         raise InvalidInput(f"unknown account flags {flags!r}", field="flags")
     return {"code": code, "name": name or code, "type": account_type,
             "currency": Currency.of(currency).code, "flags": AccountFlag(flags)}
-
-
-def get_account(uow: UnitOfWork, code: str) -> Account:
-    account = uow.ledger.account_by_code(code)
-    if account is None:
-        raise NotFound(f"no account {code!r}", field="account")
-    return account

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, text
 
 from finbot.adapters.db.engine import READ_ONLY
-from finbot.adapters.db.ledger_repo import (
+from finbot.adapters.db.ledger_sql import (
     ACCOUNT_COLUMNS,
     account_from_row,
     account_from_tuple,

@@ -9,11 +9,28 @@ are plain SQL on the connection's DB-API cursor, inside SQLAlchemy's transaction
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
+from finbot.adapters.db.ledger_sql import (
+    ACCOUNT_COLUMNS,
+    FEW_ROWS,
+    HISTORY_BY_ID,
+    INSERT_HEAD,
+    INSERT_JSON,
+    SHORT_LIST,
+    TRANSFER_COLUMNS,
+    UPDATE_JSON,
+    account_from_tuple,
+    chunks,
+    json_value,
+    paired_chunks,
+    transfer_from_tuple,
+    transfer_params,
+    transfer_row,
+)
 from finbot.domain.ledger import (
     Account,
     AccountFlag,
@@ -24,82 +41,6 @@ from finbot.domain.ledger import (
     Transfer,
     TransferKind,
 )
-
-_CHUNK = 5000
-_SHORT_LIST = 16
-# Transfers and remembered rejections with these ids, in one statement (one execute
-# less per batch); rejection rows put their code in ``kind`` and request in ``meta``.
-_HISTORY_BY_ID = (
-    "SELECT 't', seq, id, kind, debit_account_id, credit_account_id, amount, currency, ts, "
-    "debit_balance, credit_balance, parent_id, expires_at, reference, meta "
-    "FROM ledger_transfers WHERE {where} UNION ALL "
-    "SELECT 'r', NULL, id, code, NULL, NULL, NULL, NULL, ts, NULL, NULL, NULL, NULL, NULL, "
-    "request FROM ledger_rejections WHERE {where}")
-_FEW_ROWS = 3
-_INSERT_HEAD = ("INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
-                "amount, currency, ts, debit_balance, credit_balance, parent_id, expires_at, "
-                "reference, meta)")
-# Big batches travel as one JSON document: psycopg adapts one string in C, while it
-# re-parses long statements and adapts lists in Python on every call.
-_INSERT_JSON = (
-    f"{_INSERT_HEAD} SELECT id, kind, debit_account_id, credit_account_id, amount, currency, "
-    "ts, debit_balance, credit_balance, parent_id, expires_at, reference, meta "
-    "FROM json_to_recordset(%s::json) AS t(id text, kind text, debit_account_id int, "
-    "credit_account_id int, amount bigint, currency text, ts bigint, debit_balance bigint, "
-    "credit_balance bigint, parent_id text, expires_at bigint, reference text, meta json)")
-_UPDATE_JSON = (
-    "UPDATE ledger_accounts SET debits_pending = (v->>1)::bigint, "
-    "debits_posted = (v->>2)::bigint, credits_pending = (v->>3)::bigint, "
-    "credits_posted = (v->>4)::bigint, updated_at = %s "
-    "FROM json_array_elements(%s::json) AS v WHERE ledger_accounts.id = (v->>0)::int")
-ACCOUNT_COLUMNS = ("id, code, name, type, currency, flags, debits_pending, debits_posted, "
-                    "credits_pending, credits_posted, created_at, updated_at")
-_TRANSFER_COLUMNS = ("seq, id, kind, debit_account_id, credit_account_id, amount, currency, "
-                     "ts, debit_balance, credit_balance, parent_id, expires_at, reference, meta")
-
-
-def account_from_row(row: RowMapping) -> Account:
-    return Account(
-        id=row["id"], code=row["code"], name=row["name"], type=AccountType(row["type"]),
-        currency=row["currency"], flags=AccountFlag(row["flags"]),
-        balances=Balances(row["debits_pending"], row["debits_posted"],
-                          row["credits_pending"], row["credits_posted"]),
-        created_at=row["created_at"])
-
-
-# Enum construction is slow next to a dict lookup, and batches decode thousands of rows.
-_TYPES = {t.value: t for t in AccountType}
-_FLAGS = {int(f): AccountFlag(f) for f in range(4)}
-_KINDS = {k.value: k for k in TransferKind}
-
-
-def account_from_tuple(r: Sequence[Any]) -> Account:
-    return Account(r[0], r[1], r[2], _TYPES[r[3]], r[4], _FLAGS[r[5]],
-                   Balances(r[6], r[7], r[8], r[9]), r[10])
-
-
-def _transfer_from_tuple(r: Sequence[Any]) -> Transfer:
-    meta = json.loads(r[13]) if isinstance(r[13], str) else r[13]
-    return Transfer(id=r[1], kind=_KINDS[r[2]], debit_account_id=r[3],
-                    credit_account_id=r[4], amount=r[5], currency=r[6], timestamp=r[7],
-                    debit_balance=r[8], credit_balance=r[9], parent_id=r[10], expires_at=r[11],
-                    reference=r[12], metadata=meta, seq=r[0])
-
-
-def transfer_from_row(row: RowMapping) -> Transfer:
-    return Transfer(
-        id=row["id"], kind=TransferKind(row["kind"]), debit_account_id=row["debit_account_id"],
-        credit_account_id=row["credit_account_id"], amount=row["amount"],
-        currency=row["currency"], timestamp=row["ts"], debit_balance=row["debit_balance"],
-        credit_balance=row["credit_balance"], parent_id=row["parent_id"],
-        expires_at=row["expires_at"], reference=row["reference"], metadata=row["meta"],
-        seq=row["seq"])
-
-
-def _chunks(items: Collection[Any]) -> Iterable[list[Any]]:
-    ordered = list(items)
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start:start + _CHUNK]
 
 
 class LedgerRepository:
@@ -135,7 +76,7 @@ class LedgerRepository:
         (psycopg adapts scalars much faster than lists; arrays keep big statements short)."""
         if not values:
             return "1 = 0", []
-        if self._pg and len(values) > _SHORT_LIST:
+        if self._pg and len(values) > SHORT_LIST:
             return f"{column} = ANY(%s)", [values]
         return f"{column} IN ({','.join([self._p] * len(values))})", values
 
@@ -194,14 +135,14 @@ class LedgerRepository:
         lock = " FOR NO KEY UPDATE" if self._pg else ""
         statements: list[tuple[str, str, list[Any]]] = []
         if codes or account_ids:
-            for code_chunk, id_chunk in _paired_chunks(codes, account_ids):
+            for code_chunk, id_chunk in paired_chunks(codes, account_ids):
                 by_code, p1 = self._in("code", code_chunk)
                 by_id, p2 = self._in("id", id_chunk)
                 statements.append(("a", f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts "
                                         f"WHERE {by_code} OR {by_id} ORDER BY id{lock}", p1 + p2))
-        for chunk in _chunks(transfer_ids):
+        for chunk in chunks(transfer_ids):
             where, params = self._in("id", chunk)
-            statements.append(("h", _HISTORY_BY_ID.format(where=where), params + params))
+            statements.append(("h", HISTORY_BY_ID.format(where=where), params + params))
         return self._decode_reads(statements, self._run_all([(q, p) for _, q, p in statements]))
 
     def _decode_reads(self, statements: list[tuple[str, str, list[Any]]],
@@ -216,9 +157,9 @@ class LedgerRepository:
                     found[r[0]] = account_from_tuple(r)
                     self.last_update_us = max(self.last_update_us, r[11])
                 elif r[0] == "t":
-                    existing[r[2]] = _transfer_from_tuple(r[1:])
+                    existing[r[2]] = transfer_from_tuple(r[1:])
                 else:  # a remembered rejection: id, code in kind, ts, request in meta
-                    rejected[r[2]] = Rejection(r[2], ResultCode(r[3]), _json(r[14]), r[8])
+                    rejected[r[2]] = Rejection(r[2], ResultCode(r[3]), json_value(r[14]), r[8])
         return found, existing, rejected
 
     def _run_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
@@ -232,34 +173,18 @@ class LedgerRepository:
                             f"{self._p}", (code,))
         return account_from_tuple(rows[0]) if rows else None
 
-    def list_accounts(self) -> list[Account]:
-        rows = self._select(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts ORDER BY id", ())
-        return [account_from_tuple(r) for r in rows]
-
-    # -- history -------------------------------------------------------------------------
-
     def transfers_by_id(self, ids: Collection[str]) -> dict[str, Transfer]:
         found: dict[str, Transfer] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             where, params = self._in("id", chunk)
-            rows = self._select(f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers "
+            rows = self._select(f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers "
                                 f"WHERE {where}", params)
-            found.update((r[1], _transfer_from_tuple(r)) for r in rows)
-        return found
-
-    def rejections_by_id(self, ids: Collection[str]) -> dict[str, Rejection]:
-        found: dict[str, Rejection] = {}
-        for chunk in _chunks(ids):
-            where, params = self._in("id", chunk)
-            rows = self._select(f"SELECT id, code, request, ts FROM ledger_rejections "
-                                f"WHERE {where}", params)
-            found.update((r[0], Rejection(r[0], ResultCode(r[1]), _json(r[2]), r[3]))
-                         for r in rows)
+            found.update((r[1], transfer_from_tuple(r)) for r in rows)
         return found
 
     def resolutions(self, pending_ids: Collection[str]) -> dict[str, TransferKind]:
         found: dict[str, TransferKind] = {}
-        for chunk in _chunks(pending_ids):
+        for chunk in chunks(pending_ids):
             where, params = self._in("parent_id", chunk)
             rows = self._select(
                 f"SELECT parent_id, kind FROM ledger_transfers WHERE {where} "
@@ -270,7 +195,7 @@ class LedgerRepository:
 
     def reversed_amounts(self, target_ids: Collection[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for chunk in _chunks(target_ids):
+        for chunk in chunks(target_ids):
             where, params = self._in("parent_id", chunk)
             rows = self._select(
                 f"SELECT parent_id, SUM(amount) FROM ledger_transfers WHERE {where} "
@@ -314,14 +239,14 @@ class LedgerRepository:
         longer than 4 KB or with over 50 parameters on every call)."""
         if not self._pg:
             p = self._p
-            self._write(f"{_INSERT_HEAD} VALUES ({', '.join([p] * 13)})",
-                        [_transfer_params(t) for t in new])
-        elif len(new) <= _FEW_ROWS:
+            self._write(f"{INSERT_HEAD} VALUES ({', '.join([p] * 13)})",
+                        [transfer_params(t) for t in new])
+        elif len(new) <= FEW_ROWS:
             row = f"({', '.join(['%s'] * 13)})"
-            self._write(f"{_INSERT_HEAD} VALUES {', '.join([row] * len(new))}",
-                        [v for t in new for v in _transfer_params(t)])
+            self._write(f"{INSERT_HEAD} VALUES {', '.join([row] * len(new))}",
+                        [v for t in new for v in transfer_params(t)])
         else:
-            self._write(_INSERT_JSON, [json.dumps([_transfer_row(t) for t in new])])
+            self._write(INSERT_JSON, [json.dumps([transfer_row(t) for t in new])])
 
     def _write(self, sql: str, params: list[Any]) -> None:
         if self._pg:
@@ -345,8 +270,8 @@ class LedgerRepository:
         """One UPDATE for all accounts, so the database checks the deltas sum to zero."""
         rows = [(i, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
                 for i, b in balances.items()]
-        if self._pg and len(rows) > _FEW_ROWS:
-            return _UPDATE_JSON, [now_us, json.dumps(rows)]
+        if self._pg and len(rows) > FEW_ROWS:
+            return UPDATE_JSON, [now_us, json.dumps(rows)]
         p = self._p
         row = f"({p}, {p}, {p}, {p}, {p})"
         cast = "::bigint" if self._pg else ""
@@ -356,30 +281,3 @@ class LedgerRepository:
                 f"credits_posted = v.cpo{cast}, updated_at = {p} "
                 f"FROM v WHERE ledger_accounts.id = v.id{cast}",
                 [v for r in rows for v in r] + [now_us])
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-def _paired_chunks(codes: Collection[str], ids: Collection[int]) -> Iterable[
-        tuple[list[str], list[int]]]:
-    code_chunks, id_chunks = list(_chunks(codes)), list(_chunks(ids))
-    for i in range(max(len(code_chunks), len(id_chunks), 1)):
-        yield (code_chunks[i] if i < len(code_chunks) else [],
-               id_chunks[i] if i < len(id_chunks) else [])
-
-
-def _transfer_row(t: Transfer) -> dict[str, Any]:
-    return {"id": t.id, "kind": t.kind.value, "debit_account_id": t.debit_account_id,
-            "credit_account_id": t.credit_account_id, "amount": t.amount,
-            "currency": t.currency, "ts": t.timestamp, "debit_balance": t.debit_balance,
-            "credit_balance": t.credit_balance, "parent_id": t.parent_id,
-            "expires_at": t.expires_at, "reference": t.reference,
-            "meta": dict(t.metadata) if t.metadata else None}
-
-
-def _transfer_params(t: Transfer) -> tuple[Any, ...]:
-    return (t.id, t.kind.value, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
-            t.timestamp, t.debit_balance, t.credit_balance, t.parent_id, t.expires_at,
-            t.reference, json.dumps(dict(t.metadata)) if t.metadata else None)
