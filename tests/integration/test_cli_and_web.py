@@ -73,6 +73,15 @@ def test_the_overview_and_json_routes_answer_loopback_operators(app: App) -> Non
     assert transfers["next"] is not None
 
 
+def test_the_operator_token_is_printed_only_on_request(env: None, app: App) -> None:
+    result = runner.invoke(cli, ["operator-token"])
+    assert result.exit_code == 0
+    token = result.output.strip()
+    client = TestClient(create_web_app(app), client=("127.0.0.1", 5000))
+    assert client.get("/api/ledger/accounts",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
 def test_the_development_server_refuses_remote_clients(app: App, settings: Settings) -> None:
     app.settings = settings.model_copy(update={"environment": "development"})
     assert TestClient(create_web_app(app), client=("10.1.2.3", 5000)).get("/").status_code == 403

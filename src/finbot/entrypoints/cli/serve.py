@@ -9,7 +9,7 @@ import uvicorn
 from rich.console import Console
 
 from finbot.bootstrap import App, bootstrap
-from finbot.entrypoints.web.app import create_web_app, operator_token
+from finbot.entrypoints.web.app import create_web_app
 from finbot.services.demo import seed_demo
 
 SWEEP_EVERY_S = 5.0
@@ -31,7 +31,7 @@ def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -
     console.print(f"FinBot is running at [bold]http://{host}:{port}/[/bold] "
                   f"(database: {app.engine.url.render_as_string()})")
     if app.settings.environment != "development":
-        console.print(f"operator token: {operator_token(app)}")
+        console.print("routes need the operator bearer token: run `finbot operator-token`")
     try:
         uvicorn.run(create_web_app(app), host=host, port=port, log_level="warning")
     finally:
