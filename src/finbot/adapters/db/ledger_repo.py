@@ -136,10 +136,13 @@ class LedgerRepository:
         statements: list[tuple[str, str, list[Any]]] = []
         if codes or account_ids:
             for code_chunk, id_chunk in paired_chunks(codes, account_ids):
-                by_code, p1 = self._in("code", code_chunk)
-                by_id, p2 = self._in("id", id_chunk)
+                # Only non-empty terms: SQLite scans the whole table for `x IN (...) OR 1 = 0`.
+                terms = [self._in(column, values) for column, values in
+                         (("code", code_chunk), ("id", id_chunk)) if values]
+                where = " OR ".join(term for term, _ in terms)
+                params = [v for _, values in terms for v in values]
                 statements.append(("a", f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts "
-                                        f"WHERE {by_code} OR {by_id} ORDER BY id{lock}", p1 + p2))
+                                        f"WHERE {where} ORDER BY id{lock}", params))
         for chunk in chunks(transfer_ids):
             where, params = self._in("id", chunk)
             statements.append(("h", HISTORY_BY_ID.format(where=where), params + params))
