@@ -14,6 +14,7 @@ from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.config import Settings
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
+from finbot.services.audit import AuditLog
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 
@@ -30,6 +31,7 @@ class App:
     idempotency: IdempotencyService
     rail: PaymentRail
     payments: PaymentExecutor
+    audit: AuditLog
 
     def close(self) -> None:
         self.engine.dispose()
@@ -57,6 +59,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         latency_ms=settings.rail_latency_ms, failure_rate=settings.rail_failure_rate,
         timeout_rate=settings.rail_timeout_rate, unknown_rate=settings.rail_unknown_rate,
         seed=settings.rail_seed))
+    parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode())
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"])
     parts.update(overrides)

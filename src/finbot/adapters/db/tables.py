@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -151,5 +152,33 @@ rail_sim_payments = Table(
     Column("outcome", String(16), nullable=False),
     Column("reference", String(64), nullable=False),
     Column("reason", String(256)),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("record_id", String(128), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("decision_id", String(128)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_decision", "decision_id"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
 from finbot.adapters.db.saga_repo import SqlSagaRepo
@@ -44,6 +45,7 @@ class SqlUnitOfWork:
         self.ledger: LedgerRepository
         self.idempotency: SqlIdempotencyRepo
         self.sagas: SqlSagaRepo
+        self.audit: SqlAuditRepo
 
     @property
     def connection(self) -> Connection:
@@ -59,6 +61,7 @@ class SqlUnitOfWork:
         self.ledger = LedgerRepository.on(conn)
         self.idempotency = SqlIdempotencyRepo(conn)
         self.sagas = SqlSagaRepo(conn)
+        self.audit = SqlAuditRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -113,6 +116,10 @@ class LedgerUnitOfWork:
 
     @property
     def sagas(self) -> SqlSagaRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def audit(self) -> SqlAuditRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.ledger import ledger_cli
@@ -21,6 +22,7 @@ demo_cli = typer.Typer(help="Demo data for trying FinBot out.", no_args_is_help=
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(payments_cli, name="payments")
+cli.add_typer(audit_cli, name="audit")
 cli.add_typer(bench_cli, name="bench")
 
 

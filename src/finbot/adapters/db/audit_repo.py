@@ -1,0 +1,75 @@
+"""The audit chain in SQL: appends under the chain-head lock, streaming reads, checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, insert, select, update
+
+from finbot.adapters.db.tables import audit_checkpoints, audit_head, audit_log
+from finbot.domain.audit import AuditRecord
+
+_PAGE = 5000
+
+
+def _record(row: tuple[object, ...]) -> AuditRecord:
+    seq, record_id, kind, decision_id, created_at, body, prev_hash, hash_ = row
+    return AuditRecord(int(str(seq)), str(record_id), str(kind),
+                       None if decision_id is None else str(decision_id),
+                       int(str(created_at)), str(body), str(prev_hash), str(hash_))
+
+
+class SqlAuditRepo:
+    def __init__(self, connection: Connection) -> None:
+        self.conn = connection
+
+    def lock_head(self) -> tuple[int, str]:
+        """The last sequence number and hash, locked until the transaction ends."""
+        row = self.conn.execute(select(audit_head.c.seq, audit_head.c.hash)
+                                .where(audit_head.c.id == 1).with_for_update()).one()
+        return int(row.seq), str(row.hash)
+
+    def append(self, record: AuditRecord) -> None:
+        self.conn.execute(insert(audit_log).values(
+            seq=record.seq, record_id=record.record_id, kind=record.kind,
+            decision_id=record.decision_id, created_at=record.created_at, body=record.body,
+            prev_hash=record.prev_hash, hash=record.hash))
+        self.conn.execute(update(audit_head).where(audit_head.c.id == 1)
+                          .values(seq=record.seq, hash=record.hash))
+
+    def head(self) -> tuple[int, str]:
+        row = self.conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
+        return int(row.seq), str(row.hash)
+
+    def by_id(self, record_id: str) -> AuditRecord | None:
+        row = self.conn.execute(select(*audit_log.c).where(audit_log.c.record_id == record_id)
+                                ).first()
+        return _record(tuple(row)) if row else None
+
+    def records(self, *, after: int = 0, upto: int | None = None) -> Iterator[AuditRecord]:
+        """Every record in sequence order, fetched a page at a time."""
+        last = after
+        while True:
+            query = select(*audit_log.c).where(audit_log.c.seq > last)
+            if upto is not None:
+                query = query.where(audit_log.c.seq <= upto)
+            rows = self.conn.execute(query.order_by(audit_log.c.seq).limit(_PAGE)).all()
+            for row in rows:
+                yield _record(tuple(row))
+            if len(rows) < _PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def count(self) -> int:
+        return int(self.conn.execute(select(audit_log.c.seq).order_by(audit_log.c.seq.desc())
+                                     .limit(1)).scalar() or 0)
+
+    def add_checkpoint(self, tree_size: int, root_hash: str, mac: str, now_us: int) -> None:
+        self.conn.execute(insert(audit_checkpoints).values(
+            tree_size=tree_size, root_hash=root_hash, mac=mac, created_at=now_us))
+
+    def checkpoints(self) -> list[tuple[int, str, str]]:
+        rows = self.conn.execute(select(audit_checkpoints.c.tree_size,
+                                        audit_checkpoints.c.root_hash, audit_checkpoints.c.mac)
+                                 .order_by(audit_checkpoints.c.tree_size)).all()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]

@@ -1,0 +1,57 @@
+"""``finbot audit …``: verify the hash chain and checkpoints, take checkpoints, prove records."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from finbot.bootstrap import bootstrap
+from finbot.entrypoints.cli.common import console, errors, reports_errors
+
+audit_cli = typer.Typer(help="The tamper-evident decision log.", no_args_is_help=True)
+
+
+@audit_cli.command("verify")
+@reports_errors
+def verify() -> None:
+    """Check every link, hash and checkpoint; exit 1 naming the first bad record."""
+    app = bootstrap()
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=errors) as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        problems = app.audit.verify(progress=advance, limit=10)
+    if not problems:
+        console.print("[green]audit log verifies[/green]: every record links, hashes and "
+                      "matches its checkpoints")
+        return
+    first = problems[0]
+    errors.print(f"audit log broken at record {first.seq}: {first.message}", markup=False)
+    for problem in problems[1:]:
+        errors.print(f"  also: {problem.message}", markup=False)
+    raise typer.Exit(1)
+
+
+@audit_cli.command("checkpoint")
+@reports_errors
+def checkpoint() -> None:
+    """Record the Merkle root over every record so far (RFC 6962)."""
+    size, root = bootstrap().audit.checkpoint()
+    console.print(f"checkpoint: {size} records, root {root}")
+
+
+@audit_cli.command("prove")
+@reports_errors
+def prove(record_id: str) -> None:
+    """Print an inclusion proof of one record against the newest covering checkpoint."""
+    proof = bootstrap().audit.prove(record_id)
+    print(json.dumps({"record": {"seq": proof.record.seq, "body": proof.record.body,
+                                 "prev_hash": proof.record.prev_hash,
+                                 "hash": proof.record.hash},
+                      "index": proof.index, "tree_size": proof.tree_size,
+                      "root_hash": proof.root_hash, "path": proof.path}, indent=2))

@@ -1,0 +1,152 @@
+"""The regulator's record: append hash-linked records, checkpoint them, prove and verify.
+
+Appends take the chain head's lock, so records are numbered without gaps in commit order;
+``append_in`` joins a caller's unit of work, so a decision and its record commit together.
+Checkpoints are RFC 6962 Merkle roots over the record hashes, authenticated with an HMAC of
+the secret key; a proof shows one record's inclusion without the rest of the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from finbot.domain.audit import (
+    GENESIS,
+    RECORD_KINDS,
+    AuditRecord,
+    ChainProblem,
+    check_record,
+    make_record,
+)
+from finbot.domain.errors import InvalidInput, NotFound
+from finbot.domain.merkle import MerkleAccumulator, inclusion_proof, leaf_hash
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Everything an outsider needs to check one record against a checkpoint."""
+
+    record: AuditRecord
+    index: int
+    tree_size: int
+    root_hash: str
+    path: list[str]
+
+
+class AuditLog:
+    """Appends to, checkpoints and verifies the audit chain."""
+
+    def __init__(self, uow: UowFactory, *, secret: bytes, clock: Callable[[], int] = now_us,
+                 ) -> None:
+        self._uow = uow
+        self._secret = secret
+        self._clock = clock
+
+    def append(self, kind: str, record_id: str, data: Mapping[str, Any], *,
+               decision_id: str | None = None) -> AuditRecord:
+        """Append one record in its own transaction."""
+        def attempt() -> AuditRecord:
+            with self._uow() as uow:
+                record = self.append_in(uow, kind, record_id, data, decision_id=decision_id)
+                uow.commit()
+            return record
+        return retrying(attempt)
+
+    def append_in(self, uow: UnitOfWork, kind: str, record_id: str, data: Mapping[str, Any],
+                  *, decision_id: str | None = None) -> AuditRecord:
+        """Append inside the caller's transaction (the caller commits)."""
+        if kind not in RECORD_KINDS:
+            raise InvalidInput(f"unknown audit record kind {kind!r}", field="kind")
+        if not record_id or len(record_id) > 128:
+            raise InvalidInput("an audit record id is 1 to 128 characters", field="record_id")
+        seq, prev = uow.audit.lock_head()
+        record = make_record(seq=seq + 1, record_id=record_id, kind=kind,
+                             decision_id=decision_id, created_at=self._clock(), data=data,
+                             prev_hash=prev)
+        uow.audit.append(record)
+        return record
+
+    def checkpoint(self) -> tuple[int, str]:
+        """Record the Merkle root over every record so far; returns (size, root)."""
+        with self._uow() as uow:
+            size, _ = uow.audit.lock_head()
+            tree = MerkleAccumulator()
+            for record in uow.audit.records(upto=size):
+                tree.add(leaf_hash(bytes.fromhex(record.hash)))
+            root = tree.root().hex()
+            if size and size not in {s for s, _, _ in uow.audit.checkpoints()}:
+                uow.audit.add_checkpoint(size, root, self._mac(size, root), self._clock())
+                uow.commit()
+        return size, root
+
+    def prove(self, record_id: str) -> InclusionProof:
+        """An inclusion proof of ``record_id`` against the newest checkpoint covering it."""
+        with self._uow() as uow:
+            record = uow.audit.by_id(record_id)
+            if record is None:
+                raise NotFound(f"no audit record {record_id!r}", field="record_id")
+            covering = [c for c in uow.audit.checkpoints() if c[0] >= record.seq]
+            if not covering:
+                raise NotFound(f"no checkpoint covers record {record.seq} yet; run "
+                               "`finbot audit checkpoint`", field="record_id")
+            size, root, _ = covering[-1]
+            leaves = [leaf_hash(bytes.fromhex(r.hash)) for r in uow.audit.records(upto=size)]
+        path = inclusion_proof(record.seq - 1, leaves)
+        return InclusionProof(record, record.seq - 1, size, root, [p.hex() for p in path])
+
+    def verify(self, *, progress: Progress | None = None,
+               limit: int = 100) -> list[ChainProblem]:
+        """The first ``limit`` breaks in the chain, the head and the checkpoints, in order."""
+        problems: list[ChainProblem] = []
+        for problem in self._problems(progress):
+            problems.append(problem)
+            if len(problems) >= limit:
+                break
+        return problems
+
+    def _problems(self, progress: Progress | None) -> Iterator[ChainProblem]:
+        with self._uow() as uow:
+            head_seq, head_hash = uow.audit.head()
+            checkpoints = {size: (root, mac) for size, root, mac in uow.audit.checkpoints()}
+            tree, last, total = MerkleAccumulator(), (0, GENESIS), head_seq
+            for record in self._counted(uow.audit.records(), total, progress):
+                yield from check_record(record, last[0] + 1, last[1])
+                tree.add(leaf_hash(bytes.fromhex(record.hash)))
+                yield from self._check_checkpoint(tree, checkpoints)
+                last = (record.seq, record.hash)
+        if last != (head_seq, head_hash):
+            yield ChainProblem(last[0] + 1, f"the chain ends at record {last[0]} but its head "
+                                            f"says {head_seq} (records were removed at the end)")
+        for size in sorted(s for s in checkpoints if s > tree.size):
+            yield ChainProblem(size, f"checkpoint at {size} records but only {tree.size} exist")
+
+    def _check_checkpoint(self, tree: MerkleAccumulator,
+                          checkpoints: dict[int, tuple[str, str]]) -> Iterator[ChainProblem]:
+        if tree.size not in checkpoints:
+            return
+        root, mac = checkpoints[tree.size]
+        if not hmac.compare_digest(mac, self._mac(tree.size, root)):
+            yield ChainProblem(tree.size, f"checkpoint at {tree.size} is not authentic")
+        if tree.root().hex() != root:
+            yield ChainProblem(tree.size, f"records 1..{tree.size} no longer match the "
+                                          "checkpoint taken over them")
+
+    @staticmethod
+    def _counted(records: Iterator[AuditRecord], total: int,
+                 progress: Progress | None) -> Iterator[AuditRecord]:
+        for n, record in enumerate(records, start=1):
+            if progress is not None and (n % 10_000 == 0 or n == total):
+                progress(n, total)
+            yield record
+
+    def _mac(self, size: int, root: str) -> str:
+        return hmac.new(self._secret, f"{size}:{root}".encode(), hashlib.sha256).hexdigest()
