@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -141,3 +144,25 @@ def test_the_cli_verifies_and_names_the_first_bad_record(chain: App, database_ur
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "record 11" in broken.output
+
+
+def test_an_export_verifies_with_the_standard_library_alone(
+        chain: App, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    chain.audit.checkpoint()
+    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+    out = tmp_path / "export.jsonl"
+    result = CliRunner().invoke(cli, ["audit", "export", "--from", "5", "--to", "12",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    script = Path(__file__).parents[2] / "scripts" / "verify_audit_export.py"
+    ok = subprocess.run([sys.executable, "-I", str(script), str(out)], capture_output=True,
+                        text=True, check=False)
+    assert ok.returncode == 0, ok.stdout
+    lines = out.read_text().splitlines()
+    lines[3] = lines[3].replace("invoice 7", "invoice 9")
+    out.write_text("\n".join(lines) + "\n")
+    bad = subprocess.run([sys.executable, "-I", str(script), str(out)], capture_output=True,
+                         text=True, check=False)
+    assert bad.returncode == 1
+    assert "record 7" in bad.stdout

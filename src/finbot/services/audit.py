@@ -29,6 +29,7 @@ from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 
 Progress = Callable[[int, int], None]
+EXPORT_FORMAT = "finbot-audit-export/1"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,30 @@ class AuditLog:
         path = inclusion_proof(record.seq - 1, leaves)
         return InclusionProof(record, record.seq - 1, size, root, [p.hex() for p in path])
 
+    def export(self, first: int, last: int) -> list[dict[str, Any]]:
+        """Records ``first..last`` as self-contained JSON objects: a header with the hash
+        the first record links to, the records, and a proof that the last one is in the
+        newest checkpoint (each hash commits to all before it, so one proof covers all)."""
+        if not 1 <= first <= last:
+            raise InvalidInput("export needs 1 <= --from <= --to", field="from")
+        with self._uow() as uow:
+            records = list(uow.audit.records(after=first - 1, upto=last))
+        if not records or records[-1].seq != last:
+            raise NotFound(f"the log has no records {first}..{last}", field="to")
+        lines: list[dict[str, Any]] = [{"format": EXPORT_FORMAT, "from": first, "to": last,
+                                        "anchor_prev_hash": records[0].prev_hash}]
+        lines += [_export_record(r) for r in records]
+        try:
+            proof = self.prove(records[-1].record_id)
+        except NotFound:
+            lines.append({"checkpoint": None})
+        else:
+            lines.append({"checkpoint": {"tree_size": proof.tree_size,
+                                         "root_hash": proof.root_hash},
+                          "proof": {"seq": proof.record.seq, "index": proof.index,
+                                    "path": proof.path}})
+        return lines
+
     def verify(self, *, progress: Progress | None = None,
                limit: int = 100) -> list[ChainProblem]:
         """The first ``limit`` breaks in the chain, the head and the checkpoints, in order."""
@@ -150,3 +175,9 @@ class AuditLog:
 
     def _mac(self, size: int, root: str) -> str:
         return hmac.new(self._secret, f"{size}:{root}".encode(), hashlib.sha256).hexdigest()
+
+
+def _export_record(record: AuditRecord) -> dict[str, Any]:
+    return {"seq": record.seq, "record_id": record.record_id, "kind": record.kind,
+            "decision_id": record.decision_id, "created_at": record.created_at,
+            "body": record.body, "prev_hash": record.prev_hash, "hash": record.hash}
