@@ -1,0 +1,98 @@
+"""Policy as data: the limits the gate enforces, with a version every decision records.
+
+A policy is built from a plain mapping (the YAML or database form); a changed policy is a
+new version, never an edit of an old one. Amounts are Decimal in the payment's currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from finbot.domain.audit import canonical_json, sha256_hex
+from finbot.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class HardLimits:
+    """Checked before any model is called; one firing means BLOCK."""
+
+    max_single_payment: Decimal
+    max_daily_volume: Decimal
+    max_30d_volume: Decimal
+    sanctioned_countries: frozenset[str] = frozenset()
+    sanctioned_names: tuple[str, ...] = ()
+    sanctioned_name_score: float = 90.0
+    required_fields: tuple[str, ...] = ("invoice_number", "amount", "currency", "vendor_id")
+    high_value_threshold: Decimal = Decimal("10000")
+    min_vendor_age_days_for_high_value: int = 30
+    bank_change_cooling_off_days: int = 7
+    po_tolerance: Decimal = Decimal("0")
+
+
+@dataclass(frozen=True)
+class SoftLimits:
+    """Checked after the agent; one firing turns APPROVE into ESCALATE."""
+
+    velocity_multiplier: Decimal = Decimal("3")
+    new_payee_threshold: Decimal = Decimal("5000")
+    business_hours: tuple[int, int] = (7, 20)
+    min_confidence: float = 0.8
+    structuring_margin: Decimal = Decimal("0.10")
+    split_window_days: int = 3
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A versioned set of limits; ``digest`` identifies its exact content."""
+
+    version: str
+    hard: HardLimits
+    soft: SoftLimits = field(default_factory=SoftLimits)
+    digest: str = ""
+
+
+def policy_from_mapping(version: str, data: Mapping[str, Any]) -> Policy:
+    """Build and check a policy from its plain form; unknown keys are an error."""
+    hard = dict(data.get("hard", {}))
+    soft = dict(data.get("soft", {}))
+    unknown = (set(data) - {"hard", "soft"}) | (set(hard) - set(HardLimits.__annotations__)) | (
+        set(soft) - set(SoftLimits.__annotations__))
+    if unknown:
+        raise InvalidInput(f"unknown policy settings: {', '.join(sorted(unknown))}",
+                           field="policy")
+    try:
+        limits = HardLimits(**{k: _coerce(k, v) for k, v in hard.items()})
+        soft_limits = SoftLimits(**{k: _coerce(k, v) for k, v in soft.items()})
+    except TypeError as error:
+        raise InvalidInput(f"policy is incomplete: {error}", field="policy") from None
+    digest = sha256_hex(canonical_json({"hard": hard, "soft": soft}))
+    return Policy(version, limits, soft_limits, digest)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """The typed form of one setting, by its name."""
+    if name in _DECIMALS:
+        return _decimal(value)
+    if name == "sanctioned_countries":
+        return frozenset(str(c).upper() for c in value)
+    if name in ("sanctioned_names", "required_fields", "business_hours"):
+        return tuple(value)
+    return value
+
+
+_DECIMALS = {"max_single_payment", "max_daily_volume", "max_30d_volume",
+             "high_value_threshold", "po_tolerance", "velocity_multiplier",
+             "new_payee_threshold", "structuring_margin"}
+
+
+def _decimal(value: object) -> Decimal:
+    if isinstance(value, float | bool):
+        raise InvalidInput(f"policy amounts are decimal strings or integers, not {value!r}",
+                           field="policy")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidInput(f"{value!r} is not an amount", field="policy") from None

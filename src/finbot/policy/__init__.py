@@ -1,0 +1,1 @@
+"""Guardrails, circuit breakers and the rules-only fallback: the deterministic gate."""
