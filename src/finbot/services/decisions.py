@@ -1,0 +1,125 @@
+"""The decision path: hard rules, then the agent, then soft rules, then the audit chain.
+
+The agent only proposes. A hard rule that fires ends the path with BLOCK before the agent
+is asked; a malformed, failing or late proposal escalates; an APPROVE that trips a soft
+rule escalates. Every path ends in one decision record in the audit chain, carrying the
+full input snapshot, every rule's result and the policy version that judged it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from finbot.domain.audit import canonical_json
+from finbot.domain.decisions import Mode, Outcome, Proposal, ProposalRejected, check_proposal
+from finbot.domain.policy import Policy
+from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
+from finbot.services.audit import AuditLog
+from finbot.services.ledger import now_us
+
+
+class Agent(Protocol):
+    """What the gate needs from an agent: an id and a proposal for an input snapshot."""
+
+    agent_id: str
+
+    def propose(self, snapshot: Mapping[str, Any]) -> Proposal: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The gate's verdict as recorded in the audit chain."""
+
+    decision_id: str
+    outcome: Outcome
+    mode: Mode
+    rules: list[RuleResult]
+    reasoning: str
+    error: str | None
+    record_seq: int
+
+
+class DecisionService:
+    """Runs the decision path and records its result."""
+
+    def __init__(self, audit: AuditLog, *, agent_timeout_s: float = 60.0,
+                 clock: Callable[[], int] = now_us) -> None:
+        self._audit = audit
+        self._timeout_s = agent_timeout_s
+        self._clock = clock
+
+    def decide(self, decision_id: str, *, policy: Policy, facts: PaymentFacts,
+               snapshot: Mapping[str, Any], agent: Agent, mode: Mode = Mode.LIVE) -> Decision:
+        hard = hard_rules(policy, facts)
+        if any(r.fired for r in hard):
+            fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
+            return self._record(decision_id, policy, facts, mode, Outcome.BLOCK, hard,
+                                reasoning=f"blocked by hard guardrail ({fired})", agent=agent)
+        proposal, error = self._ask(agent, snapshot)
+        if proposal is None or error is not None:
+            return self._record(decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
+                                reasoning="the agent's proposal could not be used",
+                                agent=agent, proposal=proposal, error=error)
+        proposed = check_proposal(proposal, timeout_s=self._timeout_s)
+        outcome, rules = judge(policy, facts, proposed, float(proposal.confidence))
+        return self._record(decision_id, policy, facts, mode, outcome, rules,
+                            reasoning=proposal.reasoning, agent=agent, proposal=proposal)
+
+    def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[Proposal | None,
+                                                                         str | None]:
+        started = time.monotonic()
+        try:
+            proposal = agent.propose(snapshot)
+        except Exception as failure:  # any agent failure escalates; nothing executes
+            return None, f"agent_failed: {type(failure).__name__}: {failure}"
+        if time.monotonic() - started > self._timeout_s:
+            return proposal, "agent_timed_out"
+        try:
+            check_proposal(proposal, timeout_s=self._timeout_s)
+        except ProposalRejected as rejected:
+            return proposal, f"{rejected.code}: {rejected.message}"
+        return proposal, None
+
+    def _record(self, decision_id: str, policy: Policy, facts: PaymentFacts, mode: Mode,
+                outcome: Outcome, rules: list[RuleResult], *, reasoning: str, agent: Agent,
+                proposal: Proposal | None = None, error: str | None = None) -> Decision:
+        data = {
+            "mode": mode.value, "outcome": outcome.value, "reasoning": reasoning,
+            "error": error, "agent_id": agent.agent_id,
+            "policy": {"version": policy.version, "digest": policy.digest,
+                       "max_single_payment": str(policy.hard.max_single_payment)},
+            "payment": {"vendor_id": facts.vendor.vendor_id, "amount": str(facts.amount),
+                        "currency": facts.currency},
+            "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
+            "proposal": _proposal_data(proposal),
+        }
+        record = self._audit.append("decision", decision_id, data, decision_id=decision_id)
+        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq)
+
+
+def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:
+    if proposal is None:
+        return None
+    version = proposal.model_version
+    return {"model_version": {"agent_version": version.agent_version,
+                              "model_name": version.model_name,
+                              "prompt_hash": version.prompt_hash,
+                              "policy_version": version.policy_version},
+            "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
+            "outcome": str(proposal.outcome), "confidence": _jsonable(proposal.confidence),
+            "reasoning": _jsonable(proposal.reasoning),
+            "tool_calls": [{"name": c.name, "arguments": _jsonable(dict(c.arguments)),
+                            "result": _jsonable(c.result)} for c in proposal.tool_calls]}
+
+
+def _jsonable(value: Any) -> Any:
+    """The value if the audit chain can store it exactly, else its repr (an agent's output
+    is untrusted and may hold NaN or objects; the record must still be written)."""
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
