@@ -13,6 +13,7 @@ from finbot.config import Settings
 from finbot.entrypoints.cli.app import cli
 from finbot.entrypoints.web.app import create_web_app, operator_token
 from finbot.services.demo import seed_demo
+from tests.approvals import approve
 
 runner = CliRunner()
 
@@ -88,14 +89,17 @@ def test_the_development_server_refuses_remote_clients(app: App, settings: Setti
     assert TestClient(create_web_app(app), client=("127.0.0.1", 5000)).get("/").status_code == 200
 
 
-def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None) -> None:
+def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None,
+                                                                   app: App) -> None:
     runner.invoke(cli, ["demo", "seed", "--vendors", "1"])
+    approve(app, "d-1", payee="vendor:001:payable", amount="10.00")
+    approve(app, "d-2", payee="vendor:001:payable", amount="99999999", limit="999999999")
     paid = runner.invoke(cli, ["payments", "pay", "p-1", "--payee", "vendor:001:payable",
-                               "--amount", "10.00"])
+                               "--amount", "10.00", "--decision", "d-1"])
     assert paid.exit_code == 0, paid.output
     assert '"completed"' in paid.output
     refused = runner.invoke(cli, ["payments", "pay", "p-2", "--payee", "vendor:001:payable",
-                                  "--amount", "99999999"])
+                                  "--amount", "99999999", "--decision", "d-2"])
     assert refused.exit_code == 1
     assert "exceeds_credits" in refused.output
     assert runner.invoke(cli, ["ledger", "verify"]).exit_code == 0

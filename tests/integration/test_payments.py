@@ -11,10 +11,17 @@ import pytest
 
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.bootstrap import App
-from finbot.domain.errors import Conflict, IdempotencyConflict, InvalidInput, NotFound
+from finbot.domain.errors import (
+    Conflict,
+    ExecutionRefused,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+)
 from finbot.domain.ledger import AccountFlag, TransferRequest
-from finbot.domain.payments import SagaState
+from finbot.domain.payments import Saga, SagaState
 from finbot.execution.saga import PaymentExecutor
+from tests.approvals import approve
 
 PAYABLE, BANK = "vendor:001:payable", "company:bank"
 
@@ -27,6 +34,7 @@ def books(app: App) -> App:
                             flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)
     app.ledger.open_account("eur:bank", name="EUR bank", type="asset", currency="EUR")
     app.ledger.transfer(TransferRequest("invoice-1", "company:expenses", PAYABLE, "100", "USD"))
+    approve(app, "dec-1", payee=PAYABLE, amount="40")
     return app
 
 
@@ -36,9 +44,10 @@ def executor(app: App, **behaviour: float) -> tuple[PaymentExecutor, SimulatedRa
                            retry_delay_s=0.001), rail
 
 
-def pay(payments: PaymentExecutor, payment_id: str = "pay-1", amount: str = "40") -> object:
+def pay(payments: PaymentExecutor, payment_id: str = "pay-1", amount: str = "40",
+        decision: str = "dec-1") -> Saga:
     return payments.execute_payment(payment_id, payee_account=PAYABLE, source_account=BANK,
-                                    amount=amount, currency="USD")
+                                    amount=amount, currency="USD", decision_id=decision)
 
 
 def assert_books_sound(app: App) -> None:
@@ -49,7 +58,7 @@ def assert_books_sound(app: App) -> None:
 def test_a_payment_reserves_sends_and_posts_exactly_once(books: App) -> None:
     payments, rail = executor(books)
     saga = payments.execute_payment("pay-1", payee_account=PAYABLE, source_account=BANK,
-                                    amount="40", currency="USD")
+                                    amount="40", currency="USD", decision_id="dec-1")
     assert saga.state is SagaState.COMPLETED
     assert saga.rail_reference
     assert rail.payments_for(saga.rail_key) == 1
@@ -73,7 +82,8 @@ def test_a_rail_refusal_voids_the_reservation(books: App) -> None:
 
 def test_a_reservation_the_ledger_refuses_never_reaches_the_rail(books: App) -> None:
     payments, rail = executor(books)
-    saga = pay(payments, amount="150")
+    approve(books, "dec-150", payee=PAYABLE, amount="150")
+    saga = pay(payments, amount="150", decision="dec-150")
     assert saga.state is SagaState.FAILED
     assert saga.error == "exceeds_credits"
     assert rail.payments_for(saga.rail_key) == 0
@@ -110,6 +120,8 @@ def test_the_same_payment_id_is_one_payment(books: App) -> None:
     with pytest.raises(Conflict) as error:
         pay(payments, amount="41")
     assert error.value.field == "amount"
+    with pytest.raises(ExecutionRefused):
+        pay(payments, payment_id="pay-2")  # the same decision cannot pay twice
 
 
 @pytest.mark.parametrize(("kwargs", "error"), [
@@ -125,7 +137,7 @@ def test_bad_payment_requests_are_refused_and_write_nothing(
         books: App, kwargs: dict[str, str], error: type[Exception]) -> None:
     payments, _ = executor(books)
     args = {"payment_id": "p", "payee_account": PAYABLE, "source_account": BANK,
-            "amount": "10", "currency": "USD", **kwargs}
+            "amount": "10", "currency": "USD", "decision_id": "dec-1", **kwargs}
     payment_id = args.pop("payment_id")
     with pytest.raises(error):
         payments.execute_payment(payment_id, **args)
@@ -136,7 +148,7 @@ def test_bad_payment_requests_are_refused_and_write_nothing(
 def test_an_idempotency_key_replays_the_first_answer(books: App) -> None:
     payments, _ = executor(books)
     kwargs = {"payee_account": PAYABLE, "source_account": BANK, "amount": "40",
-              "currency": "USD"}
+              "currency": "USD", "decision_id": "dec-1"}
     first = payments.execute_with_key("key-1", "pay-9", **kwargs)
     again = payments.execute_with_key("key-1", "pay-9", **kwargs)
     assert again.body == first.body
@@ -144,6 +156,28 @@ def test_an_idempotency_key_replays_the_first_answer(books: App) -> None:
     assert first.json()["state"] == "completed"
     with pytest.raises(IdempotencyConflict):
         payments.execute_with_key("key-1", "pay-10", **kwargs)
+
+
+@pytest.mark.parametrize(("decision", "error_field"), [
+    ({"outcome": "ESCALATE"}, "decision_id"),
+    ({"outcome": "BLOCK"}, "decision_id"),
+    ({"mode": "shadow"}, "decision_id"),
+    ({"amount": "39"}, "amount"),
+    ({"payee": "company:expenses"}, "payee_account"),
+    ({"limit": "30"}, "amount"),
+])
+def test_a_payment_without_a_matching_approved_decision_is_refused(
+        books: App, decision: dict[str, str], error_field: str) -> None:
+    payments, _ = executor(books)
+    approve(books, "dec-x", **{"payee": PAYABLE, "amount": "40", **decision})
+    with pytest.raises(ExecutionRefused) as error:
+        pay(payments, payment_id="pay-x", decision="dec-x")
+    assert error.value.field == error_field
+    with pytest.raises(ExecutionRefused):
+        pay(payments, payment_id="pay-y", decision="no-such-decision")
+    assert books.queries.account(BANK).balance() == 0
+    with pytest.raises(NotFound):
+        payments.get("pay-x")
 
 
 CRASH_SCRIPT = textwrap.dedent("""
@@ -163,7 +197,7 @@ CRASH_SCRIPT = textwrap.dedent("""
     rail = SimulatedRail(app.engine, RailBehaviour(failure_rate=failure))
     PaymentExecutor(app.uow, app.ledger, rail, checkpoint=crash).execute_payment(
         "pay-crash", payee_account="vendor:001:payable", source_account="company:bank",
-        amount="40", currency="USD")
+        amount="40", currency="USD", decision_id="dec-1")
     sys.exit(3)  # the crash point was never reached
 """)
 

@@ -83,6 +83,13 @@ class SagaError(FinbotError):
     code = "saga_error"
 
 
+class ExecutionRefused(FinbotError):
+    """Raised when a payment has no approved, matching decision in the log (or breaks a hard
+    limit at execution time): nothing is reserved or sent."""
+
+    code = "execution_refused"
+
+
 class LedgerInconsistency(FinbotError):
     """Raised by verification when stored balances or history disagree with postings."""
 

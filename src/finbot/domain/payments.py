@@ -57,6 +57,7 @@ class Saga:
     attempts: int = 0
     rail_reference: str | None = None
     error: str | None = None
+    decision_id: str | None = None
 
     @property
     def reserve_id(self) -> str:

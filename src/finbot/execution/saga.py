@@ -16,11 +16,12 @@ from dataclasses import asdict
 from typing import Any
 
 from finbot.domain import checks
-from finbot.domain.errors import Conflict, InvalidInput, NotFound, SagaError
+from finbot.domain.errors import Conflict, ExecutionRefused, InvalidInput, NotFound, SagaError
 from finbot.domain.ledger import TransferKind, TransferRequest
 from finbot.domain.money import Currency, Money
 from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
 from finbot.domain.posting import Group
+from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 from finbot.services.idempotency import IdempotencyService, StoredResponse
 from finbot.services.ledger import LedgerService, UowFactory, now_us
@@ -58,25 +59,28 @@ class PaymentExecutor:
     # -- commands ---------------------------------------------------------------------
 
     def execute_payment(self, payment_id: str, *, payee_account: str, source_account: str,
-                        amount: Any, currency: str) -> Saga:
+                        amount: Any, currency: str, decision_id: str) -> Saga:
         """Pay ``amount`` from ``source_account`` to the vendor whose payable is
-        ``payee_account``; the same payment id always means the same, single payment."""
-        saga = self._start(payment_id, payee_account, source_account, amount, currency)
+        ``payee_account``, as approved by ``decision_id`` in the audit log; the same payment
+        id always means the same, single payment."""
+        saga = self._start(payment_id, payee_account, source_account, amount, currency,
+                           decision_id)
         return self.run(saga.id)
 
     def execute_with_key(self, key: str, payment_id: str, *, payee_account: str,
-                         source_account: str, amount: Any, currency: str) -> StoredResponse:
+                         source_account: str, amount: Any, currency: str,
+                         decision_id: str) -> StoredResponse:
         """``execute_payment`` under an Idempotency-Key: replays answer byte for byte."""
         if self._idempotency is None:
             raise SagaError("no idempotency service configured")
         request = {"payment_id": payment_id, "payee_account": payee_account,
                    "source_account": source_account, "amount": str(amount),
-                   "currency": currency}
+                   "currency": currency, "decision_id": decision_id}
 
         def action() -> tuple[int, Any]:
             saga = self.execute_payment(payment_id, payee_account=payee_account,
                                         source_account=source_account, amount=amount,
-                                        currency=currency)
+                                        currency=currency, decision_id=decision_id)
             return 201, saga_public(saga)
         return self._idempotency.run_long("payments", key, request, action)
 
@@ -115,7 +119,7 @@ class PaymentExecutor:
     # -- starting -------------------------------------------------------------------
 
     def _start(self, payment_id: str, payee: str, source: str, amount: Any,
-               currency: str) -> Saga:
+               currency: str, decision_id: str) -> Saga:
         if checks.check_id(payment_id) is not None:
             raise InvalidInput("a payment id is 1 to 128 printable characters",
                                field="payment_id")
@@ -125,7 +129,7 @@ class PaymentExecutor:
                                field="amount")
         now = self._clock()
         wanted = Saga(payment_id, S.STARTED, payee, source, money.minor, money.currency.code,
-                      now, now)
+                      now, now, decision_id=decision_id)
         return retrying(lambda: self._insert_or_match(wanted))
 
     def _insert_or_match(self, wanted: Saga) -> Saga:
@@ -133,6 +137,10 @@ class PaymentExecutor:
             existing = uow.sagas.get(wanted.id)
             if existing is not None:
                 return _same_payment(existing, wanted)
+            other = uow.sagas.by_decision(wanted.decision_id or "")
+            if other is not None:
+                raise ExecutionRefused(f"decision {wanted.decision_id!r} was already executed "
+                                       f"by payment {other.id!r}", field="decision_id")
             for code in (wanted.payee_account, wanted.source_account):
                 account = uow.ledger.account_by_code(code)
                 if account is None:
@@ -141,8 +149,10 @@ class PaymentExecutor:
                     raise InvalidInput(f"account {code!r} holds {account.currency}, "
                                        f"not {wanted.currency}", code="currency_mismatch",
                                        field="currency")
+            check_approved(uow, wanted)
             uow.sagas.insert(wanted)
-            self._log(uow, wanted, "created", "done", {"compensation": COMPENSATIONS[S.STARTED]})
+            self._log(uow, wanted, "created", "done", {"compensation": COMPENSATIONS[S.STARTED],
+                                                       "decision_id": wanted.decision_id})
             uow.commit()
         return wanted
 
@@ -161,7 +171,7 @@ class PaymentExecutor:
                                   _major(saga), saga.currency, kind=TransferKind.PENDING,
                                   timeout_s=self._timeout_s, reference=f"payment {saga.id}")
         result = self._ledger_step(saga, request, ok_state=S.RESERVED, failed_state=S.FAILED,
-                                   step="reserve")
+                                   step="reserve", precheck=check_approved)
         self._checkpoint("reserve:after")
         return result
 
@@ -219,10 +229,19 @@ class PaymentExecutor:
     # -- persistence ------------------------------------------------------------------
 
     def _ledger_step(self, saga: Saga, request: TransferRequest, *, ok_state: SagaState,
-                     failed_state: SagaState, step: str, released_ok: bool = False) -> Saga:
-        """The ledger effect and the saga's move commit together, or neither does."""
+                     failed_state: SagaState, step: str, released_ok: bool = False,
+                     precheck: Callable[[UnitOfWork, Saga], None] | None = None) -> Saga:
+        """The ledger effect and the saga's move commit together, or neither does.
+        ``precheck`` runs in the same transaction; if it refuses, the saga fails instead."""
         def attempt() -> Saga:
             with self._uow() as uow:
+                if precheck is not None:
+                    refused = _refusal(uow, saga, precheck)
+                    if refused is not None:
+                        moved = self._transition(uow, saga, failed_state, step, "refused",
+                                                 {"reason": refused}, error=refused)
+                        uow.commit()
+                        return moved
                 code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
                 released = released_ok and code.value == "pending_transfer_expired"
                 ok = code.succeeded or released
@@ -260,8 +279,17 @@ class _Overtaken(TransientConflict):
     """Another executor advanced this saga first; re-read it and carry on from there."""
 
 
+def _refusal(uow: UnitOfWork, saga: Saga,
+             check: Callable[[UnitOfWork, Saga], None]) -> str | None:
+    try:
+        check(uow, saga)
+    except ExecutionRefused as refused:
+        return f"execution_refused: {refused.message}"
+    return None
+
+
 def _same_payment(existing: Saga, wanted: Saga) -> Saga:
-    for name in ("payee_account", "source_account", "amount", "currency"):
+    for name in ("payee_account", "source_account", "amount", "currency", "decision_id"):
         if getattr(existing, name) != getattr(wanted, name):
             raise Conflict(f"payment {wanted.id!r} exists with a different {name}",
                            code="payment_exists_with_different_parameters", field=name)
@@ -277,4 +305,4 @@ def saga_public(saga: Saga) -> dict[str, Any]:
     return {"payment_id": saga.id, "state": saga.state.value, "amount": _major(saga),
             "currency": saga.currency, "payee_account": saga.payee_account,
             "source_account": saga.source_account, "rail_reference": saga.rail_reference,
-            "error": saga.error}
+            "decision_id": saga.decision_id, "error": saga.error}

@@ -46,6 +46,7 @@ class PaymentFacts:
     volume_30d: Decimal = Decimal("0")
     po_amount: Decimal | None = None
     recent_payments: Sequence[tuple[datetime, Decimal]] = field(default_factory=tuple)
+    payee_account: str | None = None
 
 
 @dataclass(frozen=True)

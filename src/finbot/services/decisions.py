@@ -92,7 +92,7 @@ class DecisionService:
             "policy": {"version": policy.version, "digest": policy.digest,
                        "max_single_payment": str(policy.hard.max_single_payment)},
             "payment": {"vendor_id": facts.vendor.vendor_id, "amount": str(facts.amount),
-                        "currency": facts.currency},
+                        "currency": facts.currency, "payee_account": facts.payee_account},
             "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
             "proposal": _proposal_data(proposal),
         }

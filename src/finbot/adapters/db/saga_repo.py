@@ -16,7 +16,7 @@ def _saga(row: RowMapping) -> Saga:
                 currency=row["currency"], created_at=row["created_at"],
                 updated_at=row["updated_at"], version=row["version"],
                 attempts=row["attempts"], rail_reference=row["rail_reference"],
-                error=row["error"])
+                error=row["error"], decision_id=row["decision_id"])
 
 
 class SqlSagaRepo:
@@ -31,7 +31,8 @@ class SqlSagaRepo:
         self.conn.execute(insert(sagas).values(
             id=saga.id, state=saga.state.value, payee_account=saga.payee_account,
             source_account=saga.source_account, amount=saga.amount, currency=saga.currency,
-            created_at=saga.created_at, updated_at=saga.updated_at, version=0))
+            created_at=saga.created_at, updated_at=saga.updated_at, version=0,
+            decision_id=saga.decision_id))
 
     def transition(self, saga: Saga, **changes: Any) -> bool:
         """Apply ``changes`` if nobody advanced the saga since it was read."""
@@ -40,6 +41,11 @@ class SqlSagaRepo:
             update(sagas).where(sagas.c.id == saga.id, sagas.c.version == saga.version)
             .values(**values, version=saga.version + 1))
         return result.rowcount == 1
+
+    def by_decision(self, decision_id: str) -> Saga | None:
+        row = self.conn.execute(select(sagas).where(sagas.c.decision_id == decision_id)
+                                ).mappings().first()
+        return _saga(row) if row else None
 
     def log(self, step: SagaStep) -> None:
         self.conn.execute(insert(saga_steps).values(

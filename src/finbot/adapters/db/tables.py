@@ -128,6 +128,7 @@ sagas = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("version", Integer, nullable=False, server_default="0"),
+    Column("decision_id", String(128), unique=True),
     CheckConstraint("amount > 0", name="ck_payment_sagas_amount_positive"),
     Index("ix_payment_sagas_state", "state"),
 )

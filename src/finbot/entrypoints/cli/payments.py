@@ -19,11 +19,13 @@ def pay(payment_id: str = typer.Argument(..., help="Unique payment id (retries r
         payee: str = typer.Option(..., help="The vendor's payable account code."),
         source: str = typer.Option("company:bank", help="The account money leaves from."),
         amount: str = typer.Option(..., help="Amount in major units, e.g. 1250.00."),
-        currency: str = typer.Option("USD", help="ISO 4217 code.")) -> None:
-    """Reserve, send through the rail, and post (or void) one payment."""
+        currency: str = typer.Option("USD", help="ISO 4217 code."),
+        decision: str = typer.Option(..., help="Id of the approved decision in the audit log.")
+        ) -> None:
+    """Reserve, send through the rail, and post (or void) one approved payment."""
     app = bootstrap()
     saga = app.payments.execute_payment(payment_id, payee_account=payee, source_account=source,
-                                        amount=amount, currency=currency)
+                                        amount=amount, currency=currency, decision_id=decision)
     console.print_json(json.dumps(saga_public(saga)))
     if saga.state.value != "completed":
         raise typer.Exit(1)
