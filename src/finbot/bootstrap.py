@@ -15,8 +15,10 @@ from finbot.config import Settings
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.audit import AuditLog
+from finbot.services.decisions import DecisionService
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
+from finbot.services.policies import PolicyStore
 
 
 @dataclass
@@ -32,6 +34,8 @@ class App:
     rail: PaymentRail
     payments: PaymentExecutor
     audit: AuditLog
+    policies: PolicyStore
+    decisions: DecisionService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -60,6 +64,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         timeout_rate=settings.rail_timeout_rate, unknown_rate=settings.rail_unknown_rate,
         seed=settings.rail_seed))
     parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode())
+    parts["policies"] = PolicyStore(uow, parts["audit"])
+    parts["decisions"] = DecisionService(parts["audit"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"])
     parts.update(overrides)

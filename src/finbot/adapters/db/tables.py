@@ -183,3 +183,12 @@ audit_checkpoints = Table(
     Column("mac", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+policies = Table(
+    "policies", metadata,
+    Column("version", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

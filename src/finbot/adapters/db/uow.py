@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
+from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
 from finbot.services.ports import TransientConflict
 
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
         self.idempotency: SqlIdempotencyRepo
         self.sagas: SqlSagaRepo
         self.audit: SqlAuditRepo
+        self.policies: SqlPolicyRepo
 
     @property
     def connection(self) -> Connection:
@@ -62,6 +64,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepo(conn)
         self.sagas = SqlSagaRepo(conn)
         self.audit = SqlAuditRepo(conn)
+        self.policies = SqlPolicyRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -120,6 +123,10 @@ class LedgerUnitOfWork:
 
     @property
     def audit(self) -> SqlAuditRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def policies(self) -> SqlPolicyRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

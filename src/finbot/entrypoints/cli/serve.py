@@ -9,6 +9,8 @@ import uvicorn
 from rich.console import Console
 
 from finbot.bootstrap import App, bootstrap
+from finbot.domain.errors import NotFound
+from finbot.entrypoints.cli.policy import load_policy_file
 from finbot.entrypoints.web.app import create_web_app
 from finbot.services.demo import seed_demo
 
@@ -20,6 +22,9 @@ def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -
     app = bootstrap()
     host = host or app.settings.host
     port = port if port is not None else app.settings.port
+    policy = app.policies.publish(load_policy_file(None)) if not _has_policy(app) else None
+    if policy is not None:
+        console.print(f"published the default policy as {policy.version}")
     if seed and not app.queries.accounts():
         report = seed_demo(app.ledger)
         console.print(f"seeded demo data: {report.accounts} accounts, "
@@ -38,6 +43,14 @@ def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -
         stop.set()
         worker.join(timeout=10)
         app.close()
+
+
+def _has_policy(app: App) -> bool:
+    try:
+        app.policies.current()
+    except NotFound:
+        return False
+    return True
 
 
 def _sweep(app: App, stop: threading.Event) -> None:

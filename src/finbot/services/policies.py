@@ -1,0 +1,57 @@
+"""Publishing and reading versioned policies: a change is always a new version."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from finbot.domain.audit import canonical_json
+from finbot.domain.errors import NotFound
+from finbot.domain.policy import Policy, policy_from_mapping
+from finbot.services.audit import AuditLog
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.retry import retrying
+
+
+class PolicyStore:
+    """The policy versions; every published version is also recorded in the audit chain."""
+
+    def __init__(self, uow: UowFactory, audit: AuditLog, *,
+                 clock: Callable[[], int] = now_us) -> None:
+        self._uow = uow
+        self._audit = audit
+        self._clock = clock
+
+    def publish(self, data: Mapping[str, Any]) -> Policy:
+        """Check ``data`` and store it as the next version; the same content is a no-op."""
+        candidate = policy_from_mapping("candidate", data)
+        return retrying(lambda: self._publish(data, candidate.digest))
+
+    def _publish(self, data: Mapping[str, Any], digest: str) -> Policy:
+        with self._uow() as uow:
+            latest = uow.policies.latest()
+            if latest is not None and latest[3] == digest:
+                return policy_from_mapping(latest[0], json.loads(latest[2]))
+            seq = (latest[1] if latest else 0) + 1
+            version = f"v{seq}"
+            uow.policies.add(version, seq, canonical_json(dict(data)), digest, self._clock())
+            self._audit.append_in(uow, "policy", f"policy:{version}",
+                                  {"version": version, "digest": digest, "policy": dict(data)})
+            uow.commit()
+        return policy_from_mapping(version, data)
+
+    def current(self) -> Policy:
+        with self._uow() as uow:
+            latest = uow.policies.latest()
+        if latest is None:
+            raise NotFound("no policy has been published; run `finbot policy publish FILE`",
+                           field="policy")
+        return policy_from_mapping(latest[0], json.loads(latest[2]))
+
+    def get(self, version: str) -> Policy:
+        with self._uow() as uow:
+            found = uow.policies.get(version)
+        if found is None:
+            raise NotFound(f"no policy version {version!r}", field="version")
+        return policy_from_mapping(found[0], json.loads(found[2]))
