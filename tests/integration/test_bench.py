@@ -45,3 +45,15 @@ def test_the_postgres_bench_reports_every_figure_and_drops_its_database(
     check(run_ledger_bench(backend="postgres", postings=2000, postgres_url=POSTGRES_URL,
                            stage_seconds=0.3))
     assert scratch_databases() <= before
+
+
+def test_the_gate_bench_reports_every_figure() -> None:
+    from finbot.bench.gate import run_gate_bench
+    results = run_gate_bench(backend="sqlite", postgres_url=POSTGRES_URL, records=2000)
+    assert results["audit_problems"] == 0
+    for key in ("hard_rules_p99_us", "hard_rules_per_s", "decision_path_p99_ms",
+                "audit_verify_s_per_million", "ratio_verify_vs_sha256"):
+        assert results[key] > 0, key
+    assert set(results["targets_met"]) == {
+        "hard_rules_p99_under_50us", "hard_rules_at_least_20000_per_s",
+        "decision_path_p99_under_10ms", "audit_verify_under_30s_per_million"}

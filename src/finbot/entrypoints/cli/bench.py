@@ -37,3 +37,22 @@ def ledger(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
         render_results(results, console=console)
+
+
+@bench_cli.command("gate")
+@reports_errors
+def gate(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
+         records: int = typer.Option(1_000_000, min=1_000,
+                                     help="Audit records to verify."),
+         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+         ) -> None:
+    """Hard-guardrail speed, the full decision path, and audit verification speed."""
+    from finbot.bench.gate import run_gate_bench
+
+    if backend not in ("sqlite", "postgres"):
+        errors.print("error[invalid_input]: --backend must be sqlite or postgres", markup=False)
+        raise typer.Exit(2)
+    chosen: Literal["sqlite", "postgres"] = "sqlite" if backend == "sqlite" else "postgres"
+    results = run_gate_bench(backend=chosen, postgres_url=Settings().postgres_url,
+                             records=records, progress=_progress)
+    print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
