@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,22 +133,24 @@ class AuditLog:
                limit: int = 100) -> list[ChainProblem]:
         """The first ``limit`` breaks in the chain, the head and the checkpoints, in order."""
         problems: list[ChainProblem] = []
-        for problem in self._problems(progress):
-            problems.append(problem)
-            if len(problems) >= limit:
-                break
+        with closing(self._problems(progress)) as found:  # closes the reads on early exit
+            for problem in found:
+                problems.append(problem)
+                if len(problems) >= limit:
+                    break
         return problems
 
-    def _problems(self, progress: Progress | None) -> Iterator[ChainProblem]:
+    def _problems(self, progress: Progress | None) -> Generator[ChainProblem, None, None]:
         with self._uow() as uow:
             head_seq, head_hash = uow.audit.head()
             checkpoints = {size: (root, mac) for size, root, mac in uow.audit.checkpoints()}
             tree, last, total = MerkleAccumulator(), (0, GENESIS), head_seq
-            for record in self._counted(uow.audit.records(), total, progress):
-                yield from check_record(record, last[0] + 1, last[1])
-                tree.add(leaf_hash(bytes.fromhex(record.hash)))
-                yield from self._check_checkpoint(tree, checkpoints)
-                last = (record.seq, record.hash)
+            with closing(self._counted(uow.audit.records(), total, progress)) as records:
+                for record in records:
+                    yield from check_record(record, last[0] + 1, last[1])
+                    tree.add(leaf_hash(bytes.fromhex(record.hash)))
+                    yield from self._check_checkpoint(tree, checkpoints)
+                    last = (record.seq, record.hash)
         if last != (head_seq, head_hash):
             yield ChainProblem(last[0] + 1, f"the chain ends at record {last[0]} but its head "
                                             f"says {head_seq} (records were removed at the end)")
@@ -167,7 +170,7 @@ class AuditLog:
 
     @staticmethod
     def _counted(records: Iterator[AuditRecord], total: int,
-                 progress: Progress | None) -> Iterator[AuditRecord]:
+                 progress: Progress | None) -> Generator[AuditRecord, None, None]:
         for n, record in enumerate(records, start=1):
             if progress is not None and (n % 10_000 == 0 or n == total):
                 progress(n, total)

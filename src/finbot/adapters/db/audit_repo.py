@@ -46,22 +46,18 @@ class SqlAuditRepo:
         return _record(tuple(row)) if row else None
 
     def records(self, *, after: int = 0, upto: int | None = None) -> Iterator[AuditRecord]:
-        """Every record in sequence order, a page at a time on the DB-API cursor (verifying
-        a million records is dominated by fetching them)."""
-        p = "%s" if self.conn.dialect.name == "postgresql" else "?"
-        sql = (f"SELECT {_COLUMNS} FROM audit_log WHERE seq > {p} AND seq <= {p} "
-               f"ORDER BY seq LIMIT {_PAGE}")
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        last, end = after, upto if upto is not None else 2**62
+        """Every record in sequence order, streamed: a server-side cursor on PostgreSQL,
+        SQLite's own stepping cursor; a million records never sit in memory at once."""
+        pg = self.conn.dialect.name == "postgresql"
+        p = "%s" if pg else "?"
+        dbapi: Any = self.conn.connection.dbapi_connection
+        cursor = dbapi.cursor(name="finbot_audit_records") if pg else dbapi.cursor()
         try:
-            while True:
-                cursor.execute(sql, (last, end))
-                rows = cursor.fetchall()
+            cursor.execute(f"SELECT {_COLUMNS} FROM audit_log WHERE seq > {p} AND seq <= {p} "
+                           "ORDER BY seq", (after, upto if upto is not None else 2**62))
+            while rows := cursor.fetchmany(_PAGE):
                 for row in rows:
                     yield AuditRecord(*row)
-                if len(rows) < _PAGE:
-                    return
-                last = rows[-1][0]
         finally:
             cursor.close()
 
