@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Literal
 
 import typer
@@ -13,13 +14,20 @@ from finbot.entrypoints.cli.common import console, errors, reports_errors
 bench_cli = typer.Typer(help="Benchmarks, each next to a raw baseline.", no_args_is_help=True)
 
 
+class BackendChoice(StrEnum):
+    """The databases a benchmark can run on (typer refuses anything else)."""
+
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
 def _progress(message: str) -> None:
     errors.print(message, style="dim", markup=False)
 
 
 @bench_cli.command("ledger")
 @reports_errors
-def ledger(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
+def ledger(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
            postings: int = typer.Option(10_000_000, min=1_000,
                                         help="Postings on the account used for balance lookups."),
            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
@@ -27,10 +35,7 @@ def ledger(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
     """Ledger throughput (single, batch, hot account), balance latency and storage."""
     from finbot.bench.ledger import render_results, run_ledger_bench
 
-    if backend not in ("sqlite", "postgres"):
-        errors.print("error[invalid_input]: --backend must be sqlite or postgres", markup=False)
-        raise typer.Exit(2)
-    chosen: Literal["sqlite", "postgres"] = "sqlite" if backend == "sqlite" else "postgres"
+    chosen: Literal["sqlite", "postgres"] = backend.value
     results = run_ledger_bench(backend=chosen, postings=postings,
                                postgres_url=Settings().postgres_url, progress=_progress)
     if as_json:
@@ -41,7 +46,7 @@ def ledger(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
 
 @bench_cli.command("gate")
 @reports_errors
-def gate(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
+def gate(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
          records: int = typer.Option(1_000_000, min=1_000,
                                      help="Audit records to verify."),
          as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
@@ -49,10 +54,7 @@ def gate(backend: str = typer.Option("sqlite", help="sqlite or postgres."),
     """Hard-guardrail speed, the full decision path, and audit verification speed."""
     from finbot.bench.gate import run_gate_bench
 
-    if backend not in ("sqlite", "postgres"):
-        errors.print("error[invalid_input]: --backend must be sqlite or postgres", markup=False)
-        raise typer.Exit(2)
-    chosen: Literal["sqlite", "postgres"] = "sqlite" if backend == "sqlite" else "postgres"
+    chosen: Literal["sqlite", "postgres"] = backend.value
     results = run_gate_bench(backend=chosen, postgres_url=Settings().postgres_url,
                              records=records, progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
