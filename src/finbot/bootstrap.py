@@ -67,6 +67,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["policies"] = PolicyStore(uow, parts["audit"])
     parts["decisions"] = DecisionService(parts["audit"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
-                                        idempotency=parts["idempotency"])
+                                        idempotency=parts["idempotency"],
+                                        audit=parts["audit"])
     parts.update(overrides)
     return App(**parts)

@@ -41,7 +41,7 @@ def books(app: App) -> App:
 def executor(app: App, **behaviour: float) -> tuple[PaymentExecutor, SimulatedRail]:
     rail = SimulatedRail(app.engine, RailBehaviour(seed=1, **behaviour))
     return PaymentExecutor(app.uow, app.ledger, rail, idempotency=app.idempotency,
-                           retry_delay_s=0.001), rail
+                           audit=app.audit, retry_delay_s=0.001), rail
 
 
 def pay(payments: PaymentExecutor, payment_id: str = "pay-1", amount: str = "40",
@@ -68,6 +68,12 @@ def test_a_payment_reserves_sends_and_posts_exactly_once(books: App) -> None:
     assert steps == [("created", "done"), ("reserve", "done"), ("send", "intent"),
                      ("send", "done"), ("post", "done")]
     assert_books_sound(books)
+    with books.uow() as uow:
+        execution = uow.audit.by_id("execution:pay-1")
+    assert execution is not None
+    assert execution.decision_id == "dec-1"
+    assert execution.data["state"] == "completed"
+    assert books.audit.verify() == []
 
 
 def test_a_rail_refusal_voids_the_reservation(books: App) -> None:

@@ -23,6 +23,7 @@ from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
 from finbot.domain.posting import Group
 from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
+from finbot.services.audit import AuditLog
 from finbot.services.idempotency import IdempotencyService, StoredResponse
 from finbot.services.ledger import LedgerService, UowFactory, now_us
 from finbot.services.ports import TransientConflict, UnitOfWork
@@ -42,6 +43,7 @@ class PaymentExecutor:
 
     def __init__(self, uow: UowFactory, ledger: LedgerService, rail: PaymentRail, *,
                  idempotency: IdempotencyService | None = None,
+                 audit: AuditLog | None = None,
                  clock: Callable[[], int] = now_us,
                  reservation_timeout_s: int = RESERVATION_TIMEOUT_S,
                  status_checks: int = 3, retry_delay_s: float = 0.05,
@@ -50,6 +52,7 @@ class PaymentExecutor:
         self._ledger = ledger
         self._rail = rail
         self._idempotency = idempotency
+        self._audit = audit
         self._clock = clock
         self._timeout_s = reservation_timeout_s
         self._status_checks = status_checks
@@ -268,7 +271,11 @@ class PaymentExecutor:
         self._log(uow, saga, step, status, {**detail, "state": state.value})
         fields = {**asdict(saga), **changes, "state": state, "updated_at": now,
                   "version": saga.version + 1}
-        return Saga(**fields)
+        moved = Saga(**fields)
+        if state.final and self._audit is not None:
+            self._audit.append_in(uow, "execution", f"execution:{saga.id}",
+                                  saga_public(moved), decision_id=saga.decision_id)
+        return moved
 
     def _log(self, uow: UnitOfWork, saga: Saga, step: str, status: str,
              detail: dict[str, Any]) -> None:
