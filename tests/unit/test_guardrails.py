@@ -8,11 +8,21 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz, process
 
 from finbot.domain.decisions import Outcome
 from finbot.domain.errors import InvalidInput
 from finbot.domain.policy import policy_from_mapping
-from finbot.policy.guardrails import PaymentFacts, VendorFacts, hard_rules, judge, soft_rules
+from finbot.policy.guardrails import (
+    PaymentFacts,
+    VendorFacts,
+    _name_key,
+    hard_rules,
+    judge,
+    soft_rules,
+)
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 POLICY = policy_from_mapping("p1", {
@@ -119,3 +129,18 @@ def test_a_policy_names_its_version_and_content() -> None:
 def test_a_bad_policy_is_refused(data: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         policy_from_mapping("bad", data)
+
+
+@given(st.lists(st.text(alphabet="abcdefg hij.,", min_size=1, max_size=30), min_size=1,
+                max_size=40), st.text(alphabet="abcdefg hij.,", min_size=1, max_size=30),
+       st.sampled_from([60.0, 80.0, 90.0, 95.0]))
+def test_the_length_prefilter_finds_what_a_full_scan_finds(names: list[str], vendor: str,
+                                                          cutoff: float) -> None:
+    policy = replace(POLICY, hard=replace(POLICY.hard, sanctioned_names=tuple(names),
+                                          sanctioned_name_score=cutoff))
+    result = next(r for r in hard_rules(policy, facts(vendor=replace(VENDOR, name=vendor)))
+                  if r.rule == "sanctioned_name")
+    keys = [_name_key(n) for n in names]
+    full = process.extractOne(_name_key(vendor), keys, scorer=fuzz.ratio, processor=None,
+                              score_cutoff=cutoff)
+    assert result.fired == (full is not None)

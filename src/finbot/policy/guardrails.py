@@ -6,12 +6,13 @@ records all of them, not just the one that fired. Rules read only the facts hand
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rapidfuzz import fuzz, process, utils
@@ -50,13 +51,20 @@ class PaymentFacts:
     payee_account: str | None = None
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    """One guardrail's verdict, in words a reviewer can read."""
+class RuleResult(NamedTuple):
+    """One guardrail's verdict, in words a reviewer can read.
+
+    The sentence is formatted only when read: the gate evaluates every rule on every
+    payment, and formatting Decimals was most of a rule's cost."""
 
     rule: str
     fired: bool
-    detail: str
+    template: str
+    args: tuple[Any, ...] = ()
+
+    @property
+    def detail(self) -> str:
+        return self.template.format(*self.args) if self.args else self.template
 
 
 Rule = Callable[[Policy, PaymentFacts], RuleResult]
@@ -64,26 +72,26 @@ Rule = Callable[[Policy, PaymentFacts], RuleResult]
 
 def _max_single(p: Policy, f: PaymentFacts) -> RuleResult:
     limit = p.hard.max_single_payment
-    return RuleResult("max_single_payment", f.amount > limit,
-                      f"{f.amount} {f.currency} against a limit of {limit}")
+    return RuleResult("max_single_payment", f.amount > limit, "{} {} against a limit of {}",
+                      (f.amount, f.currency, limit))
 
 
 def _daily_volume(p: Policy, f: PaymentFacts) -> RuleResult:
     total, limit = f.volume_today + f.amount, p.hard.max_daily_volume
     return RuleResult("max_daily_volume", total > limit,
-                      f"{total} today with this payment against a limit of {limit}")
+                      "{} today with this payment against a limit of {}", (total, limit))
 
 
 def _volume_30d(p: Policy, f: PaymentFacts) -> RuleResult:
     total, limit = f.volume_30d + f.amount, p.hard.max_30d_volume
     return RuleResult("max_30d_volume", total > limit,
-                      f"{total} in 30 days with this payment against a limit of {limit}")
+                      "{} in 30 days with this payment against a limit of {}", (total, limit))
 
 
 def _sanctioned_country(p: Policy, f: PaymentFacts) -> RuleResult:
     country = f.vendor.country.upper()
     return RuleResult("sanctioned_country", country in p.hard.sanctioned_countries,
-                      f"vendor country {country}")
+                      "vendor country {}", (country,))
 
 
 def _name_key(name: str) -> str:
@@ -93,26 +101,42 @@ def _name_key(name: str) -> str:
     return " ".join(sorted(utils.default_process(name).split()))
 
 
+@dataclass(frozen=True)
+class _NameIndex:
+    """Sanctioned-name keys sorted by length, for a length-window prefilter."""
+
+    lengths: tuple[int, ...]
+    keys: tuple[str, ...]
+    names: tuple[str, ...]
+
+
 @lru_cache(maxsize=64)
-def _name_keys(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(_name_key(n) for n in names)
+def _name_index(names: tuple[str, ...]) -> _NameIndex:
+    ordered = sorted((len(_name_key(n)), _name_key(n), n) for n in names)
+    return _NameIndex(tuple(o[0] for o in ordered), tuple(o[1] for o in ordered),
+                      tuple(o[2] for o in ordered))
 
 
 def _sanctioned_name(p: Policy, f: PaymentFacts) -> RuleResult:
-    names = p.hard.sanctioned_names
-    match = process.extractOne(_name_key(f.vendor.name), _name_keys(names),
-                               scorer=fuzz.ratio, processor=None,
-                               score_cutoff=p.hard.sanctioned_name_score)
+    # ratio = 2*matches/(len1+len2), so a score >= c needs len2 within
+    # [len1*c/(200-c), len1*(200-c)/c]: only names of such lengths can match.
+    index, key, cutoff = _name_index(p.hard.sanctioned_names), _name_key(f.vendor.name), (
+        p.hard.sanctioned_name_score)
+    low = bisect_left(index.lengths, len(key) * cutoff / (200 - cutoff))
+    high = bisect_right(index.lengths, len(key) * (200 - cutoff) / max(cutoff, 1))
+    match = process.extractOne(key, index.keys[low:high], scorer=fuzz.ratio, processor=None,
+                               score_cutoff=cutoff)
     if match is None:
         return RuleResult("sanctioned_name", False, "no sanctioned name is similar")
-    return RuleResult("sanctioned_name", True,
-                      f"vendor name matches sanctioned {names[match[2]]!r} ({match[1]:.0f}%)")
+    return RuleResult("sanctioned_name", True, "vendor name matches sanctioned {!r} ({:.0f}%)",
+                      (index.names[low + match[2]], match[1]))
 
 
 def _required_fields(p: Policy, f: PaymentFacts) -> RuleResult:
     missing = [name for name in p.hard.required_fields if f.invoice.get(name) in (None, "")]
-    return RuleResult("required_fields", bool(missing),
-                      f"missing: {', '.join(missing)}" if missing else "all present")
+    if missing:
+        return RuleResult("required_fields", True, "missing: {}", (", ".join(missing),))
+    return RuleResult("required_fields", False, "all present")
 
 
 def _vendor_age(p: Policy, f: PaymentFacts) -> RuleResult:
@@ -120,9 +144,9 @@ def _vendor_age(p: Policy, f: PaymentFacts) -> RuleResult:
     high = f.amount >= p.hard.high_value_threshold
     fired = high and age < p.hard.min_vendor_age_days_for_high_value
     return RuleResult("min_vendor_age_for_high_value", fired,
-                      f"vendor is {age} days old; high value from "
-                      f"{p.hard.high_value_threshold} needs "
-                      f"{p.hard.min_vendor_age_days_for_high_value}")
+                      "vendor is {} days old; high value from {} needs {}",
+                      (age, p.hard.high_value_threshold,
+                       p.hard.min_vendor_age_days_for_high_value))
 
 
 def _bank_cooling_off(p: Policy, f: PaymentFacts) -> RuleResult:
@@ -131,7 +155,7 @@ def _bank_cooling_off(p: Policy, f: PaymentFacts) -> RuleResult:
         return RuleResult("bank_change_cooling_off", False, "bank details never changed")
     days = (f.now - changed).days
     return RuleResult("bank_change_cooling_off", days < p.hard.bank_change_cooling_off_days,
-                      f"bank details changed {days} days ago")
+                      "bank details changed {} days ago", (days,))
 
 
 def _over_po(p: Policy, f: PaymentFacts) -> RuleResult:
@@ -139,7 +163,7 @@ def _over_po(p: Policy, f: PaymentFacts) -> RuleResult:
         return RuleResult("invoice_over_po", False, "no purchase order on file")
     allowed = f.po_amount * (1 + p.hard.po_tolerance)
     return RuleResult("invoice_over_po", f.amount > allowed,
-                      f"{f.amount} against purchase order {f.po_amount}")
+                      "{} against purchase order {}", (f.amount, f.po_amount))
 
 
 HARD_RULES: tuple[Rule, ...] = (_required_fields, _max_single, _daily_volume, _volume_30d,
