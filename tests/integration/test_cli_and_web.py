@@ -103,3 +103,16 @@ def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None,
     assert refused.exit_code == 1
     assert "exceeds_credits" in refused.output
     assert runner.invoke(cli, ["ledger", "verify"]).exit_code == 0
+
+
+def test_background_rounds_expire_reservations_and_checkpoint_the_audit_chain(app: App) -> None:
+    from finbot.entrypoints.cli.serve import CHECKPOINT_EVERY, background_round
+
+    app.audit.append("note", "n-1", {"text": "started"})
+    background_round(app, 1)
+    with app.uow() as uow:
+        assert uow.audit.checkpoints() == []
+    background_round(app, CHECKPOINT_EVERY)
+    with app.uow() as uow:
+        assert [size for size, _, _ in uow.audit.checkpoints()] == [1]
+    assert app.audit.verify() == []

@@ -15,6 +15,7 @@ from finbot.entrypoints.web.app import create_web_app
 from finbot.services.demo import seed_demo
 
 SWEEP_EVERY_S = 5.0
+CHECKPOINT_EVERY = 120  # rounds: a checkpoint every ten minutes
 logger = logging.getLogger(__name__)
 
 
@@ -53,13 +54,23 @@ def _has_policy(app: App) -> bool:
     return True
 
 
+def background_round(app: App, round_no: int) -> None:
+    """One round of upkeep: resume payments, expire reservations, and every
+    CHECKPOINT_EVERY rounds record a Merkle checkpoint of the audit chain."""
+    app.payments.resume_all()
+    app.ledger.expire_pending()
+    if round_no % CHECKPOINT_EVERY == 0:
+        app.audit.checkpoint()
+
+
 def _sweep(app: App, stop: threading.Event) -> None:
-    """Resume unfinished payments and expire stale reservations, until told to stop."""
+    """Run background rounds until told to stop."""
+    round_no = 0
     while True:
         try:
-            app.payments.resume_all()
-            app.ledger.expire_pending()
+            background_round(app, round_no)
         except Exception:  # a worker must outlive a bad round; the next one retries
             logger.exception("background round failed")
+        round_no += 1
         if stop.wait(SWEEP_EVERY_S):
             return
