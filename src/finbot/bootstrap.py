@@ -63,7 +63,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         latency_ms=settings.rail_latency_ms, failure_rate=settings.rail_failure_rate,
         timeout_rate=settings.rail_timeout_rate, unknown_rate=settings.rail_unknown_rate,
         seed=settings.rail_seed))
-    parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode())
+    parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode(),
+                              read_uow=lambda: SqlUnitOfWork(engine, read_only=True))
     parts["policies"] = PolicyStore(uow, parts["audit"])
     parts["decisions"] = DecisionService(parts["audit"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],

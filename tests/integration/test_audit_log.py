@@ -166,3 +166,16 @@ def test_an_export_verifies_with_the_standard_library_alone(
                          text=True, check=False)
     assert bad.returncode == 1
     assert "record 7" in bad.stdout
+
+
+def test_verifying_and_checkpointing_do_not_hold_the_write_lock(chain: App) -> None:
+    writes: list[str] = []
+
+    def write_meanwhile(done: int, total: int) -> None:
+        record = chain.audit.append("note", f"written-during-verify-{len(writes)}", {})
+        writes.append(record.record_id)
+
+    assert chain.audit.verify(progress=write_meanwhile) == []
+    assert writes == ["written-during-verify-0"]
+    assert chain.audit.checkpoint()[0] == 21
+    assert chain.audit.verify() == []

@@ -48,8 +48,11 @@ class AuditLog:
     """Appends to, checkpoints and verifies the audit chain."""
 
     def __init__(self, uow: UowFactory, *, secret: bytes, clock: Callable[[], int] = now_us,
-                 ) -> None:
+                 read_uow: UowFactory | None = None) -> None:
+        """``read_uow`` gives read-only transactions for long reads (verify, prove, export,
+        hashing a checkpoint), so they never hold SQLite's write lock."""
         self._uow = uow
+        self._read = read_uow or uow
         self._secret = secret
         self._clock = clock
 
@@ -78,21 +81,30 @@ class AuditLog:
         return record
 
     def checkpoint(self) -> tuple[int, str]:
-        """Record the Merkle root over every record so far; returns (size, root)."""
-        with self._uow() as uow:
-            size, _ = uow.audit.lock_head()
+        """Record the Merkle root over every record so far; returns (size, root).
+
+        Records up to ``size`` never change, so the root is hashed in a read transaction and
+        only the insert of the checkpoint takes the write lock."""
+        with self._read() as uow:
+            size, _ = uow.audit.head()
             tree = MerkleAccumulator()
-            for record in uow.audit.records(upto=size):
-                tree.add(leaf_hash(bytes.fromhex(record.hash)))
-            root = tree.root().hex()
-            if size and size not in {s for s, _, _ in uow.audit.checkpoints()}:
+            for leaf in _leaves(uow, size):
+                tree.add(leaf)
+        root = tree.root().hex()
+        if size:
+            retrying(lambda: self._add_checkpoint(size, root))
+        return size, root
+
+    def _add_checkpoint(self, size: int, root: str) -> None:
+        with self._uow() as uow:
+            uow.audit.lock_head()  # one checkpoint writer at a time
+            if size not in {s for s, _, _ in uow.audit.checkpoints()}:
                 uow.audit.add_checkpoint(size, root, self._mac(size, root), self._clock())
                 uow.commit()
-        return size, root
 
     def prove(self, record_id: str) -> InclusionProof:
         """An inclusion proof of ``record_id`` against the newest checkpoint covering it."""
-        with self._uow() as uow:
+        with self._read() as uow:
             record = uow.audit.by_id(record_id)
             if record is None:
                 raise NotFound(f"no audit record {record_id!r}", field="record_id")
@@ -101,7 +113,7 @@ class AuditLog:
                 raise NotFound(f"no checkpoint covers record {record.seq} yet; run "
                                "`finbot audit checkpoint`", field="record_id")
             size, root, _ = covering[-1]
-            leaves = [leaf_hash(bytes.fromhex(r.hash)) for r in uow.audit.records(upto=size)]
+            leaves = list(_leaves(uow, size))
         path = inclusion_proof(record.seq - 1, leaves)
         return InclusionProof(record, record.seq - 1, size, root, [p.hex() for p in path])
 
@@ -111,7 +123,7 @@ class AuditLog:
         newest checkpoint (each hash commits to all before it, so one proof covers all)."""
         if not 1 <= first <= last:
             raise InvalidInput("export needs 1 <= --from <= --to", field="from")
-        with self._uow() as uow:
+        with self._read() as uow:
             records = list(uow.audit.records(after=first - 1, upto=last))
         if not records or records[-1].seq != last:
             raise NotFound(f"the log has no records {first}..{last}", field="to")
@@ -141,14 +153,14 @@ class AuditLog:
         return problems
 
     def _problems(self, progress: Progress | None) -> Generator[ChainProblem, None, None]:
-        with self._uow() as uow:
+        with self._read() as uow:
             head_seq, head_hash = uow.audit.head()
             checkpoints = {size: (root, mac) for size, root, mac in uow.audit.checkpoints()}
             tree, last, total = MerkleAccumulator(), (0, GENESIS), head_seq
             with closing(self._counted(uow.audit.records(), total, progress)) as records:
                 for record in records:
                     yield from check_record(record, last[0] + 1, last[1])
-                    tree.add(leaf_hash(bytes.fromhex(record.hash)))
+                    tree.add(_leaf(record))
                     yield from self._check_checkpoint(tree, checkpoints)
                     last = (record.seq, record.hash)
         if last != (head_seq, head_hash):
@@ -178,6 +190,15 @@ class AuditLog:
 
     def _mac(self, size: int, root: str) -> str:
         return hmac.new(self._secret, f"{size}:{root}".encode(), hashlib.sha256).hexdigest()
+
+
+def _leaf(record: AuditRecord) -> bytes:
+    """A record's Merkle leaf: RFC 6962 leaf hash of its chain hash."""
+    return leaf_hash(bytes.fromhex(record.hash))
+
+
+def _leaves(uow: UnitOfWork, size: int) -> Iterator[bytes]:
+    return (_leaf(record) for record in uow.audit.records(upto=size))
 
 
 def _export_record(record: AuditRecord) -> dict[str, Any]:
