@@ -176,36 +176,32 @@ class LedgerRepository:
                             f"{self._p}", (code,))
         return account_from_tuple(rows[0]) if rows else None
 
+    def _select_in(self, column: str, values: Collection[Any], sql: str) -> list[Any]:
+        """Rows of ``sql`` (with ``{where}`` for the IN-list), over chunks of ``values``."""
+        rows: list[Any] = []
+        for chunk in chunks(values):
+            where, params = self._in(column, chunk)
+            rows += self._select(sql.format(where=where), params)
+        return rows
+
     def transfers_by_id(self, ids: Collection[str]) -> dict[str, Transfer]:
-        found: dict[str, Transfer] = {}
-        for chunk in chunks(ids):
-            where, params = self._in("id", chunk)
-            rows = self._select(f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers "
-                                f"WHERE {where}", params)
-            found.update((r[1], transfer_from_tuple(r)) for r in rows)
-        return found
+        rows = self._select_in("id", ids, f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers "
+                                          "WHERE {where}")
+        return {r[1]: transfer_from_tuple(r) for r in rows}
 
     def resolutions(self, pending_ids: Collection[str]) -> dict[str, TransferKind]:
-        found: dict[str, TransferKind] = {}
-        for chunk in chunks(pending_ids):
-            where, params = self._in("parent_id", chunk)
-            rows = self._select(
-                f"SELECT parent_id, kind FROM ledger_transfers WHERE {where} "
-                "AND parent_id IS NOT NULL "
-                "AND kind IN ('post_pending','void_pending','expire_pending')", params)
-            found.update((r[0], TransferKind(r[1])) for r in rows)
-        return found
+        rows = self._select_in(
+            "parent_id", pending_ids,
+            "SELECT parent_id, kind FROM ledger_transfers WHERE {where} AND parent_id IS NOT "
+            "NULL AND kind IN ('post_pending','void_pending','expire_pending')")
+        return {r[0]: TransferKind(r[1]) for r in rows}
 
     def reversed_amounts(self, target_ids: Collection[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for chunk in chunks(target_ids):
-            where, params = self._in("parent_id", chunk)
-            rows = self._select(
-                f"SELECT parent_id, SUM(amount) FROM ledger_transfers WHERE {where} "
-                "AND parent_id IS NOT NULL "
-                "AND kind = 'reversal' GROUP BY parent_id", params)
-            found.update((r[0], int(r[1])) for r in rows)
-        return found
+        rows = self._select_in(
+            "parent_id", target_ids,
+            "SELECT parent_id, SUM(amount) FROM ledger_transfers WHERE {where} AND parent_id "
+            "IS NOT NULL AND kind = 'reversal' GROUP BY parent_id")
+        return {r[0]: int(r[1]) for r in rows}
 
     def expired_pending_ids(self, now_us: int, *, limit: int) -> list[str]:
         rows = self._select(
