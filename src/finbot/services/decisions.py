@@ -58,30 +58,29 @@ class DecisionService:
             fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
             return self._record(decision_id, policy, facts, mode, Outcome.BLOCK, hard,
                                 reasoning=f"blocked by hard guardrail ({fired})", agent=agent)
-        proposal, error = self._ask(agent, snapshot)
-        if proposal is None or error is not None:
+        proposal, proposed, error = self._ask(agent, snapshot)
+        if proposal is None or proposed is None:
             return self._record(decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
                                 reasoning="the agent's proposal could not be used",
                                 agent=agent, proposal=proposal, error=error)
-        proposed = check_proposal(proposal, timeout_s=self._timeout_s)
         outcome, rules = judge(policy, facts, proposed, float(proposal.confidence))
         return self._record(decision_id, policy, facts, mode, outcome, rules,
                             reasoning=proposal.reasoning, agent=agent, proposal=proposal)
 
-    def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[Proposal | None,
-                                                                         str | None]:
+    def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[
+            Proposal | None, Outcome | None, str | None]:
+        """The proposal, its checked outcome, or the error that makes it unusable."""
         started = time.monotonic()
         try:
             proposal = agent.propose(snapshot)
         except Exception as failure:  # any agent failure escalates; nothing executes
-            return None, f"agent_failed: {type(failure).__name__}: {failure}"
+            return None, None, f"agent_failed: {type(failure).__name__}: {failure}"
         if time.monotonic() - started > self._timeout_s:
-            return proposal, "agent_timed_out"
+            return proposal, None, "agent_timed_out"
         try:
-            check_proposal(proposal, timeout_s=self._timeout_s)
+            return proposal, check_proposal(proposal, timeout_s=self._timeout_s), None
         except ProposalRejected as rejected:
-            return proposal, f"{rejected.code}: {rejected.message}"
-        return proposal, None
+            return proposal, None, f"{rejected.code}: {rejected.message}"
 
     def _record(self, decision_id: str, policy: Policy, facts: PaymentFacts, mode: Mode,
                 outcome: Outcome, rules: list[RuleResult], *, reasoning: str, agent: Agent,
