@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READ_ONLY = "finbot_read_only"
@@ -62,7 +62,3 @@ def migrate(engine: Engine) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def is_migrated(engine: Engine) -> bool:
-    return inspect(engine).has_table("alembic_version")
