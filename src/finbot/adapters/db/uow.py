@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
@@ -23,17 +23,23 @@ _TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
 
 
 def is_transient(error: BaseException) -> bool:
-    if not isinstance(error, DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True  # a pooled connection died (server restart): a fresh one will do
-    sqlstate = getattr(error.orig, "sqlstate", None)
+    """True for races a retry resolves, whether SQLAlchemy wrapped the driver's error or
+    the lean unit of work met it raw."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True  # a pooled connection died (server restart): a fresh one will do
+        return error.orig is not None and _driver_transient(error.orig)
+    return _driver_transient(error)
+
+
+def _driver_transient(error: BaseException) -> bool:
+    sqlstate = getattr(error, "sqlstate", None)
     if sqlstate is not None:
         return sqlstate in _TRANSIENT_SQLSTATES
-    message = str(error.orig).lower()
-    if isinstance(error, IntegrityError):
-        return "unique constraint failed" in message
-    return isinstance(error, OperationalError) and "locked" in message
+    if type(error).__module__ != "sqlite3":
+        return False
+    message = str(error).lower()
+    return "unique constraint failed" in message or "locked" in message
 
 
 class SqlUnitOfWork:
@@ -144,8 +150,8 @@ class LedgerUnitOfWork:
             raw.invalidate()  # a broken connection must not go back to the pool
         finally:
             raw.close()
-        if exc is not None:
-            _raise_transient(exc)
+        if exc is not None and is_transient(exc):
+            raise TransientConflict(str(exc)) from exc
 
     def commit(self) -> None:
         if self._dialect == "sqlite":
@@ -157,18 +163,3 @@ class LedgerUnitOfWork:
         self.ledger.deferred.clear()
         self.ledger.begin_pending = False
         self._raw.driver_connection.rollback()
-
-
-def _raise_transient(exc: BaseException) -> None:
-    """Driver errors that a retry can resolve become TransientConflict."""
-    if is_transient(exc) or _driver_transient(exc):
-        raise TransientConflict(str(exc)) from exc
-
-
-def _driver_transient(exc: BaseException) -> bool:
-    sqlstate = getattr(exc, "sqlstate", None)
-    if sqlstate is not None:
-        return sqlstate in _TRANSIENT_SQLSTATES
-    message = str(exc).lower()
-    return ("unique constraint failed" in message or "database is locked" in message) and (
-        type(exc).__module__ == "sqlite3")
