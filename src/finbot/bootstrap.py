@@ -19,6 +19,7 @@ from finbot.services.decisions import DecisionService
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.policies import PolicyStore
+from finbot.services.reviews import ReviewService
 
 
 @dataclass
@@ -36,6 +37,7 @@ class App:
     audit: AuditLog
     policies: PolicyStore
     decisions: DecisionService
+    reviews: ReviewService
 
     def close(self) -> None:
         self.engine.dispose()
@@ -66,7 +68,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode(),
                               read_uow=lambda: SqlUnitOfWork(engine, read_only=True))
     parts["policies"] = PolicyStore(uow, parts["audit"])
-    parts["decisions"] = DecisionService(parts["audit"])
+    parts["decisions"] = DecisionService(uow, parts["audit"])
+    parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"])

@@ -40,6 +40,11 @@ class Mode(StrEnum):
     SHADOW = "shadow"
     FALLBACK = "fallback"
 
+    @property
+    def executes(self) -> bool:
+        """Whether a decision in this mode may lead to a payment (shadow never does)."""
+        return self is not Mode.SHADOW
+
 
 class ProposalRejected(InvalidInput):
     """Raised when a proposal is malformed, inconsistent or late; the item escalates."""

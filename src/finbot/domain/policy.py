@@ -45,6 +45,17 @@ class SoftLimits:
 
 
 @dataclass(frozen=True)
+class ReviewRules:
+    """How escalations are reviewed: who must agree, and how fast."""
+
+    four_eyes_above: Decimal = Decimal("10000")
+    urgent_above: Decimal = Decimal("10000")
+    sla_minutes_urgent: int = 60
+    sla_minutes_normal: int = 480
+    min_rationale_chars: int = 20
+
+
+@dataclass(frozen=True)
 class Policy:
     """A versioned set of limits; ``digest`` identifies its exact content."""
 
@@ -52,24 +63,30 @@ class Policy:
     hard: HardLimits
     soft: SoftLimits = field(default_factory=SoftLimits)
     digest: str = ""
+    review: ReviewRules = field(default_factory=ReviewRules)
 
 
 def policy_from_mapping(version: str, data: Mapping[str, Any]) -> Policy:
     """Build and check a policy from its plain form; unknown keys are an error."""
-    hard = dict(data.get("hard", {}))
-    soft = dict(data.get("soft", {}))
-    unknown = (set(data) - {"hard", "soft"}) | (set(hard) - set(HardLimits.__annotations__)) | (
-        set(soft) - set(SoftLimits.__annotations__))
+    sections = {name: dict(data.get(name, {})) for name in _SECTIONS}
+    unknown = set(data) - set(_SECTIONS)
+    for name, settings in sections.items():
+        unknown |= set(settings) - set(_SECTIONS[name].__annotations__)
     if unknown:
         raise InvalidInput(f"unknown policy settings: {', '.join(sorted(unknown))}",
                            field="policy")
     try:
-        limits = HardLimits(**{k: _coerce(k, v) for k, v in hard.items()})
-        soft_limits = SoftLimits(**{k: _coerce(k, v) for k, v in soft.items()})
+        built = {name: _SECTIONS[name](**{k: _coerce(k, v) for k, v in settings.items()})
+                 for name, settings in sections.items()}
     except TypeError as error:
         raise InvalidInput(f"policy is incomplete: {error}", field="policy") from None
-    digest = sha256_hex(canonical_json({"hard": hard, "soft": soft}))
-    return Policy(version, limits, soft_limits, digest)
+    # A policy without a review section keeps the digest it had before the section existed.
+    hashed = {k: v for k, v in sections.items() if k != "review" or "review" in data}
+    digest = sha256_hex(canonical_json(hashed))
+    return Policy(version, built["hard"], built["soft"], digest, built["review"])
+
+
+_SECTIONS: dict[str, Any] = {"hard": HardLimits, "soft": SoftLimits, "review": ReviewRules}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -85,7 +102,7 @@ def _coerce(name: str, value: Any) -> Any:
 
 _DECIMALS = {"max_single_payment", "max_daily_volume", "max_30d_volume",
              "high_value_threshold", "po_tolerance", "velocity_multiplier",
-             "new_payee_threshold", "structuring_margin"}
+             "new_payee_threshold", "structuring_margin", "four_eyes_above", "urgent_above"}
 
 
 def _decimal(value: object) -> Decimal:

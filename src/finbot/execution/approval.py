@@ -1,15 +1,18 @@
 """The execution gate: a payment runs only for an approved, matching decision in the log.
 
 Defence in depth: the decision is read back from the audit chain (not taken from the
-caller), must be live and APPROVE, must name the same payee, amount and currency, and the
+caller), must be live (or rules-only fallback) and either APPROVE or an escalation that
+human reviewers approved in the log, must name the same payee, amount and currency, and the
 amount must still be within the hard single-payment limit the deciding policy recorded.
 """
 
 from __future__ import annotations
 
+from finbot.domain.decisions import Mode
 from finbot.domain.errors import ExecutionRefused, FinbotError
 from finbot.domain.money import Money
 from finbot.domain.payments import Saga
+from finbot.domain.reviews import settles_as_approved
 from finbot.services.ports import UnitOfWork
 
 
@@ -23,11 +26,31 @@ def check_approved(uow: UnitOfWork, saga: Saga) -> None:
         raise ExecutionRefused(f"decision {saga.decision_id!r} is not in the log",
                                field="decision_id")
     data = record.data
-    if data.get("mode") != "live" or data.get("outcome") != "APPROVE":
+    if data.get("mode") not in _EXECUTING_MODES or data.get("outcome") not in (
+            "APPROVE", "ESCALATE"):
         raise ExecutionRefused(f"decision {saga.decision_id!r} is {data.get('mode')} "
                                f"{data.get('outcome')}, not a live APPROVE",
                                field="decision_id")
+    if data["outcome"] == "ESCALATE":
+        _check_reviewed(uow, saga.decision_id, data.get("review") or {})
     _check_payment(saga, data.get("payment") or {}, data.get("policy") or {})
+
+
+_EXECUTING_MODES = frozenset(m.value for m in Mode if m.executes)
+
+
+def _check_reviewed(uow: UnitOfWork, decision_id: str, queued: dict[str, object]) -> None:
+    """An escalation executes only once the log holds enough distinct approving reviews
+    and no rejection."""
+    required = queued.get("required_approvals")
+    if not isinstance(required, int):
+        raise ExecutionRefused(f"escalated decision {decision_id!r} was never queued for "
+                               "review", field="decision_id")
+    verdicts = [(str(r.data.get("reviewer")), str(r.data.get("verdict")))
+                for r in uow.audit.for_decision(decision_id) if r.kind == "review"]
+    if not settles_as_approved(verdicts, required):
+        raise ExecutionRefused(f"escalated decision {decision_id!r} has not been approved by "
+                               f"{required} reviewer(s)", field="decision_id")
 
 
 def _check_payment(saga: Saga, payment: dict[str, object], policy: dict[str, object]) -> None:

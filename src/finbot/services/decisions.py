@@ -13,12 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from finbot.domain.audit import canonical_json
+from finbot.domain.audit import AuditRecord, canonical_json
 from finbot.domain.decisions import Mode, Outcome, Proposal, ProposalRejected, check_proposal
 from finbot.domain.policy import Policy
+from finbot.domain.reviews import ReviewItem, new_item
 from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
 from finbot.services.audit import AuditLog
-from finbot.services.ledger import now_us
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.retry import retrying
 
 
 class Agent(Protocol):
@@ -45,8 +47,9 @@ class Decision:
 class DecisionService:
     """Runs the decision path and records its result."""
 
-    def __init__(self, audit: AuditLog, *, agent_timeout_s: float = 60.0,
+    def __init__(self, uow: UowFactory, audit: AuditLog, *, agent_timeout_s: float = 60.0,
                  clock: Callable[[], int] = now_us) -> None:
+        self._uow = uow
         self._audit = audit
         self._timeout_s = agent_timeout_s
         self._clock = clock
@@ -95,8 +98,34 @@ class DecisionService:
             "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
             "proposal": _proposal_data(proposal),
         }
-        record = self._audit.append("decision", decision_id, data, decision_id=decision_id)
+        item = None
+        if outcome is Outcome.ESCALATE and mode.executes:
+            item = new_item(policy.review, decision_id=decision_id,
+                            vendor_id=facts.vendor.vendor_id, amount=facts.amount,
+                            currency=facts.currency, reason=_escalation_reason(rules, error),
+                            now_us=self._clock())
+            data["review"] = {"required_approvals": item.required_approvals,
+                              "priority": int(item.priority), "due_at": item.due_at_us}
+        record = retrying(lambda: self._append(decision_id, data, item))
         return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq)
+
+    def _append(self, decision_id: str, data: dict[str, Any],
+                item: ReviewItem | None) -> AuditRecord:
+        """The decision record and, for an escalation, its queue item: one transaction."""
+        with self._uow() as uow:
+            record = self._audit.append_in(uow, "decision", decision_id, data,
+                                           decision_id=decision_id)
+            if item is not None:
+                uow.reviews.enqueue(item)
+            uow.commit()
+        return record
+
+
+def _escalation_reason(rules: list[RuleResult], error: str | None) -> str:
+    if error:
+        return f"the agent's proposal was unusable ({error})"
+    fired = [f"{r.rule}: {r.detail}" for r in rules if r.fired]
+    return "; ".join(fired) if fired else "the agent asked for a human decision"
 
 
 def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:

@@ -45,6 +45,12 @@ class SqlAuditRepo:
                                 ).first()
         return _record(tuple(row)) if row else None
 
+    def for_decision(self, decision_id: str) -> list[AuditRecord]:
+        """Every record linked to one decision, in chain order."""
+        rows = self.conn.execute(select(*audit_log.c).where(audit_log.c.decision_id == decision_id)
+                                 .order_by(audit_log.c.seq)).all()
+        return [_record(tuple(row)) for row in rows]
+
     def records(self, *, after: int = 0, upto: int | None = None) -> Iterator[AuditRecord]:
         """Every record in sequence order, streamed: a server-side cursor on PostgreSQL,
         SQLite's own stepping cursor; a million records never sit in memory at once."""

@@ -192,3 +192,38 @@ policies = Table(
     Column("digest", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+review_queue = Table(
+    "review_queue", metadata,
+    Column("decision_id", String(128), primary_key=True),
+    Column("vendor_id", String(128), nullable=False),
+    Column("amount", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("due_at", BigInteger, nullable=False),
+    Column("required_approvals", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("approvals", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger),
+    Column("version", Integer, nullable=False, server_default="0"),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    Column("review_id", String(128), primary_key=True),
+    Column("decision_id", String(128), nullable=False),
+    Column("reviewer_id", String(128), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("decision_id", "reviewer_id", name="reviews_one_per_reviewer"),
+)
+
+vendor_members = Table(
+    "vendor_members", metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("vendor_id", String(128), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+)

@@ -16,6 +16,7 @@ from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
+from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
 from finbot.services.ports import TransientConflict
 
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.sagas: SqlSagaRepo
         self.audit: SqlAuditRepo
         self.policies: SqlPolicyRepo
+        self.reviews: SqlReviewRepo
 
     @property
     def connection(self) -> Connection:
@@ -71,6 +73,7 @@ class SqlUnitOfWork:
         self.sagas = SqlSagaRepo(conn)
         self.audit = SqlAuditRepo(conn)
         self.policies = SqlPolicyRepo(conn)
+        self.reviews = SqlReviewRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -133,6 +136,10 @@ class LedgerUnitOfWork:
 
     @property
     def policies(self) -> SqlPolicyRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def reviews(self) -> SqlReviewRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

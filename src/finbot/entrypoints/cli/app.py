@@ -16,6 +16,7 @@ from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
+from finbot.entrypoints.cli.review import review_cli
 
 cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touch money.",
                   no_args_is_help=True, add_completion=False)
@@ -25,6 +26,7 @@ cli.add_typer(ledger_cli, name="ledger")
 cli.add_typer(payments_cli, name="payments")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(policy_cli, name="policy")
+cli.add_typer(review_cli, name="review")
 cli.add_typer(bench_cli, name="bench")
 
 

@@ -27,7 +27,7 @@ def load_policy_file(path: Path | None) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as error:
         raise InvalidInput(f"cannot read the policy: {error}", field="file") from None
     if not isinstance(data, dict):
-        raise InvalidInput("a policy file holds a mapping with `hard` and `soft`",
+        raise InvalidInput("a policy file holds a mapping with `hard`, `soft` and `review`",
                            field="file")
     return data
 
@@ -49,7 +49,8 @@ def show(version: str = typer.Option(None, help="A past version; default: the cu
     app = bootstrap()
     policy = app.policies.get(version) if version else app.policies.current()
     console.print(f"{policy.version} digest {policy.digest}")
-    console.print_json(canonical_json({"hard": _plain(policy.hard), "soft": _plain(policy.soft)}))
+    console.print_json(canonical_json({"hard": _plain(policy.hard), "soft": _plain(policy.soft),
+                                       "review": _plain(policy.review)}))
 
 
 def _plain(limits: Any) -> dict[str, Any]:

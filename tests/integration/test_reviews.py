@@ -1,0 +1,162 @@
+"""The human review queue on both backends: escalations wait, reviewers decide, the log
+records it, and only approved escalations can be paid."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from finbot.bootstrap import App
+from finbot.domain.decisions import Mode, Outcome
+from finbot.domain.errors import ExecutionRefused
+from finbot.domain.ledger import AccountFlag, TransferRequest
+from finbot.domain.policy import policy_from_mapping
+from finbot.domain.reviews import ConflictOfInterest, ReviewRefused, ReviewStatus
+from finbot.entrypoints.cli.app import cli
+from finbot.services.decisions import DecisionService
+from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
+
+PAYABLE, BANK = "vendor:001:payable", "company:bank"
+POLICY = policy_from_mapping("p8", {
+    "hard": {"max_single_payment": "10000", "max_daily_volume": "25000",
+             "max_30d_volume": "100000"},
+    "review": {"four_eyes_above": "1000", "urgent_above": "5000"}})
+runner = CliRunner()
+WHY = "invoice matches the signed contract; PO 4411 covers it"
+
+
+@pytest.fixture
+def books(app: App) -> App:
+    app.policies.publish({"hard": {"max_single_payment": "10000", "max_daily_volume": "25000",
+                                   "max_30d_volume": "100000"}})
+    app.ledger.open_account(BANK, name="Bank", type="asset", currency="USD")
+    app.ledger.open_account("company:expenses", name="Expenses", type="expense", currency="USD")
+    app.ledger.open_account(PAYABLE, name="Vendor 1", type="liability", currency="USD",
+                            flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)
+    app.ledger.transfer(TransferRequest("invoice-1", "company:expenses", PAYABLE, "5000", "USD"))
+    return app
+
+
+def escalate(app: App, decision_id: str, *, amount: str = "1200.00",
+             mode: Mode = Mode.LIVE) -> None:
+    facts = replace(FACTS, amount=Decimal(amount), payee_account=PAYABLE)
+    decision = DecisionService(app.uow, app.audit).decide(
+        decision_id, policy=POLICY, facts=facts, snapshot={"invoice": INVOICE},
+        agent=ScriptedAgent(confidence=0.4), mode=mode)
+    assert decision.outcome is Outcome.ESCALATE
+
+
+def pay(app: App, decision_id: str, amount: str = "1200.00") -> str:
+    saga = app.payments.execute_payment(f"pay-{decision_id}", payee_account=PAYABLE,
+                                        source_account=BANK, amount=amount, currency="USD",
+                                        decision_id=decision_id)
+    return saga.state.value
+
+
+def test_an_escalation_waits_in_the_queue_with_its_reason_and_sla(books: App) -> None:
+    escalate(books, "d-1")
+    [item] = books.reviews.pending()
+    assert item.decision_id == "d-1"
+    assert "low_confidence" in item.reason
+    assert item.required_approvals == 2
+    assert item.due_at_us > item.created_at_us
+    assert books.reviews.depth().pending == 1
+
+
+def test_an_unreviewed_escalation_cannot_be_paid(books: App) -> None:
+    escalate(books, "d-1")
+    with pytest.raises(ExecutionRefused, match="not been approved"):
+        pay(books, "d-1")
+
+
+def test_four_eyes_two_reviewers_approve_then_the_payment_executes(books: App) -> None:
+    escalate(books, "d-1")
+    first = books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    assert first.status is ReviewStatus.AWAITING_SECOND
+    with pytest.raises(ExecutionRefused):
+        pay(books, "d-1")
+    with pytest.raises(ReviewRefused):
+        books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    second = books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
+    assert second.status is ReviewStatus.APPROVED
+    assert pay(books, "d-1") == "completed"
+    assert books.reviews.depth().pending == 0
+    assert books.audit.verify() == []
+
+
+def test_a_rejected_escalation_is_never_paid(books: App) -> None:
+    escalate(books, "d-1", amount="500.00")
+    settled = books.reviews.review("d-1", reviewer_id="ann", verdict="REJECT", rationale=WHY)
+    assert settled.status is ReviewStatus.REJECTED
+    with pytest.raises(ExecutionRefused):
+        pay(books, "d-1", amount="500.00")
+    with pytest.raises(ReviewRefused):
+        books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
+
+
+def test_a_reviewer_who_belongs_to_the_vendor_is_refused(books: App) -> None:
+    escalate(books, "d-1", amount="500.00")
+    books.reviews.add_member("ann", "v-1")
+    with pytest.raises(ConflictOfInterest):
+        books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    assert books.reviews.show("d-1")[1] == []
+
+
+def test_every_review_is_a_log_record_and_a_training_label(books: App) -> None:
+    escalate(books, "d-1", amount="500.00")
+    books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    with books.uow() as uow:
+        kinds = [r.kind for r in uow.audit.for_decision("d-1")]
+    assert kinds == ["decision", "review"]
+    [label] = list(books.reviews.labels())
+    assert label["human_verdict"] == "APPROVE"
+    assert label["agent_outcome"] == "APPROVE"
+    assert label["gate_outcome"] == "ESCALATE"
+    assert label["input_snapshot"] == {"invoice": INVOICE}
+    assert label["rationale"] == WHY
+
+
+def test_shadow_escalations_are_not_queued(books: App) -> None:
+    escalate(books, "d-1", mode=Mode.SHADOW)
+    assert books.reviews.pending() == []
+
+
+def test_the_database_refuses_edits_and_a_second_review_by_the_same_reviewer(
+        books: App) -> None:
+    escalate(books, "d-1")
+    books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    for statement in ("UPDATE reviews SET verdict = 'REJECT'", "DELETE FROM reviews",
+                      "INSERT INTO reviews VALUES ('r2', 'd-1', 'ann', 'APPROVE', 'again', 1)"):
+        with books.engine.begin() as conn, pytest.raises(DBAPIError):
+            conn.execute(text(statement))
+
+
+def test_the_review_commands_work_the_queue(books: App, database_url: str,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+    escalate(books, "d-1", amount="500.00")
+    listed = runner.invoke(cli, ["review", "list"])
+    assert "d-1" in listed.output
+    assert "1 waiting" in listed.output
+    short = runner.invoke(cli, ["review", "approve", "d-1", "--reviewer", "ann",
+                                "--rationale", "ok"])
+    assert short.exit_code == 2
+    assert "rationale" in short.output
+    done = runner.invoke(cli, ["review", "approve", "d-1", "--reviewer", "ann",
+                               "--rationale", WHY])
+    assert done.exit_code == 0
+    assert "approved" in done.output
+    labels = runner.invoke(cli, ["review", "labels", "--out", str(tmp_path / "l.jsonl")])
+    assert labels.exit_code == 0
+    assert "1 labels" in labels.output
+    assert json.loads((tmp_path / "l.jsonl").read_text())["human_verdict"] == "APPROVE"
