@@ -100,3 +100,11 @@ def app(settings: Settings) -> Iterator[App]:
     application = bootstrap(settings, run_migrations=False)
     yield application
     application.close()
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's database and data directory, as a CLI command run now would see them."""
+    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
+    monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")

@@ -15,6 +15,7 @@ from finbot.config import Settings
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.audit import AuditLog
+from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
@@ -36,6 +37,7 @@ class App:
     payments: PaymentExecutor
     audit: AuditLog
     policies: PolicyStore
+    breakers: BreakerService
     decisions: DecisionService
     reviews: ReviewService
 
@@ -68,7 +70,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode(),
                               read_uow=lambda: SqlUnitOfWork(engine, read_only=True))
     parts["policies"] = PolicyStore(uow, parts["audit"])
-    parts["decisions"] = DecisionService(uow, parts["audit"])
+    parts["breakers"] = BreakerService(uow, parts["audit"])
+    parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"])
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],

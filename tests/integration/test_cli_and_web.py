@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 import typer
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -18,13 +16,6 @@ from finbot.services.demo import seed_demo
 from tests.approvals import approve
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
 
 
 def test_demo_seed_is_idempotent_and_the_ledger_verifies(env: None) -> None:

@@ -138,12 +138,7 @@ def test_the_database_refuses_edits_and_a_second_review_by_the_same_reviewer(
             conn.execute(text(statement))
 
 
-def test_the_review_commands_work_the_queue(books: App, database_url: str,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
-    monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
-    monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+def test_the_review_commands_work_the_queue(books: App, env: None, tmp_path: Path) -> None:
     escalate(books, "d-1", amount="500.00")
     listed = runner.invoke(cli, ["review", "list"])
     assert "d-1" in listed.output

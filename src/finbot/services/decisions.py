@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from finbot.domain.audit import AuditRecord, canonical_json
+from finbot.domain.breakers import Observation
 from finbot.domain.decisions import Mode, Outcome, Proposal, ProposalRejected, check_proposal
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
+from finbot.policy.fallback import rules_only_proposal
 from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
 from finbot.services.audit import AuditLog
+from finbot.services.breakers import BreakerService
 from finbot.services.ledger import UowFactory, now_us
 from finbot.services.retry import retrying
 
@@ -42,33 +45,64 @@ class Decision:
     reasoning: str
     error: str | None
     record_seq: int
+    drill: bool = False
 
 
 class DecisionService:
     """Runs the decision path and records its result."""
 
-    def __init__(self, uow: UowFactory, audit: AuditLog, *, agent_timeout_s: float = 60.0,
+    def __init__(self, uow: UowFactory, audit: AuditLog, *,
+                 breakers: BreakerService | None = None, agent_timeout_s: float = 60.0,
                  clock: Callable[[], int] = now_us) -> None:
         self._uow = uow
         self._audit = audit
+        self._breakers = breakers
         self._timeout_s = agent_timeout_s
         self._clock = clock
 
     def decide(self, decision_id: str, *, policy: Policy, facts: PaymentFacts,
-               snapshot: Mapping[str, Any], agent: Agent, mode: Mode = Mode.LIVE) -> Decision:
+               snapshot: Mapping[str, Any], agent: Agent, mode: Mode = Mode.LIVE,
+               drill: bool = False) -> Decision:
+        """Decide one payment. A ``drill`` decision is logged as such, never queued, counted
+        or executable: it exists to prove the path (e.g. the breaker's fallback) works."""
         hard = hard_rules(policy, facts)
         if any(r.fired for r in hard):
             fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
-            return self._record(decision_id, policy, facts, mode, Outcome.BLOCK, hard,
-                                reasoning=f"blocked by hard guardrail ({fired})", agent=agent)
+            return self._observed(agent, None, self._record(
+                decision_id, policy, facts, mode, Outcome.BLOCK, hard,
+                reasoning=f"blocked by hard guardrail ({fired})", agent=agent, drill=drill))
+        if mode is Mode.LIVE and self._breakers is not None and (
+                not self._breakers.allows_agent(agent.agent_id)):
+            return self._fall_back(decision_id, policy, facts, snapshot, agent, drill=drill)
+        started = time.monotonic()
         proposal, proposed, error = self._ask(agent, snapshot)
+        latency_us = int((time.monotonic() - started) * 1_000_000)
         if proposal is None or proposed is None:
-            return self._record(decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
-                                reasoning="the agent's proposal could not be used",
-                                agent=agent, proposal=proposal, error=error)
+            return self._observed(agent, latency_us, self._record(
+                decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
+                reasoning="the agent's proposal could not be used", agent=agent,
+                proposal=proposal, error=error, drill=drill))
         outcome, rules = judge(policy, facts, proposed, float(proposal.confidence))
-        return self._record(decision_id, policy, facts, mode, outcome, rules,
-                            reasoning=proposal.reasoning, agent=agent, proposal=proposal)
+        return self._observed(agent, latency_us, self._record(
+            decision_id, policy, facts, mode, outcome, rules, reasoning=proposal.reasoning,
+            agent=agent, proposal=proposal, drill=drill))
+
+    def _fall_back(self, decision_id: str, policy: Policy, facts: PaymentFacts,
+                   snapshot: Mapping[str, Any], agent: Agent, *, drill: bool) -> Decision:
+        """The agent's breaker is open: the rules-only fallback decides (mode = fallback)."""
+        proposal = rules_only_proposal(policy, facts, snapshot, agent_id=agent.agent_id,
+                                       now_us=self._clock())
+        outcome, rules = judge(policy, facts, Outcome(proposal.outcome), proposal.confidence)
+        return self._record(decision_id, policy, facts, Mode.FALLBACK, outcome, rules,
+                            reasoning=proposal.reasoning, agent=agent, proposal=proposal,
+                            drill=drill)
+
+    def _observed(self, agent: Agent, latency_us: int | None, decision: Decision) -> Decision:
+        """Show a live decision to the agent's breaker, which may trip on it."""
+        if self._breakers is not None and decision.mode is Mode.LIVE and not decision.drill:
+            self._breakers.observe(agent.agent_id, Observation(
+                self._clock(), decision.outcome.value, latency_us, decision.error is not None))
+        return decision
 
     def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[
             Proposal | None, Outcome | None, str | None]:
@@ -87,8 +121,9 @@ class DecisionService:
 
     def _record(self, decision_id: str, policy: Policy, facts: PaymentFacts, mode: Mode,
                 outcome: Outcome, rules: list[RuleResult], *, reasoning: str, agent: Agent,
-                proposal: Proposal | None = None, error: str | None = None) -> Decision:
-        data = {
+                proposal: Proposal | None = None, error: str | None = None,
+                drill: bool = False) -> Decision:
+        data: dict[str, Any] = {
             "mode": mode.value, "outcome": outcome.value, "reasoning": reasoning,
             "error": error, "agent_id": agent.agent_id,
             "policy": {"version": policy.version, "digest": policy.digest,
@@ -99,24 +134,30 @@ class DecisionService:
             "proposal": _proposal_data(proposal),
         }
         item = None
-        if outcome is Outcome.ESCALATE and mode.executes:
+        if drill:
+            data["drill"] = True
+        elif outcome is Outcome.ESCALATE and mode.executes:
             item = new_item(policy.review, decision_id=decision_id,
                             vendor_id=facts.vendor.vendor_id, amount=facts.amount,
                             currency=facts.currency, reason=_escalation_reason(rules, error),
                             now_us=self._clock())
             data["review"] = {"required_approvals": item.required_approvals,
                               "priority": int(item.priority), "due_at": item.due_at_us}
-        record = retrying(lambda: self._append(decision_id, data, item))
-        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq)
+        counted = agent.agent_id if mode is Mode.LIVE and not drill else None
+        record = retrying(lambda: self._append(decision_id, data, item, counted, outcome))
+        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill)
 
-    def _append(self, decision_id: str, data: dict[str, Any],
-                item: ReviewItem | None) -> AuditRecord:
-        """The decision record and, for an escalation, its queue item: one transaction."""
+    def _append(self, decision_id: str, data: dict[str, Any], item: ReviewItem | None,
+                counted: str | None, outcome: Outcome) -> AuditRecord:
+        """The decision record, its queue item (an escalation) and the agent's hourly
+        outcome count (a live decision): one transaction."""
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
                                            decision_id=decision_id)
             if item is not None:
                 uow.reviews.enqueue(item)
+            if counted is not None and self._breakers is not None:
+                self._breakers.count_in(uow, counted, outcome.value, self._clock())
             uow.commit()
         return record
 

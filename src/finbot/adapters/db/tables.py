@@ -227,3 +227,20 @@ vendor_members = Table(
     Column("vendor_id", String(128), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
 )
+
+breaker_states = Table(
+    "breaker_states", metadata,
+    Column("agent_id", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default="0"),
+)
+
+agent_outcome_counts = Table(
+    "agent_outcome_counts", metadata,
+    Column("agent_id", String(128), primary_key=True),
+    Column("hour", BigInteger, primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)

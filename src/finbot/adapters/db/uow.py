@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from finbot.adapters.db.audit_repo import SqlAuditRepo
+from finbot.adapters.db.breaker_repo import SqlBreakerRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.audit: SqlAuditRepo
         self.policies: SqlPolicyRepo
         self.reviews: SqlReviewRepo
+        self.breakers: SqlBreakerRepo
 
     @property
     def connection(self) -> Connection:
@@ -74,6 +76,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepo(conn)
         self.policies = SqlPolicyRepo(conn)
         self.reviews = SqlReviewRepo(conn)
+        self.breakers = SqlBreakerRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -140,6 +143,10 @@ class LedgerUnitOfWork:
 
     @property
     def reviews(self) -> SqlReviewRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def breakers(self) -> SqlBreakerRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -12,6 +12,7 @@ import typer
 
 from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
+from finbot.entrypoints.cli.breaker import breaker_cli
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.payments import payments_cli
@@ -27,6 +28,7 @@ cli.add_typer(payments_cli, name="payments")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(review_cli, name="review")
+cli.add_typer(breaker_cli, name="breaker")
 cli.add_typer(bench_cli, name="bench")
 
 
