@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from finbot.adapters.db.agent_views import SqlLedgerView, SqlPolicyView
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
+from finbot.agents.ports import AgentTools
 from finbot.config import Settings
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
@@ -37,12 +39,15 @@ class App:
     payments: PaymentExecutor
     audit: AuditLog
     policies: PolicyStore
+    agent_engine: Engine
+    agent_tools: AgentTools
     breakers: BreakerService
     decisions: DecisionService
     reviews: ReviewService
 
     def close(self) -> None:
         self.engine.dispose()
+        self.agent_engine.dispose()
 
 
 def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
@@ -70,6 +75,11 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode(),
                               read_uow=lambda: SqlUnitOfWork(engine, read_only=True))
     parts["policies"] = PolicyStore(uow, parts["audit"])
+    # Agents read through their own engine, which the database keeps from writing.
+    reads = overrides.pop("agent_engine", None) or make_engine(
+        settings.effective_database_url, pool_size=4, read_only=True)
+    parts["agent_engine"] = reads
+    parts["agent_tools"] = AgentTools(ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads))
     parts["breakers"] = BreakerService(uow, parts["audit"])
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"])
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"])
