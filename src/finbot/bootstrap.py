@@ -19,6 +19,7 @@ from finbot.execution.saga import PaymentExecutor
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
+from finbot.services.events import Outbox
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.policies import PolicyStore
@@ -41,6 +42,7 @@ class App:
     policies: PolicyStore
     agent_engine: Engine
     agent_tools: AgentTools
+    outbox: Outbox
     breakers: BreakerService
     decisions: DecisionService
     reviews: ReviewService
@@ -80,9 +82,12 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         settings.effective_database_url, pool_size=4, read_only=True)
     parts["agent_engine"] = reads
     parts["agent_tools"] = AgentTools(ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads))
-    parts["breakers"] = BreakerService(uow, parts["audit"])
-    parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"])
-    parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"])
+    parts["outbox"] = Outbox()
+    parts["breakers"] = BreakerService(uow, parts["audit"], outbox=parts["outbox"])
+    parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
+                                         outbox=parts["outbox"])
+    parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"],
+                                     outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"])

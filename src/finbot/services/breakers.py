@@ -29,6 +29,7 @@ from finbot.domain.breakers import (
 )
 from finbot.domain.errors import InvalidInput
 from finbot.services.audit import AuditLog
+from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory, now_us
 from finbot.services.ports import TransientConflict, UnitOfWork
 from finbot.services.retry import retrying
@@ -68,9 +69,10 @@ class BreakerService:
     """Decides whether an agent may be asked, and trips or resets its breaker."""
 
     def __init__(self, uow: UowFactory, audit: AuditLog, *,
-                 settings: BreakerSettings | None = None,
+                 settings: BreakerSettings | None = None, outbox: Outbox | None = None,
                  clock: Callable[[], int] = now_us) -> None:
         self._uow = uow
+        self._outbox = outbox or Outbox(clock=clock)
         self._audit = audit
         self.settings = settings or BreakerSettings()
         self._clock = clock
@@ -216,6 +218,9 @@ class BreakerService:
                     raise TransientConflict(f"breaker {agent_id} moved under us")
                 self._audit.append_in(uow, "breaker", f"breaker:{agent_id}:{moved.version}",
                                       _record(agent_id, current, moved, trips))
+                self._outbox.emit_in(uow, "breaker.changed", f"agent:{agent_id}", {
+                    "agent_id": agent_id, "to_state": to.value, "reason": reason,
+                    "from_state": current.state.value if current else "closed"})
                 uow.commit()
             return moved
         moved = retrying(attempt)

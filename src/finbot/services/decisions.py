@@ -22,6 +22,7 @@ from finbot.policy.fallback import rules_only_proposal
 from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
+from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory, now_us
 from finbot.services.retry import retrying
 
@@ -52,9 +53,10 @@ class DecisionService:
     """Runs the decision path and records its result."""
 
     def __init__(self, uow: UowFactory, audit: AuditLog, *,
-                 breakers: BreakerService | None = None, agent_timeout_s: float = 60.0,
-                 clock: Callable[[], int] = now_us) -> None:
+                 breakers: BreakerService | None = None, outbox: Outbox | None = None,
+                 agent_timeout_s: float = 60.0, clock: Callable[[], int] = now_us) -> None:
         self._uow = uow
+        self._outbox = outbox or Outbox(clock=clock)
         self._audit = audit
         self._breakers = breakers
         self._timeout_s = agent_timeout_s
@@ -154,8 +156,17 @@ class DecisionService:
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
                                            decision_id=decision_id)
+            self._outbox.emit_in(uow, "decision.recorded", decision_id, {
+                "decision_id": decision_id, "agent_id": data["agent_id"],
+                "outcome": outcome.value, "mode": data["mode"],
+                "vendor_id": data["payment"]["vendor_id"], "amount": data["payment"]["amount"],
+                "currency": data["payment"]["currency"]})
             if item is not None:
                 uow.reviews.enqueue(item)
+                self._outbox.emit_in(uow, "review.queued", decision_id, {
+                    "decision_id": decision_id, "vendor_id": item.vendor_id,
+                    "priority": int(item.priority), "due_at": item.due_at_us,
+                    "required_approvals": item.required_approvals})
             if counted is not None and self._breakers is not None:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
             uow.commit()

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from finbot.domain.errors import InvalidInput, NotFound
-from finbot.domain.reviews import Review, ReviewItem, Verdict, apply_review
+from finbot.domain.reviews import Review, ReviewItem, ReviewStatus, Verdict, apply_review
 from finbot.services.audit import AuditLog
+from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory, now_us
 from finbot.services.policies import PolicyStore
 from finbot.services.ports import UnitOfWork
@@ -33,8 +34,9 @@ class ReviewService:
     """Records reviewers' verdicts on escalated decisions and reports the queue."""
 
     def __init__(self, uow: UowFactory, audit: AuditLog, policies: PolicyStore, *,
-                 clock: Callable[[], int] = now_us) -> None:
+                 outbox: Outbox | None = None, clock: Callable[[], int] = now_us) -> None:
         self._uow = uow
+        self._outbox = outbox or Outbox(clock=clock)
         self._audit = audit
         self._policies = policies
         self._clock = clock
@@ -68,8 +70,18 @@ class ReviewService:
                 "reviewer": reviewer_id, "verdict": verdict.value, "rationale": review.rationale,
                 "status": settled.status.value, "approvals": list(settled.approvals),
                 "required_approvals": settled.required_approvals}, decision_id=decision_id)
+            self._announce(uow, review, settled)
             uow.commit()
         return settled
+
+    def _announce(self, uow: UnitOfWork, review: Review, settled: ReviewItem) -> None:
+        self._outbox.emit_in(uow, "review.recorded", review.decision_id, {
+            "decision_id": review.decision_id, "reviewer_id": review.reviewer_id,
+            "verdict": review.verdict.value, "status": settled.status.value})
+        if settled.status is ReviewStatus.APPROVED:  # the executor takes it from here
+            self._outbox.emit_in(uow, "escalation.approved", review.decision_id, {
+                "decision_id": review.decision_id, "vendor_id": settled.vendor_id,
+                "amount": str(settled.amount), "currency": settled.currency})
 
     def pending(self, *, limit: int = 50, overdue: bool = False) -> list[ReviewItem]:
         """Unsettled escalations, most urgent first."""

@@ -244,3 +244,50 @@ agent_outcome_counts = Table(
     Column("outcome", String(16), primary_key=True),
     Column("count", BigInteger, nullable=False),
 )
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("stream", String(32), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("aggregate_id", String(128), nullable=False),
+    Column("aggregate_seq", BigInteger, nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("relayed_at", BigInteger),
+)
+
+outbox_aggregates = Table(
+    "outbox_aggregates", metadata,
+    Column("aggregate_id", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+consumer_offsets = Table(
+    "consumer_offsets", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("outbox_id", BigInteger, nullable=False),
+)
+
+processed_events = Table(
+    "processed_events", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("processed_at", BigInteger, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("outbox_id", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)

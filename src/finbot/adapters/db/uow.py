@@ -16,6 +16,7 @@ from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
+from finbot.adapters.db.outbox_repo import SqlOutboxRepo
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
         self.policies: SqlPolicyRepo
         self.reviews: SqlReviewRepo
         self.breakers: SqlBreakerRepo
+        self.outbox: SqlOutboxRepo
 
     @property
     def connection(self) -> Connection:
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
         self.policies = SqlPolicyRepo(conn)
         self.reviews = SqlReviewRepo(conn)
         self.breakers = SqlBreakerRepo(conn)
+        self.outbox = SqlOutboxRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -147,6 +150,10 @@ class LedgerUnitOfWork:
 
     @property
     def breakers(self) -> SqlBreakerRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def outbox(self) -> SqlOutboxRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

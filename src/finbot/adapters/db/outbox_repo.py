@@ -1,0 +1,116 @@
+"""The outbox in SQL: events written beside the change they announce, read in commit order.
+
+On PostgreSQL a row's id is taken before its transaction commits, so rows can become
+visible out of id order. Each row also stores its transaction id, and a reader only
+returns rows from transactions older than the oldest one still running
+(``pg_snapshot_xmin``); ordered by (txid, id) that is commit-safe: no later commit can
+land behind a reader's cursor. SQLite has one writer at a time, so id order is commit
+order there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from finbot.adapters.db.tables import (
+    consumer_offsets,
+    dead_letters,
+    outbox,
+    outbox_aggregates,
+    processed_events,
+)
+from finbot.domain.events import Event
+
+Cursor = tuple[int, int]
+"""(transaction id, outbox id): a consumer's position."""
+
+_VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+def _event(row: Any) -> Event:
+    return Event(row.event_id, row.type, row.version, row.stream, row.aggregate_id,
+                 row.aggregate_seq, row.tenant, row.occurred_at, row.trace_id,
+                 json.loads(row.payload))
+
+
+class SqlOutboxRepo:
+    def __init__(self, connection: Connection) -> None:
+        self.conn = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    def _upsert(self) -> Any:
+        return postgresql.insert if self._postgres else sqlite.insert
+
+    def next_seq(self, aggregate_id: str) -> int:
+        """The aggregate's next sequence number; the row stays locked until commit."""
+        agg = outbox_aggregates.c
+        statement = self._upsert()(outbox_aggregates).values(aggregate_id=aggregate_id, seq=1)
+        statement = statement.on_conflict_do_update(index_elements=[agg.aggregate_id],
+                                                    set_={"seq": agg.seq + 1})
+        return int(self.conn.execute(statement.returning(agg.seq)).scalar_one())
+
+    def add(self, event: Event) -> None:
+        self.conn.execute(insert(outbox).values(
+            event_id=event.event_id, stream=event.stream, type=event.type,
+            version=event.version, aggregate_id=event.aggregate_id,
+            aggregate_seq=event.aggregate_seq, tenant=event.tenant,
+            occurred_at=event.occurred_at_us, trace_id=event.trace_id,
+            payload=json.dumps(dict(event.payload), sort_keys=True)))
+
+    def after(self, cursor: Cursor, *, limit: int) -> list[tuple[Cursor, Event]]:
+        """Committed events past ``cursor``, in commit-safe order."""
+        txid, outbox_id = cursor
+        query = select(outbox).where(or_(outbox.c.txid > txid, and_(
+            outbox.c.txid == txid, outbox.c.id > outbox_id)))
+        if self._postgres:
+            query = query.where(_VISIBLE)
+        rows = self.conn.execute(query.order_by(outbox.c.txid, outbox.c.id).limit(limit))
+        return [((int(r.txid), int(r.id)), _event(r)) for r in rows]
+
+    def offset(self, consumer: str, *, lock: bool = False) -> Cursor:
+        query = select(consumer_offsets.c.txid, consumer_offsets.c.outbox_id).where(
+            consumer_offsets.c.consumer == consumer)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        return (int(row[0]), int(row[1])) if row else (-1, 0)
+
+    def save_offset(self, consumer: str, cursor: Cursor) -> None:
+        offsets = consumer_offsets.c
+        statement = self._upsert()(consumer_offsets).values(
+            consumer=consumer, txid=cursor[0], outbox_id=cursor[1])
+        self.conn.execute(statement.on_conflict_do_update(
+            index_elements=[offsets.consumer],
+            set_={"txid": cursor[0], "outbox_id": cursor[1]}))
+
+    def claim(self, consumer: str, event_id: str, now_us: int) -> bool:
+        """Record that ``consumer`` handles ``event_id``; False if it already did."""
+        statement = self._upsert()(processed_events).values(
+            consumer=consumer, event_id=event_id, processed_at=now_us).on_conflict_do_nothing()
+        # RETURNING, not rowcount: drivers disagree on the count of a skipped insert.
+        inserted = self.conn.execute(statement.returning(processed_events.c.event_id))
+        return inserted.first() is not None
+
+    def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
+                    attempts: int, now_us: int) -> None:
+        statement = self._upsert()(dead_letters).values(
+            consumer=consumer, event_id=event_id, outbox_id=cursor[1], error=error[:4000],
+            attempts=attempts, created_at=now_us).on_conflict_do_nothing()
+        self.conn.execute(statement)
+
+    def dead_letters(self, consumer: str) -> list[tuple[str, str, int]]:
+        rows = self.conn.execute(select(dead_letters.c.event_id, dead_letters.c.error,
+                                        dead_letters.c.attempts)
+                                 .where(dead_letters.c.consumer == consumer)
+                                 .order_by(dead_letters.c.outbox_id))
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def unrelayed(self, *, limit: int) -> list[tuple[int, Event]]:
+        rows = self.conn.execute(select(outbox).where(outbox.c.relayed_at.is_(None))
+                                 .order_by(outbox.c.id).limit(limit))
+        return [(int(r.id), _event(r)) for r in rows]
+
+    def mark_relayed(self, ids: list[int], now_us: int) -> None:
+        self.conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(relayed_at=now_us))

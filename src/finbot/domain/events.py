@@ -1,0 +1,86 @@
+"""Business events: typed, versioned envelopes that announce a committed state change.
+
+An event is written to the outbox in the same transaction as the change it announces, so
+an event exists exactly when its change does. Each type and version has a schema (the
+fields its payload must carry, and their kinds); a payload that does not match is refused
+before it is written, and a consumer refuses (dead-letters) an event it cannot read.
+Payloads carry ids and amounts, never names, bank details or free text about a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from finbot.domain.errors import InvalidInput
+
+BUSINESS, AGENTS = "business", "agents"
+"""Streams: money and workflow facts; agent and gate facts."""
+
+
+@dataclass(frozen=True)
+class EventSchema:
+    """One event type at one version: its stream and its payload's required fields."""
+
+    name: str
+    version: int
+    stream: str
+    fields: Mapping[str, type]
+
+
+SCHEMAS: dict[tuple[str, int], EventSchema] = {
+    (s.name, s.version): s for s in (
+        EventSchema("decision.recorded", 1, AGENTS, {
+            "decision_id": str, "agent_id": str, "outcome": str, "mode": str,
+            "vendor_id": str, "amount": str, "currency": str}),
+        EventSchema("review.queued", 1, BUSINESS, {
+            "decision_id": str, "vendor_id": str, "priority": int, "due_at": int,
+            "required_approvals": int}),
+        EventSchema("review.recorded", 1, BUSINESS, {
+            "decision_id": str, "reviewer_id": str, "verdict": str, "status": str}),
+        EventSchema("escalation.approved", 1, BUSINESS, {
+            "decision_id": str, "vendor_id": str, "amount": str, "currency": str}),
+        EventSchema("breaker.changed", 1, AGENTS, {
+            "agent_id": str, "from_state": str, "to_state": str, "reason": str}),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as stored and delivered."""
+
+    event_id: str
+    type: str
+    version: int
+    stream: str
+    aggregate_id: str
+    aggregate_seq: int
+    tenant: str
+    occurred_at_us: int
+    trace_id: str
+    payload: Mapping[str, Any]
+
+
+def schema_for(type_: str, version: int) -> EventSchema:
+    """The schema of ``type_`` v``version``; InvalidInput if there is none."""
+    schema = SCHEMAS.get((type_, version))
+    if schema is None:
+        raise InvalidInput(f"unknown event {type_} v{version}", code="event_unknown",
+                           field="type")
+    return schema
+
+
+def check_payload(schema: EventSchema, payload: Mapping[str, Any]) -> None:
+    """Refuse a payload missing a field, carrying one of the wrong kind, or an extra one
+    (an extra field is how PII leaks into a stream unnoticed)."""
+    missing = [name for name in schema.fields if name not in payload]
+    extra = [name for name in payload if name not in schema.fields]
+    wrong = [name for name, kind in schema.fields.items()
+             if name in payload and (not isinstance(payload[name], kind)
+                                     or isinstance(payload[name], bool))]
+    if missing or extra or wrong:
+        raise InvalidInput(f"{schema.name} v{schema.version} payload: missing {missing}, "
+                           f"unexpected {extra}, wrong kind {wrong}",
+                           code="event_malformed", field="payload")

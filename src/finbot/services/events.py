@@ -1,0 +1,116 @@
+"""Emitting events through the outbox, and the embedded consumer that reads it directly.
+
+``Outbox.emit_in`` joins the caller's unit of work: the event commits with the change it
+announces or not at all. ``OutboxConsumer`` is the consumer API for the embedded default
+(no Redis): it reads committed events in order, runs its handler in one transaction with a
+processed-events record and its advanced offset (so a redelivered event has no second
+effect), retries failures with backoff and dead-letters an event after N failures or at
+once when it cannot be read, keeping the error.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from finbot.domain.errors import InvalidInput
+from finbot.domain.events import Event, check_payload, schema_for
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ports import TransientConflict, UnitOfWork
+
+Handler = Callable[[UnitOfWork, Event], None]
+
+
+class Outbox:
+    """Writes typed, versioned events into the caller's transaction."""
+
+    def __init__(self, *, clock: Callable[[], int] = now_us) -> None:
+        self._clock = clock
+
+    def emit_in(self, uow: UnitOfWork, type_: str, aggregate_id: str,
+                payload: Mapping[str, Any], *, version: int = 1, tenant: str = "default",
+                trace_id: str | None = None) -> Event:
+        schema = schema_for(type_, version)
+        check_payload(schema, payload)
+        event = Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id,
+                      uow.outbox.next_seq(aggregate_id), tenant, self._clock(),
+                      trace_id or secrets.token_hex(16), dict(payload))
+        uow.outbox.add(event)
+        return event
+
+
+class OutboxConsumer:
+    """One named consumer of the outbox; copies with the same name share its offset."""
+
+    def __init__(self, name: str, uow: UowFactory, handler: Handler, *,
+                 types: Collection[str] | None = None, max_attempts: int = 5,
+                 backoff_s: float = 0.05, clock: Callable[[], int] = now_us,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.name = name
+        self._uow = uow
+        self._handler = handler
+        self._types = frozenset(types) if types is not None else None
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._clock = clock
+        self._sleep = sleep
+
+    def poll(self, *, limit: int = 100) -> int:
+        """Handle (or dead-letter) the next committed events; how many were taken."""
+        with self._uow() as uow:
+            batch = uow.outbox.after(uow.outbox.offset(self.name), limit=limit)
+        for cursor, event in batch:
+            self._take(cursor, event)
+        return len(batch)
+
+    def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
+        """Poll until ``stop`` is set; the event in hand is finished first."""
+        while not stop.is_set():
+            if not self.poll():
+                stop.wait(idle_s)
+
+    def dead_letters(self) -> list[tuple[str, str, int]]:
+        with self._uow() as uow:
+            return uow.outbox.dead_letters(self.name)
+
+    def _take(self, cursor: tuple[int, int], event: Event) -> None:
+        try:
+            schema_for(event.type, event.version)
+            check_payload(schema_for(event.type, event.version), event.payload)
+        except InvalidInput as unreadable:  # a poison message must not block the stream
+            self._dead_letter(cursor, event, unreadable.message, attempts=0)
+            return
+        error = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                self._handle_once(cursor, event)
+                return
+            except TransientConflict:
+                continue
+            except Exception as failure:  # the handler's failure is kept with the event
+                error = f"{type(failure).__name__}: {failure}"
+                self._sleep(self._backoff_s * 2 ** (attempt - 1))
+        self._dead_letter(cursor, event, error, attempts=self._max_attempts)
+
+    def _handle_once(self, cursor: tuple[int, int], event: Event) -> None:
+        with self._uow() as uow:
+            if uow.outbox.offset(self.name, lock=True) >= cursor:
+                return  # another copy of this consumer took it
+            wanted = self._types is None or event.type in self._types
+            if wanted and uow.outbox.claim(self.name, event.event_id, self._clock()):
+                self._handler(uow, event)
+            uow.outbox.save_offset(self.name, cursor)
+            uow.commit()
+
+    def _dead_letter(self, cursor: tuple[int, int], event: Event, error: str, *,
+                     attempts: int) -> None:
+        with self._uow() as uow:
+            if uow.outbox.offset(self.name, lock=True) < cursor:
+                uow.outbox.dead_letter(self.name, cursor, event.event_id, error, attempts,
+                                       self._clock())
+                uow.outbox.save_offset(self.name, cursor)
+            uow.commit()

@@ -1,0 +1,175 @@
+"""The transactional outbox and its embedded consumer, on both backends: events commit with
+their change, are read in commit order, handled once, retried and dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import insert
+
+from finbot.adapters.db.tables import outbox
+from finbot.bootstrap import App
+from finbot.domain.errors import InvalidInput
+from finbot.domain.events import Event
+from finbot.services.decisions import DecisionService
+from finbot.services.events import OutboxConsumer
+from finbot.services.ports import UnitOfWork
+from tests.stand_ins import FACTS, INVOICE, POLICY, ScriptedAgent
+
+
+def drain(consumer: OutboxConsumer, want: int, *, timeout_s: float = 10.0) -> int:
+    """Poll until ``want`` events were taken. On PostgreSQL a transaction running anywhere
+    in the cluster (another test run's CREATE DATABASE, say) holds events back until it
+    ends, exactly as it would in production, so a reader polls rather than reads once."""
+    taken, deadline = 0, time.monotonic() + timeout_s
+    while taken < want and time.monotonic() < deadline:
+        got = consumer.poll()
+        taken += got
+        if not got:
+            time.sleep(0.02)
+    return taken
+
+
+def emit(app: App, n: int, *, aggregate: str = "agent:a") -> None:
+    for i in range(n):
+        with app.uow() as uow:
+            app.outbox.emit_in(uow, "breaker.changed", aggregate, {
+                "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": f"#{i}"})
+            uow.commit()
+
+
+def remember(seen: list[Event]) -> object:
+    def handle(uow: UnitOfWork, event: Event) -> None:
+        uow.reviews.add_member(f"user-{event.payload['reason']}", "v", 1)  # a real effect
+        seen.append(event)
+    return handle
+
+
+def members(app: App) -> int:
+    with app.uow() as uow:
+        return sum(len(uow.reviews.vendors_of(f"user-#{i}")) for i in range(50))
+
+
+def test_a_decision_and_its_events_commit_together(app: App) -> None:
+    DecisionService(app.uow, app.audit).decide(
+        "d-1", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+        agent=ScriptedAgent(confidence=0.2))
+    seen: list[Event] = []
+    drain(OutboxConsumer("test", app.uow, remember_types(seen)), 2)  # type: ignore[arg-type]
+    assert [(e.type, e.aggregate_id, e.aggregate_seq) for e in seen] == [
+        ("decision.recorded", "d-1", 1), ("review.queued", "d-1", 2)]
+    assert "Acme" not in str([e.payload for e in seen])  # the vendor's name stays out
+
+
+def remember_types(seen: list[Event]) -> object:
+    return lambda uow, event: seen.append(event)
+
+
+def test_an_event_of_a_rolled_back_change_never_exists(app: App) -> None:
+    with app.uow() as uow:
+        app.outbox.emit_in(uow, "breaker.changed", "agent:a", {
+            "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "x"})
+    assert OutboxConsumer("test", app.uow, lambda uow, e: None).poll() == 0
+
+
+def test_a_payload_off_its_schema_is_refused_before_it_is_written(app: App) -> None:
+    with app.uow() as uow, pytest.raises(InvalidInput, match="unexpected"):
+        app.outbox.emit_in(uow, "breaker.changed", "agent:a", {
+            "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "x",
+            "vendor_name": "Jane Doe"})
+
+
+def test_a_redelivered_event_has_no_second_effect(app: App) -> None:
+    emit(app, 3)
+    seen: list[Event] = []
+    consumer = OutboxConsumer("members", app.uow, remember(seen))  # type: ignore[arg-type]
+    assert drain(consumer, 3) == 3
+    with app.uow() as uow:  # as if the offset were lost: everything comes again
+        uow.outbox.save_offset("members", (-1, 0))
+        uow.commit()
+    assert drain(consumer, 3) == 3
+    assert len(seen) == 3
+    assert members(app) == 3
+
+
+def test_a_failing_handler_is_retried_then_dead_lettered_and_the_stream_moves_on(
+        app: App) -> None:
+    emit(app, 3)
+    seen: list[Event] = []
+
+    def flaky(uow: UnitOfWork, event: Event) -> None:
+        if event.payload["reason"] == "#1":
+            raise RuntimeError("cannot handle #1")
+        seen.append(event)
+
+    sleeps: list[float] = []
+    consumer = OutboxConsumer("flaky", app.uow, flaky, max_attempts=3, sleep=sleeps.append)
+    drain(consumer, 3)
+    assert [e.payload["reason"] for e in seen] == ["#0", "#2"]
+    [(_event_id, error, attempts)] = consumer.dead_letters()
+    assert "cannot handle #1" in error
+    assert attempts == 3
+    assert sleeps == [0.05, 0.1, 0.2]  # exponential backoff
+
+
+def test_an_unknown_event_version_is_dead_lettered_at_once(app: App) -> None:
+    with app.engine.begin() as conn:
+        conn.execute(insert(outbox).values(
+            event_id="00000000-0000-0000-0000-000000000001", stream="agents",
+            type="breaker.changed", version=9, aggregate_id="x", aggregate_seq=1,
+            tenant="default", occurred_at=1, trace_id="t", payload="{}"))
+    emit(app, 1)
+    seen: list[Event] = []
+    consumer = OutboxConsumer("strict", app.uow, remember_types(seen))  # type: ignore[arg-type]
+    drain(consumer, 2)
+    assert len(seen) == 1
+    assert "unknown event breaker.changed v9" in consumer.dead_letters()[0][1]
+
+
+def test_copies_of_a_consumer_handle_each_event_once_in_order(app: App) -> None:
+    emit(app, 30, aggregate="agent:a")
+    drain(OutboxConsumer("warm-up", app.uow, lambda uow, e: None), 30)  # all visible now
+    seen: list[Event] = []
+    lock = threading.Lock()
+
+    def handle(uow: UnitOfWork, event: Event) -> None:
+        with lock:
+            seen.append(event)
+
+    copies = [OutboxConsumer("shared", app.uow, handle) for _ in range(3)]
+    threads = [threading.Thread(target=c.poll, kwargs={"limit": 30}) for c in copies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [e.aggregate_seq for e in seen] == list(range(1, 31))
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgres_readers_never_pass_a_transaction_still_in_flight(app: App) -> None:
+    early = app.uow().__enter__()
+    app.outbox.emit_in(early, "breaker.changed", "agent:early", {
+        "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "early"})
+    emit(app, 1, aggregate="agent:late")  # takes a later id and commits first
+    seen: list[Event] = []
+    consumer = OutboxConsumer("ordered", app.uow, remember_types(seen))  # type: ignore[arg-type]
+    consumer.poll()
+    assert seen == []  # the late event waits: reading it now would let "early" fall behind
+    early.commit()
+    early.__exit__(None, None, None)
+    drain(consumer, 2)
+    assert [e.aggregate_id for e in seen] == ["agent:early", "agent:late"]
+
+
+def test_events_carry_their_envelope(app: App) -> None:
+    emit(app, 1)
+    seen: list[Event] = []
+    drain(OutboxConsumer("env", app.uow, remember_types(seen)), 1)  # type: ignore[arg-type]
+    event = seen[0]
+    assert replace(event, event_id="", trace_id="", occurred_at_us=0) == Event(
+        "", "breaker.changed", 1, "agents", "agent:a", 1, "default", 0, "",
+        {"agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "#0"})
+    assert len(event.trace_id) == 32
