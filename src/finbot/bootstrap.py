@@ -14,12 +14,13 @@ from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.agents.ports import AgentTools
 from finbot.config import Settings
+from finbot.execution.escalations import pay_approved_escalations
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
-from finbot.services.events import Outbox
+from finbot.services.events import Outbox, OutboxConsumer
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.policies import PolicyStore
@@ -46,6 +47,7 @@ class App:
     breakers: BreakerService
     decisions: DecisionService
     reviews: ReviewService
+    executor_events: OutboxConsumer
 
     def close(self) -> None:
         self.engine.dispose()
@@ -91,5 +93,9 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"])
+    parts["executor_events"] = OutboxConsumer(
+        "executor", uow, pay_approved_escalations(
+            parts["payments"], source_account=settings.payment_source_account),
+        types={"escalation.approved"})
     parts.update(overrides)
     return App(**parts)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     rail_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     rail_unknown_rate: float = Field(default=0.0, ge=0, le=1)
     rail_seed: int | None = None
+    payment_source_account: str = Field(
+        default="company:bank", min_length=1, max_length=128,
+        description="The ledger account approved escalations are paid from")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

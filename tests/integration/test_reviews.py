@@ -4,6 +4,7 @@ records it, and only approved escalations can be paid."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from finbot.domain.ledger import AccountFlag, TransferRequest
 from finbot.domain.policy import policy_from_mapping
 from finbot.domain.reviews import ConflictOfInterest, ReviewRefused, ReviewStatus
 from finbot.entrypoints.cli.app import cli
+from finbot.entrypoints.cli.serve import background_round
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
 
@@ -155,3 +157,31 @@ def test_the_review_commands_work_the_queue(books: App, env: None, tmp_path: Pat
     assert labels.exit_code == 0
     assert "1 labels" in labels.output
     assert json.loads((tmp_path / "l.jsonl").read_text())["human_verdict"] == "APPROVE"
+
+
+def test_an_approved_escalation_flows_on_to_execution_once(books: App) -> None:
+    escalate(books, "d-1")
+    books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
+    run_background_round(books)
+    assert books.payments.resume_all() == []  # one approval of two: nothing started
+    books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
+    run_background_round(books)
+    saga = books.payments.get("pay-d-1")
+    assert saga.state.value == "completed"
+    assert saga.amount == 120000
+    with books.uow() as uow:  # redelivery after a lost offset starts nothing new
+        uow.outbox.save_offset("executor", (-1, 0))
+        uow.commit()
+    run_background_round(books)
+    assert books.executor_events.dead_letters() == []
+    assert books.queries.account(PAYABLE).balances.debits_posted == 120000
+
+
+def run_background_round(app: App) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # PostgreSQL: wait out other runs' transactions
+        background_round(app, 1)
+        with app.uow() as uow:
+            if uow.outbox.after(uow.outbox.offset("executor"), limit=1) == []:
+                return
+        time.sleep(0.02)

@@ -121,8 +121,21 @@ class PaymentExecutor:
 
     # -- starting -------------------------------------------------------------------
 
+    def start_in(self, uow: UnitOfWork, payment_id: str, *, payee_account: str,
+                 source_account: str, amount: Any, currency: str, decision_id: str) -> Saga:
+        """Create the saga inside the caller's transaction (an event handler's, say); the
+        background rounds run it after the commit. Same checks as ``execute_payment``."""
+        wanted = self._wanted(payment_id, payee_account, source_account, amount, currency,
+                              decision_id)
+        return self._insert_or_match_in(uow, wanted)
+
     def _start(self, payment_id: str, payee: str, source: str, amount: Any,
                currency: str, decision_id: str) -> Saga:
+        wanted = self._wanted(payment_id, payee, source, amount, currency, decision_id)
+        return retrying(lambda: self._insert_or_match(wanted))
+
+    def _wanted(self, payment_id: str, payee: str, source: str, amount: Any,
+                currency: str, decision_id: str) -> Saga:
         if checks.check_id(payment_id) is not None:
             raise InvalidInput("a payment id is 1 to 128 printable characters",
                                field="payment_id")
@@ -131,32 +144,35 @@ class PaymentExecutor:
             raise InvalidInput("a payment amount must be positive", code="invalid_amount",
                                field="amount")
         now = self._clock()
-        wanted = Saga(payment_id, S.STARTED, payee, source, money.minor, money.currency.code,
-                      now, now, decision_id=decision_id)
-        return retrying(lambda: self._insert_or_match(wanted))
+        return Saga(payment_id, S.STARTED, payee, source, money.minor, money.currency.code,
+                    now, now, decision_id=decision_id)
 
     def _insert_or_match(self, wanted: Saga) -> Saga:
         with self._uow() as uow:
-            existing = uow.sagas.get(wanted.id)
-            if existing is not None:
-                return _same_payment(existing, wanted)
-            other = uow.sagas.by_decision(wanted.decision_id or "")
-            if other is not None:
-                raise ExecutionRefused(f"decision {wanted.decision_id!r} was already executed "
-                                       f"by payment {other.id!r}", field="decision_id")
-            for code in (wanted.payee_account, wanted.source_account):
-                account = uow.ledger.account_by_code(code)
-                if account is None:
-                    raise NotFound(f"no account {code!r}", field="account")
-                if account.currency != wanted.currency:
-                    raise InvalidInput(f"account {code!r} holds {account.currency}, "
-                                       f"not {wanted.currency}", code="currency_mismatch",
-                                       field="currency")
-            check_approved(uow, wanted)
-            uow.sagas.insert(wanted)
-            self._log(uow, wanted, "created", "done", {"compensation": COMPENSATIONS[S.STARTED],
-                                                       "decision_id": wanted.decision_id})
+            saga = self._insert_or_match_in(uow, wanted)
             uow.commit()
+        return saga
+
+    def _insert_or_match_in(self, uow: UnitOfWork, wanted: Saga) -> Saga:
+        existing = uow.sagas.get(wanted.id)
+        if existing is not None:
+            return _same_payment(existing, wanted)
+        other = uow.sagas.by_decision(wanted.decision_id or "")
+        if other is not None:
+            raise ExecutionRefused(f"decision {wanted.decision_id!r} was already executed "
+                                   f"by payment {other.id!r}", field="decision_id")
+        for code in (wanted.payee_account, wanted.source_account):
+            account = uow.ledger.account_by_code(code)
+            if account is None:
+                raise NotFound(f"no account {code!r}", field="account")
+            if account.currency != wanted.currency:
+                raise InvalidInput(f"account {code!r} holds {account.currency}, "
+                                   f"not {wanted.currency}", code="currency_mismatch",
+                                   field="currency")
+        check_approved(uow, wanted)
+        uow.sagas.insert(wanted)
+        self._log(uow, wanted, "created", "done", {"compensation": COMPENSATIONS[S.STARTED],
+                                                   "decision_id": wanted.decision_id})
         return wanted
 
     # -- steps ------------------------------------------------------------------------

@@ -55,8 +55,11 @@ def _has_policy(app: App) -> bool:
 
 
 def background_round(app: App, round_no: int) -> None:
-    """One round of upkeep: resume payments, expire reservations, and every
-    CHECKPOINT_EVERY rounds record a Merkle checkpoint of the audit chain."""
+    """One round of upkeep: start the payments of approved escalations, resume payments,
+    expire reservations, and every CHECKPOINT_EVERY rounds record a Merkle checkpoint of
+    the audit chain."""
+    while app.executor_events.poll():
+        pass
     app.payments.resume_all()
     app.ledger.expire_pending()
     if round_no % CHECKPOINT_EVERY == 0:
