@@ -11,6 +11,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -108,3 +109,25 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+
+
+REDIS_URL = os.environ.get("FINBOT_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[Any, str]]:
+    """A client on the real Redis and a key prefix private to the test (keys deleted after).
+    Without a server this skips, unless FINBOT_REQUIRE_SERVICES=1 makes it a failure."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        _unavailable(f"Redis at {REDIS_URL}", error)
+    prefix = f"finbot-test:{RUN_ID}:{uuid.uuid4().hex[:8]}:"
+    yield client, prefix
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

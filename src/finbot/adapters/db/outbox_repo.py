@@ -112,5 +112,11 @@ class SqlOutboxRepo:
                                  .order_by(outbox.c.id).limit(limit))
         return [(int(r.id), _event(r)) for r in rows]
 
+    def forget_relayed(self) -> int:
+        """Mark every relayed row unrelayed again; how many."""
+        result = self.conn.execute(update(outbox).where(outbox.c.relayed_at.is_not(None))
+                                   .values(relayed_at=None))
+        return int(result.rowcount)
+
     def mark_relayed(self, ids: list[int], now_us: int) -> None:
         self.conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(relayed_at=now_us))

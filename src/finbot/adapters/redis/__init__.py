@@ -1,0 +1,1 @@
+"""Redis adapters: the event streams of the production deployment."""

@@ -1,0 +1,79 @@
+"""Publishing outbox events to Redis Streams, one stream per concern.
+
+Each event becomes one stream entry (``finbot:events:<stream>``) whose fields are the
+envelope; entries are sent in one pipeline per batch, in outbox order, so events of one
+aggregate keep their order within a stream. Streams are capped approximately
+(``MAXLEN ~``) so Redis memory stays bounded; the outbox table stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from redis import Redis
+
+from finbot.domain.events import Event
+
+PREFIX = "finbot:events:"
+
+
+def stream_key(stream: str, *, prefix: str = PREFIX) -> str:
+    return f"{prefix}{stream}"
+
+
+def entry_fields(event: Event) -> dict[str, str]:
+    """The stream entry of one event: every envelope field, the payload as JSON."""
+    return {"event_id": event.event_id, "type": event.type, "version": str(event.version),
+            "stream": event.stream, "aggregate_id": event.aggregate_id,
+            "aggregate_seq": str(event.aggregate_seq), "tenant": event.tenant,
+            "occurred_at": str(event.occurred_at_us), "trace_id": event.trace_id,
+            "payload": json.dumps(dict(event.payload), sort_keys=True)}
+
+
+def event_from_fields(fields: dict[Any, Any]) -> Event:
+    """The event of a stream entry; KeyError/ValueError if the entry is malformed."""
+    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
+                                                          else v) for k, v in fields.items()}
+    payload = json.loads(text["payload"])
+    if not isinstance(payload, dict):
+        raise ValueError("an event payload is a JSON object")
+    return Event(text["event_id"], text["type"], int(text["version"]), text["stream"],
+                 text["aggregate_id"], int(text["aggregate_seq"]), text["tenant"],
+                 int(text["occurred_at"]), text["trace_id"], payload)
+
+
+class RedisStreamPublisher:
+    """Sends events to their streams; raises redis errors so the relay can wait and retry."""
+
+    def __init__(self, client: Redis, *, prefix: str = PREFIX, max_len: int = 1_000_000) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._max_len = max_len
+
+    def publish(self, events: Sequence[Event]) -> bool:
+        """Send a batch. If this Redis had lost what the relay sent before (restarted
+        without persistence, or flushed), take the batch back out and return False: the
+        relay then sends the whole outbox again, in order. The check rides in the same
+        pipeline, on the same connection, as the entries, so a restart between them is
+        noticed."""
+        keys = [stream_key(event.stream, prefix=self._prefix) for event in events]
+        pipe = self._client.pipeline(transaction=False)
+        pipe.exists(self._marker)
+        for key, event in zip(keys, events, strict=True):
+            pipe.xadd(key, entry_fields(event), maxlen=self._max_len,  # type: ignore[arg-type]
+                      approximate=True)
+        pipe.set(self._marker, "1")
+        results = pipe.execute()
+        if results[0]:
+            return True
+        undo = self._client.pipeline(transaction=False)
+        for key, entry_id in zip(keys, results[1:-1], strict=True):
+            undo.xdel(key, entry_id)
+        undo.execute()
+        return False
+
+    @property
+    def _marker(self) -> str:
+        return f"{self._prefix}relay:marker"
