@@ -9,7 +9,7 @@ agent was pulled out of the loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,8 +198,8 @@ class BreakerService:
             local.baseline_at_us = now
         return local.baseline
 
-    def _move(self, agent_id: str, to: BreakerState, reason: str, trips: tuple[Trip, ...] | list[
-            Trip], *, expect: StoredBreaker | None) -> StoredBreaker:
+    def _move(self, agent_id: str, to: BreakerState, reason: str, trips: Sequence[Trip], *,
+              expect: StoredBreaker | None) -> StoredBreaker:
         """Persist a transition with its audit record. With ``expect``, only if the state
         is still the one read (another process may have moved it first)."""
         if not reason.strip():
@@ -229,7 +229,7 @@ class BreakerService:
 
 
 def _record(agent_id: str, before: StoredBreaker | None, after: StoredBreaker,
-            trips: Any) -> dict[str, Any]:
+            trips: Sequence[Trip]) -> dict[str, Any]:
     return {"agent_id": agent_id,
             "from": before.state.value if before else BreakerState.CLOSED.value,
             "to": after.state.value, "reason": after.reason,

@@ -76,9 +76,7 @@ class DecisionService:
         if mode is Mode.LIVE and self._breakers is not None and (
                 not self._breakers.allows_agent(agent.agent_id)):
             return self._fall_back(decision_id, policy, facts, snapshot, agent, drill=drill)
-        started = time.monotonic()
-        proposal, proposed, error = self._ask(agent, snapshot)
-        latency_us = int((time.monotonic() - started) * 1_000_000)
+        proposal, proposed, error, latency_us = self._ask(agent, snapshot)
         if proposal is None or proposed is None:
             return self._observed(agent, latency_us, self._record(
                 decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
@@ -107,19 +105,23 @@ class DecisionService:
         return decision
 
     def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[
-            Proposal | None, Outcome | None, str | None]:
-        """The proposal, its checked outcome, or the error that makes it unusable."""
+            Proposal | None, Outcome | None, str | None, int]:
+        """The proposal, its checked outcome, or the error that makes it unusable; and how
+        long the agent took, in microseconds."""
         started = time.monotonic()
         try:
             proposal = agent.propose(snapshot)
         except Exception as failure:  # any agent failure escalates; nothing executes
-            return None, None, f"agent_failed: {type(failure).__name__}: {failure}"
-        if time.monotonic() - started > self._timeout_s:
-            return proposal, None, "agent_timed_out"
+            error = f"agent_failed: {type(failure).__name__}: {failure}"
+            return None, None, error, _since(started)
+        latency_us = _since(started)
+        if latency_us > self._timeout_s * 1_000_000:
+            return proposal, None, "agent_timed_out", latency_us
         try:
-            return proposal, check_proposal(proposal, timeout_s=self._timeout_s), None
+            outcome = check_proposal(proposal, timeout_s=self._timeout_s)
         except ProposalRejected as rejected:
-            return proposal, None, f"{rejected.code}: {rejected.message}"
+            return proposal, None, f"{rejected.code}: {rejected.message}", latency_us
+        return proposal, outcome, None, latency_us
 
     def _record(self, decision_id: str, policy: Policy, facts: PaymentFacts, mode: Mode,
                 outcome: Outcome, rules: list[RuleResult], *, reasoning: str, agent: Agent,
@@ -171,6 +173,10 @@ class DecisionService:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
             uow.commit()
         return record
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1_000_000)
 
 
 def _escalation_reason(rules: list[RuleResult], error: str | None) -> str:

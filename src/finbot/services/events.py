@@ -79,7 +79,6 @@ class OutboxConsumer:
 
     def _take(self, cursor: tuple[int, int], event: Event) -> None:
         try:
-            schema_for(event.type, event.version)
             check_payload(schema_for(event.type, event.version), event.payload)
         except InvalidInput as unreadable:  # a poison message must not block the stream
             self._dead_letter(cursor, event, unreadable.message, attempts=0)

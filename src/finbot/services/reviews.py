@@ -47,13 +47,13 @@ class ReviewService:
         if not reviewer_id or len(reviewer_id) > 128:
             raise InvalidInput("a reviewer id is 1 to 128 characters", field="reviewer")
         try:
-            verdict = Verdict(verdict)
+            chosen = Verdict(verdict)
         except ValueError:
             raise InvalidInput(f"a verdict is APPROVE or REJECT, not {verdict!r}",
                                field="verdict") from None
         rules = self._policies.current().review
-        return retrying(lambda: self._review(decision_id, reviewer_id, Verdict(verdict),
-                                             rationale, rules))
+        return retrying(lambda: self._review(decision_id, reviewer_id, chosen, rationale,
+                                             rules))
 
     def _review(self, decision_id: str, reviewer_id: str, verdict: Verdict, rationale: str,
                 rules: Any) -> ReviewItem:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from finbot.adapters.db.ledger_queries import LedgerQueries
-from finbot.adapters.db.tables import policies
+from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.domain.errors import NotFound
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy, policy_from_mapping
@@ -38,8 +38,7 @@ class SqlPolicyView:
 
     def current(self) -> Policy:
         with self._engine.connect() as conn:
-            row = conn.execute(select(policies.c.version, policies.c.body)
-                               .order_by(policies.c.seq.desc()).limit(1)).first()
-        if row is None:
+            latest = SqlPolicyRepo(conn).latest()
+        if latest is None:
             raise NotFound("no policy has been published", field="policy")
-        return policy_from_mapping(row.version, json.loads(row.body))
+        return policy_from_mapping(latest[0], json.loads(latest[2]))

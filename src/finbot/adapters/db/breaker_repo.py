@@ -7,8 +7,8 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import agent_outcome_counts, breaker_states
 from finbot.domain.breakers import BreakerState, StoredBreaker
 
@@ -43,8 +43,7 @@ class SqlBreakerRepo:
         return result.rowcount == 1
 
     def count_outcome(self, agent_id: str, hour: int, outcome: str) -> None:
-        dialect: Any = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(agent_outcome_counts).values(
+        statement = upsert_insert(self.conn, agent_outcome_counts).values(
             agent_id=agent_id, hour=hour, outcome=outcome, count=1)
         self.conn.execute(statement.on_conflict_do_update(
             index_elements=[_COUNTS.agent_id, _COUNTS.hour, _COUNTS.outcome],

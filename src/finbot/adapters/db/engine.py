@@ -11,7 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 READ_ONLY = "finbot_read_only"
@@ -40,6 +41,13 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
     event.listen(engine, "connect", _sqlite_connect_read_only if read_only else _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin)
     return engine
+
+
+def upsert_insert(connection: Connection, table: Table) -> Any:
+    """An INSERT on ``table`` that takes ``on_conflict_do_update/nothing``, in the dialect
+    of ``connection`` (both SQLite and PostgreSQL speak ON CONFLICT)."""
+    dialect: Any = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

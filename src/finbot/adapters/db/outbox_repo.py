@@ -14,8 +14,8 @@ import json
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
     consumer_offsets,
     dead_letters,
@@ -42,13 +42,11 @@ class SqlOutboxRepo:
         self.conn = connection
         self._postgres = connection.dialect.name == "postgresql"
 
-    def _upsert(self) -> Any:
-        return postgresql.insert if self._postgres else sqlite.insert
-
     def next_seq(self, aggregate_id: str) -> int:
         """The aggregate's next sequence number; the row stays locked until commit."""
         agg = outbox_aggregates.c
-        statement = self._upsert()(outbox_aggregates).values(aggregate_id=aggregate_id, seq=1)
+        statement = upsert_insert(self.conn, outbox_aggregates).values(
+            aggregate_id=aggregate_id, seq=1)
         statement = statement.on_conflict_do_update(index_elements=[agg.aggregate_id],
                                                     set_={"seq": agg.seq + 1})
         return int(self.conn.execute(statement.returning(agg.seq)).scalar_one())
@@ -79,7 +77,7 @@ class SqlOutboxRepo:
 
     def save_offset(self, consumer: str, cursor: Cursor) -> None:
         offsets = consumer_offsets.c
-        statement = self._upsert()(consumer_offsets).values(
+        statement = upsert_insert(self.conn, consumer_offsets).values(
             consumer=consumer, txid=cursor[0], outbox_id=cursor[1])
         self.conn.execute(statement.on_conflict_do_update(
             index_elements=[offsets.consumer],
@@ -87,7 +85,7 @@ class SqlOutboxRepo:
 
     def claim(self, consumer: str, event_id: str, now_us: int) -> bool:
         """Record that ``consumer`` handles ``event_id``; False if it already did."""
-        statement = self._upsert()(processed_events).values(
+        statement = upsert_insert(self.conn, processed_events).values(
             consumer=consumer, event_id=event_id, processed_at=now_us).on_conflict_do_nothing()
         # RETURNING, not rowcount: drivers disagree on the count of a skipped insert.
         inserted = self.conn.execute(statement.returning(processed_events.c.event_id))
@@ -95,7 +93,7 @@ class SqlOutboxRepo:
 
     def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
                     attempts: int, now_us: int) -> None:
-        statement = self._upsert()(dead_letters).values(
+        statement = upsert_insert(self.conn, dead_letters).values(
             consumer=consumer, event_id=event_id, outbox_id=cursor[1], error=error[:4000],
             attempts=attempts, created_at=now_us).on_conflict_do_nothing()
         self.conn.execute(statement)

@@ -10,6 +10,8 @@ from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, 
 from finbot.adapters.db.tables import review_queue, reviews, vendor_members
 from finbot.domain.reviews import Priority, Review, ReviewItem, ReviewStatus, Verdict
 
+_UNSETTLED = [status.value for status in ReviewStatus if not status.settled]
+
 
 def _item(row: RowMapping) -> ReviewItem:
     return ReviewItem(
@@ -54,8 +56,7 @@ class SqlReviewRepo:
     def pending(self, *, limit: int, overdue_at: int | None = None) -> list[ReviewItem]:
         """Unsettled items, most urgent first; only overdue ones when ``overdue_at`` is set."""
         query = (select(review_queue)
-                 .where(review_queue.c.status.in_([ReviewStatus.OPEN.value,
-                                                   ReviewStatus.AWAITING_SECOND.value]))
+                 .where(review_queue.c.status.in_(_UNSETTLED))
                  .order_by(review_queue.c.priority, review_queue.c.due_at).limit(limit))
         if overdue_at is not None:
             query = query.where(review_queue.c.due_at < overdue_at)
@@ -63,8 +64,7 @@ class SqlReviewRepo:
 
     def counts(self, now_us: int) -> tuple[int, int]:
         """(unsettled items, of which past their SLA)."""
-        open_ = review_queue.c.status.in_([ReviewStatus.OPEN.value,
-                                           ReviewStatus.AWAITING_SECOND.value])
+        open_ = review_queue.c.status.in_(_UNSETTLED)
         row = self.conn.execute(select(
             func.count().filter(open_),
             func.count().filter(open_ & (review_queue.c.due_at < now_us)))).one()
