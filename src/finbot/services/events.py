@@ -10,6 +10,7 @@ once when it cannot be read, keeping the error.
 
 from __future__ import annotations
 
+import enum
 import secrets
 import threading
 import time
@@ -25,6 +26,41 @@ from finbot.services.ports import TransientConflict, UnitOfWork
 Handler = Callable[[UnitOfWork, Event], None]
 
 
+class Applied(enum.Enum):
+    """What ``apply_in_order`` did with one delivered event."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"  # handled before: no second effect
+    EARLY = "early"  # an earlier event of its aggregate in its stream is not applied yet
+
+
+def apply_in_order(uow: UnitOfWork, consumer: str, event: Event, handler: Handler | None, *,
+                   now_us: int, ignore_gap: bool = False) -> Applied:
+    """Apply one event of a stream in its aggregate's order, once, in the caller's unit of
+    work (committed by the caller together with the handler's effect).
+
+    Events of one aggregate in one stream carry consecutive sequence numbers; the consumer
+    keeps the last it applied per aggregate, locked while it applies the next, so copies of
+    a consumer sharing one stream still apply each aggregate's events in order. An event
+    ahead of a missing predecessor is EARLY and should be offered again later;
+    ``ignore_gap`` applies it anyway (its predecessor was trimmed, predates the consumer, or
+    is long dead-lettered). ``handler`` None records the event as applied without an effect
+    (a type the consumer does not handle)."""
+    outbox = uow.outbox
+    last = outbox.applied_seq(consumer, event.stream, event.aggregate_id)
+    if last is not None and event.aggregate_seq <= last:
+        return Applied.DUPLICATE
+    expected = 1 if last is None else last + 1
+    if event.aggregate_seq != expected and not ignore_gap:
+        return Applied.EARLY
+    outbox.save_applied_seq(consumer, event.stream, event.aggregate_id, event.aggregate_seq)
+    if not outbox.claim(consumer, event.event_id, now_us):
+        return Applied.DUPLICATE
+    if handler is not None:
+        handler(uow, event)
+    return Applied.HANDLED
+
+
 class Outbox:
     """Writes typed, versioned events into the caller's transaction."""
 
@@ -37,7 +73,7 @@ class Outbox:
         schema = schema_for(type_, version)
         check_payload(schema, payload)
         event = Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id,
-                      uow.outbox.next_seq(aggregate_id), tenant, self._clock(),
+                      uow.outbox.next_seq(schema.stream, aggregate_id), tenant, self._clock(),
                       trace_id or secrets.token_hex(16), dict(payload))
         uow.outbox.add(event)
         return event

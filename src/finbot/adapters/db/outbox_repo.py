@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, text, update
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
+    aggregate_cursors,
     consumer_offsets,
     dead_letters,
     outbox,
@@ -42,13 +43,14 @@ class SqlOutboxRepo:
         self.conn = connection
         self._postgres = connection.dialect.name == "postgresql"
 
-    def next_seq(self, aggregate_id: str) -> int:
-        """The aggregate's next sequence number; the row stays locked until commit."""
+    def next_seq(self, stream: str, aggregate_id: str) -> int:
+        """The aggregate's next sequence number in ``stream``; the row stays locked until
+        commit, so the aggregate's events commit in sequence order."""
         agg = outbox_aggregates.c
         statement = upsert_insert(self.conn, outbox_aggregates).values(
-            aggregate_id=aggregate_id, seq=1)
-        statement = statement.on_conflict_do_update(index_elements=[agg.aggregate_id],
-                                                    set_={"seq": agg.seq + 1})
+            stream=stream, aggregate_id=aggregate_id, seq=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[agg.stream, agg.aggregate_id], set_={"seq": agg.seq + 1})
         return int(self.conn.execute(statement.returning(agg.seq)).scalar_one())
 
     def add(self, event: Event) -> None:
@@ -104,6 +106,23 @@ class SqlOutboxRepo:
                                  .where(dead_letters.c.consumer == consumer)
                                  .order_by(dead_letters.c.outbox_id))
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    def applied_seq(self, consumer: str, stream: str, aggregate_id: str) -> int | None:
+        """The last sequence of the aggregate ``consumer`` applied in ``stream``, locked
+        until commit; None before its first."""
+        c = aggregate_cursors.c
+        row = self.conn.execute(select(c.seq).where(
+            c.consumer == consumer, c.stream == stream, c.aggregate_id == aggregate_id)
+            .with_for_update()).first()
+        return int(row[0]) if row else None
+
+    def save_applied_seq(self, consumer: str, stream: str, aggregate_id: str,
+                         seq: int) -> None:
+        c = aggregate_cursors.c
+        statement = upsert_insert(self.conn, aggregate_cursors).values(
+            consumer=consumer, stream=stream, aggregate_id=aggregate_id, seq=seq)
+        self.conn.execute(statement.on_conflict_do_update(
+            index_elements=[c.consumer, c.stream, c.aggregate_id], set_={"seq": seq}))
 
     def unrelayed(self, *, limit: int) -> list[tuple[int, Event]]:
         rows = self.conn.execute(select(outbox).where(outbox.c.relayed_at.is_(None))

@@ -260,10 +260,20 @@ outbox = Table(
     Column("trace_id", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("relayed_at", BigInteger),
+    UniqueConstraint("stream", "aggregate_id", "aggregate_seq", name="outbox_stream_order"),
 )
 
 outbox_aggregates = Table(
     "outbox_aggregates", metadata,
+    Column("stream", String(32), primary_key=True),
+    Column("aggregate_id", String(128), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+aggregate_cursors = Table(
+    "aggregate_cursors", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("stream", String(32), primary_key=True),
     Column("aggregate_id", String(128), primary_key=True),
     Column("seq", BigInteger, nullable=False),
 )

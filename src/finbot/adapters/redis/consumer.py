@@ -1,0 +1,344 @@
+"""A consumer group member on Redis Streams: at-least-once delivery, effects exactly once.
+
+Copies of a consumer share one Redis consumer group, so each entry goes to one copy. An
+entry is acknowledged (XACK) only after its effect, the processed-events record and the
+aggregate's applied sequence committed in one database transaction; a copy that dies
+between the two leaves the entry pending, another copy reclaims it (XAUTOCLAIM) once it
+has been idle ``claim_idle_ms``, and the processed-events record keeps the effect from
+happening twice.
+
+Per-aggregate order holds across copies: an entry whose predecessor (same aggregate, same
+stream) is still being handled elsewhere is kept and offered again, and applied once the
+predecessor is; after ``order_wait_s`` (longer than a reclaim takes) a missing predecessor
+is given up on. A malformed or unknown-version entry, one whose handler failed
+``max_attempts`` times (with backoff), or one that was delivered ``max_deliveries`` times
+without an acknowledgement (it crashes its consumers) goes to the dead-letter stream with
+the reason and is acknowledged: a poison message never blocks the stream.
+
+Stopping finishes the entry in hand and releases the rest: they are marked idle, so another
+copy reclaims them at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from finbot.adapters.redis.streams import PREFIX, event_from_fields, stream_key
+from finbot.domain.errors import InvalidInput
+from finbot.domain.events import Event, check_payload, schema_for
+from finbot.services.events import Applied, Handler, apply_in_order
+from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ports import TransientConflict
+
+logger = logging.getLogger(__name__)
+
+DEAD_LETTERS = "dead"
+"""The dead-letter stream: ``finbot:events:dead``."""
+
+
+def default_consumer_name() -> str:
+    """A name unique to this process: its entries are reclaimed by others if it dies."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class _Held:
+    """An entry delivered to this copy and not yet acknowledged."""
+
+    key: str
+    entry_id: str
+    fields: Mapping[Any, Any]
+    first_early_at: float = field(default_factory=time.monotonic)
+
+
+class StreamConsumer:
+    """One copy of a named consumer reading one or more streams through a consumer group."""
+
+    def __init__(self, group: str, uow: UowFactory, handler: Handler, client: Redis, *,
+                 streams: Collection[str], types: Collection[str] | None = None,
+                 name: str | None = None, prefix: str = PREFIX, batch: int = 100,
+                 block_ms: int = 1000, max_attempts: int = 5, backoff_s: float = 0.05,
+                 claim_idle_ms: int = 30_000, order_wait_s: float = 60.0,
+                 max_deliveries: int = 10, clock: Callable[[], int] = now_us,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if order_wait_s * 1000 <= claim_idle_ms:
+            raise ValueError("order_wait_s must outlast claim_idle_ms, or an entry could "
+                             "overtake a predecessor that is only waiting to be reclaimed")
+        self.name = group
+        self.consumer = name or default_consumer_name()
+        self._uow = uow
+        self._handler = handler
+        self._client = client
+        self._keys = [stream_key(s, prefix=prefix) for s in streams]
+        self._dead_key = stream_key(DEAD_LETTERS, prefix=prefix)
+        self._types = frozenset(types) if types is not None else None
+        self._batch = batch
+        self._block_ms = block_ms
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._claim_idle_ms = claim_idle_ms
+        self._order_wait_s = order_wait_s
+        self._max_deliveries = max_deliveries
+        self._clock = clock
+        self._sleep = sleep
+        self._early: dict[str, _Held] = {}
+        self._stop = threading.Event()
+        self._started = False
+        self._last_reclaim = 0.0
+        self._last_touch = time.monotonic()
+
+    def ensure_groups(self) -> None:
+        """Create the consumer group on each stream (from its first entry) if missing."""
+        for key in self._keys:
+            try:
+                self._client.xgroup_create(key, self.name, id="0", mkstream=True)
+            except ResponseError as exists:
+                if "BUSYGROUP" not in str(exists):
+                    raise
+
+    def poll(self, *, block: bool = True) -> int:
+        """Handle what is due: on the first call this copy's own unacknowledged entries
+        (left by a previous run under the same name), then entries idle on dead copies,
+        then entries held back for order, then new ones (waiting up to ``block_ms`` if
+        nothing else was due). Returns how many entries were settled."""
+        try:
+            return self._poll(block=block)
+        except ResponseError as missing:
+            if "NOGROUP" not in str(missing):
+                raise
+            # Redis lost the group (flushed or restarted empty): start again from the
+            # streams' beginning; what was handled before is recognised and skipped.
+            logger.warning("%s: consumer group missing; recreating it", self.name)
+            self._started = False
+            self._early.clear()
+            return 0
+
+    def _poll(self, *, block: bool) -> int:
+        settled = 0
+        if not self._started:
+            self.ensure_groups()
+            self._started = True
+            settled += self._settle_all(self._read_own(), check_deliveries=True)
+        if time.monotonic() - self._last_reclaim >= min(1.0, self._claim_idle_ms / 2000):
+            self._last_reclaim = time.monotonic()
+            settled += self._settle_all(self._reclaim(), check_deliveries=True)
+        settled += self._retry_early()
+        wait = block and not settled and not self._early
+        settled += self._settle_all(self._read(">", block_ms=self._block_ms if wait else None))
+        return settled
+
+    def run(self, stop: threading.Event, *, retry_s: float = 1.0) -> None:
+        """Consume until ``stop``: the entry in hand is finished, the rest released."""
+        self._stop = stop
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll()
+                except RedisError as failure:  # Redis is down: entries wait there
+                    logger.warning("%s waiting for Redis: %s", self.name, failure)
+                    stop.wait(retry_s)
+        finally:
+            try:
+                self.release()
+            except RedisError:  # unreachable: the entries are reclaimed once idle
+                logger.warning("%s could not release its entries", self.name)
+
+    def release(self) -> None:
+        """Hand back every entry this copy holds: marked idle, another copy takes it now."""
+        held: dict[str, list[str]] = {}
+        for item in self._early.values():
+            held.setdefault(item.key, []).append(item.entry_id)
+        for key in self._keys:
+            pending = self._client.xpending_range(key, self.name, "-", "+", 10_000,
+                                                 consumername=self.consumer)
+            held.setdefault(key, []).extend(_text(p["message_id"]) for p in pending)
+        for key, ids in held.items():
+            if ids:
+                self._client.xclaim(key, self.name, self.consumer, 0,
+                                    list[Any](sorted(set(ids))),
+                                    idle=self._claim_idle_ms, justid=True)
+        self._early.clear()
+
+    def dead_letters(self) -> list[dict[str, str]]:
+        """This consumer's dead letters, oldest first."""
+        rows = []
+        entries: Any = self._client.xrange(self._dead_key)
+        for _, fields in entries:
+            row = {_text(k): _text(v) for k, v in fields.items()}
+            if row.get("consumer") == self.name:
+                rows.append(row)
+        return rows
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read_own(self) -> list[_Held]:
+        """Entries delivered to this name before (a previous run) and never acknowledged."""
+        held: list[_Held] = []
+        for key in self._keys:
+            start = "0"
+            while True:
+                reply: Any = self._client.xreadgroup(self.name, self.consumer, {key: start},
+                                                count=self._batch)
+                entries = reply[0][1] if reply else []
+                held.extend(self._entries(key, entries))
+                if len(entries) < self._batch:
+                    break
+                start = _text(entries[-1][0])
+        return held
+
+    def _read(self, start: str, *, block_ms: int | None = None) -> list[_Held]:
+        streams: dict[Any, Any] = dict.fromkeys(self._keys, start)
+        reply: Any = self._client.xreadgroup(self.name, self.consumer, streams,
+                                        count=self._batch, block=block_ms)
+        held = []
+        for key, entries in reply or []:
+            held.extend(self._entries(_text(key), entries))
+        return held
+
+    def _entries(self, key: str, entries: list[Any]) -> list[_Held]:
+        held = []
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed away while pending: nothing left to handle
+                self._client.xack(key, self.name, entry_id)
+                continue
+            held.append(_Held(key, _text(entry_id), fields))
+        return held
+
+    def _reclaim(self) -> list[_Held]:
+        held = []
+        for key in self._keys:
+            start = "0-0"
+            while True:
+                reply: Any = self._client.xautoclaim(key, self.name, self.consumer,
+                                                self._claim_idle_ms, start, count=self._batch)
+                start, entries = _text(reply[0]), reply[1]
+                for entry_id, fields in entries:
+                    if fields is not None:
+                        held.append(_Held(key, _text(entry_id), fields))
+                if start == "0-0" or not entries:
+                    break
+        return held
+
+    # -- settling --------------------------------------------------------------------------
+
+    def _settle_all(self, held: list[_Held], *, check_deliveries: bool = False) -> int:
+        settled = 0
+        for item in held:
+            if self._stop.is_set():  # the rest stays pending and is released
+                break
+            if check_deliveries and self._deliveries(item) > self._max_deliveries:
+                self._dead_letter(item, f"delivered more than {self._max_deliveries} times "
+                                        "without being acknowledged", 0)
+                settled += 1
+            elif self._settle(item):
+                settled += 1
+        return settled
+
+    def _retry_early(self) -> int:
+        if not self._early:
+            return 0
+        if time.monotonic() - self._last_touch >= self._claim_idle_ms / 3000:
+            self._touch()
+        settled = 0
+        for item in list(self._early.values()):
+            if self._settle(item):
+                settled += 1
+        return settled
+
+    def _settle(self, item: _Held) -> bool:
+        """Apply, dead-letter or hold back one entry; True once it is acknowledged."""
+        try:
+            event = event_from_fields(dict(item.fields))
+            check_payload(schema_for(event.type, event.version), event.payload)
+        except InvalidInput as unreadable:
+            return self._dead_letter(item, unreadable.message, 0)
+        except (KeyError, ValueError, TypeError) as malformed:
+            return self._dead_letter(item, f"malformed entry: {type(malformed).__name__}: "
+                                           f"{malformed}", 0)
+        overdue = time.monotonic() - item.first_early_at >= self._order_wait_s
+        error = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                applied = self._apply(event, ignore_gap=item.entry_id in self._early and overdue)
+            except TransientConflict:
+                continue
+            except Exception as failure:  # kept with the dead letter if it never succeeds
+                error = f"{type(failure).__name__}: {failure}"
+                self._sleep(self._backoff_s * 2 ** (attempt - 1))
+                continue
+            if applied is Applied.EARLY:
+                self._early.setdefault(item.entry_id, item)
+                return False
+            self._ack(item)
+            return True
+        return self._dead_letter(item, error, self._max_attempts, event=event)
+
+    def _apply(self, event: Event, *, ignore_gap: bool) -> Applied:
+        wanted = self._types is None or event.type in self._types
+        with self._uow() as uow:
+            applied = apply_in_order(uow, self.name, event,
+                                     self._handler if wanted else None,
+                                     now_us=self._clock(), ignore_gap=ignore_gap)
+            if applied is not Applied.EARLY:
+                uow.commit()
+        if ignore_gap and applied is Applied.HANDLED:
+            logger.warning("%s applied %s #%d of %s after waiting %.0f s for its "
+                           "predecessor", self.name, event.type, event.aggregate_seq,
+                           event.aggregate_id, self._order_wait_s)
+        return applied
+
+    def _dead_letter(self, item: _Held, error: str, attempts: int, *,
+                     event: Event | None = None) -> bool:
+        """Park the entry with its reason, let its aggregate move on, acknowledge it."""
+        raw = {_text(k): _text(v) for k, v in item.fields.items()}
+        pipe = self._client.pipeline(transaction=True)
+        pipe.xadd(self._dead_key, {"consumer": self.name, "source": item.key,
+                                   "entry_id": item.entry_id, "error": error[:4000],
+                                   "attempts": str(attempts), "failed_at": str(self._clock()),
+                                   "fields": json.dumps(raw, sort_keys=True)})
+        pipe.xack(item.key, self.name, item.entry_id)
+        if event is not None:  # the aggregate's later events must not wait on this one
+            with self._uow() as uow:
+                last = uow.outbox.applied_seq(self.name, event.stream, event.aggregate_id)
+                if last is None or last < event.aggregate_seq:
+                    uow.outbox.save_applied_seq(self.name, event.stream, event.aggregate_id,
+                                                event.aggregate_seq)
+                uow.commit()
+        pipe.execute()
+        self._early.pop(item.entry_id, None)
+        logger.error("%s dead-lettered %s %s: %s", self.name, item.key, item.entry_id, error)
+        return True
+
+    def _ack(self, item: _Held) -> None:
+        self._client.xack(item.key, self.name, item.entry_id)
+        self._early.pop(item.entry_id, None)
+
+    def _deliveries(self, item: _Held) -> int:
+        pending = self._client.xpending_range(item.key, self.name, item.entry_id,
+                                              item.entry_id, 1)
+        return int(pending[0]["times_delivered"]) if pending else 0
+
+    def _touch(self) -> None:
+        """Reset the idle time of held-back entries so no other copy reclaims them."""
+        self._last_touch = time.monotonic()
+        by_key: dict[str, list[str]] = {}
+        for item in self._early.values():
+            by_key.setdefault(item.key, []).append(item.entry_id)
+        for key, ids in by_key.items():
+            self._client.xclaim(key, self.name, self.consumer, 0, list[Any](ids),
+                                justid=True)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
