@@ -5,25 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import Engine
 
+from finbot.adapters.archive import FileArchive
 from finbot.adapters.db.agent_views import SqlLedgerView, SqlPolicyView
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
+from finbot.adapters.redis.consumer import StreamConsumer
+from finbot.adapters.redis.streams import RedisStreamPublisher
 from finbot.agents.ports import AgentTools
 from finbot.config import Settings
+from finbot.domain.errors import ConfigurationError, NotFound
+from finbot.domain.events import BUSINESS
 from finbot.execution.escalations import pay_approved_escalations
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
-from finbot.services.events import Outbox, OutboxConsumer
+from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.policies import PolicyStore
+from finbot.services.relay import OutboxRelay
 from finbot.services.reviews import ReviewService
 
 
@@ -47,11 +54,38 @@ class App:
     breakers: BreakerService
     decisions: DecisionService
     reviews: ReviewService
-    executor_events: OutboxConsumer
+    consumers: dict[str, ConsumerSpec]
+    archive: FileArchive
+    redis: Redis | None = None
+
+    def consumer(self, name: str, *, copy: str | None = None) -> Consumer:
+        """The consumer ``name`` as this deployment runs it: a Redis consumer group copy
+        when FINBOT_REDIS_URL is set, else the embedded reader of the outbox table.
+        ``copy`` names this copy in its group (default: host and process id)."""
+        spec = self.consumers.get(name)
+        if spec is None:
+            raise NotFound(f"no consumer named {name!r}; known: "
+                           f"{', '.join(sorted(self.consumers))}", code="consumer_unknown",
+                           field="consumer")
+        if self.redis is None:
+            return OutboxConsumer(spec.name, self.uow, spec.handler, types=spec.types)
+        return StreamConsumer(spec.name, self.uow, spec.handler, self.redis,
+                              streams=spec.streams, types=spec.types, name=copy,
+                              prefix=self.settings.events_prefix)
+
+    def relay(self) -> OutboxRelay:
+        """The outbox relay to Redis Streams; ConfigurationError without FINBOT_REDIS_URL."""
+        if self.redis is None:
+            raise ConfigurationError("the relay publishes to Redis: set FINBOT_REDIS_URL",
+                                     field="redis_url")
+        return OutboxRelay(self.uow, RedisStreamPublisher(
+            self.redis, prefix=self.settings.events_prefix))
 
     def close(self) -> None:
         self.engine.dispose()
         self.agent_engine.dispose()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
@@ -93,9 +127,14 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"])
-    parts["executor_events"] = OutboxConsumer(
-        "executor", uow, pay_approved_escalations(
+    parts["consumers"] = {spec.name: spec for spec in (
+        ConsumerSpec("executor", "executor", pay_approved_escalations(
             parts["payments"], source_account=settings.payment_source_account),
-        types={"escalation.approved"})
+            streams=(BUSINESS,), types=frozenset({"escalation.approved"})),
+    )}
+    parts["archive"] = FileArchive(settings.archive_dir)
+    if settings.redis_url:
+        parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
+                                        socket_connect_timeout=5, health_check_interval=30)
     parts.update(overrides)
     return App(**parts)

@@ -30,9 +30,17 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file in data_dir")
     redis_url: str | None = Field(default=None, description="Redis for production events")
+    events_prefix: str = Field(default="finbot:events:", min_length=1, max_length=64,
+                               description="Key prefix of the event streams in Redis")
     postgres_url: str = Field(
         default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
         description="Server used by benchmarks and tests to create scratch databases")
+    events_retention_days: float = Field(
+        default=7, gt=0, description="How long events stay in the outbox and streams "
+                                     "before they are archived to files")
+    events_archive_dir: Path | None = Field(
+        default=None, description="Where trimmed events are archived; default: "
+                                  "<data_dir>/archive")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     llm_provider: Literal["offline", "openai-compatible"] = "offline"
@@ -58,6 +66,10 @@ class Settings(BaseSettings):
                 "FINBOT_SECRET_KEY must be set to a random value of at least 32 characters "
                 f"when FINBOT_ENVIRONMENT={self.environment}", field="secret_key")
         return self
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.events_archive_dir or self.data_dir / "archive"
 
     @property
     def effective_database_url(self) -> str:

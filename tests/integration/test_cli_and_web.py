@@ -110,7 +110,7 @@ def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None,
 
 
 def test_background_rounds_expire_reservations_and_checkpoint_the_audit_chain(app: App) -> None:
-    from finbot.entrypoints.cli.serve import CHECKPOINT_EVERY, background_round
+    from finbot.entrypoints.workers import CHECKPOINT_EVERY, background_round
 
     app.audit.append("note", "n-1", {"text": "started"})
     background_round(app, 1)

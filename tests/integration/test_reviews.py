@@ -21,7 +21,7 @@ from finbot.domain.ledger import AccountFlag, TransferRequest
 from finbot.domain.policy import policy_from_mapping
 from finbot.domain.reviews import ConflictOfInterest, ReviewRefused, ReviewStatus
 from finbot.entrypoints.cli.app import cli
-from finbot.entrypoints.cli.serve import background_round
+from finbot.entrypoints.workers import background_round
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
 
@@ -173,7 +173,7 @@ def test_an_approved_escalation_flows_on_to_execution_once(books: App) -> None:
         uow.outbox.save_offset("executor", (-1, 0))
         uow.commit()
     run_background_round(books)
-    assert books.executor_events.dead_letters() == []
+    assert books.consumer("executor").dead_letters() == []
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
 
 

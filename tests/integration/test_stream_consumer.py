@@ -20,7 +20,12 @@ import pytest
 import redis
 
 from finbot.adapters.redis.consumer import StreamConsumer
-from finbot.adapters.redis.streams import RedisStreamPublisher, entry_fields, stream_key
+from finbot.adapters.redis.streams import (
+    RedisStreamPublisher,
+    entry_fields,
+    stream_key,
+    trim_stream,
+)
 from finbot.bootstrap import App
 from finbot.domain.events import Event
 from finbot.services.ports import UnitOfWork
@@ -190,11 +195,13 @@ def test_poison_entries_are_dead_lettered_with_the_reason_and_block_nothing(
     sleeps: list[float] = []
     copy = consumer(app, client, prefix, refuse_reason_1, max_attempts=3, sleep=sleeps.append)
     drain(copy, until=lambda: pending(client, prefix) == 0 and len(copy.dead_letters()) == 3)
-    reasons = [row["error"] for row in copy.dead_letters()]
+    reasons = [letter.error for letter in copy.dead_letters()]
     assert "malformed entry" in reasons[0]
     assert "unknown event breaker.changed v9" in reasons[1]
     assert reasons[2] == "RuntimeError: cannot handle #1"
-    assert json.loads(copy.dead_letters()[0]["fields"]) == {"junk": "1"}
+    [(_, parked)] = client.xrange(stream_key("dead", prefix=prefix), count=1)
+    assert json.loads(parked[b"fields"]) == {"junk": "1"}  # kept as it was
+    assert copy.dead_letters()[1].reference == "x" * 36
     assert sleeps == [0.05, 0.1, 0.2]
     assert effects(app, 3) == 2  # #0 and #2 went through
     # The failed event's aggregate is not stuck: its next event is applied.
@@ -237,3 +244,20 @@ def test_a_flushed_redis_is_refilled_and_nothing_happens_twice(
     assert client.xlen(stream_key("agents", prefix=prefix)) == 15
     drain(copy, until=lambda: effects(app, 15) == 15 and pending(client, prefix) == 0)
     assert copy.dead_letters() == []
+
+
+def test_trimming_a_stream_never_drops_what_a_group_has_not_acknowledged(
+        app: App, redis_prefix: tuple[redis.Redis, str]) -> None:
+    client, prefix = redis_prefix
+    emit(app, 10)
+    relay_all(app, client, prefix)
+    key = stream_key("agents", prefix=prefix)
+    client.xgroup_create(key, "slow", id="0")
+    [(_, delivered)] = client.xreadgroup("slow", "c", {key: ">"}, count=5)
+    client.xack(key, "slow", *[entry_id for entry_id, _ in delivered[:2]])
+    far_future_ms = int(time.time() * 1000) + 10**9
+    assert trim_stream(client, key, before_ms=far_future_ms) == 2  # up to the first pending
+    client.xack(key, "slow", *[entry_id for entry_id, _ in delivered[2:]])
+    assert trim_stream(client, key, before_ms=far_future_ms) == 3  # not the undelivered five
+    assert client.xlen(key) == 5
+    assert trim_stream(client, key, before_ms=0) == 0  # nothing is older than retention

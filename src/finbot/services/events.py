@@ -16,7 +16,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
@@ -24,6 +25,37 @@ from finbot.services.ledger import UowFactory, now_us
 from finbot.services.ports import TransientConflict, UnitOfWork
 
 Handler = Callable[[UnitOfWork, Event], None]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A named consumer as the composition root registers it: what it handles, which
+    streams it reads, and which worker role runs it."""
+
+    name: str
+    role: str
+    handler: Handler
+    streams: tuple[str, ...]
+    types: frozenset[str] | None = None
+
+
+class DeadLetter(NamedTuple):
+    """An event a consumer gave up on: which one, why, after how many attempts (0: it
+    could not be read at all)."""
+
+    reference: str  # the event id, or the stream entry of an unreadable entry
+    error: str
+    attempts: int
+
+
+class Consumer(Protocol):
+    """What a worker runs: the embedded outbox consumer or a Redis consumer group copy."""
+
+    name: str
+
+    def poll(self) -> int: ...
+    def run(self, stop: threading.Event) -> None: ...
+    def dead_letters(self) -> list[DeadLetter]: ...
 
 
 class Applied(enum.Enum):
@@ -109,9 +141,9 @@ class OutboxConsumer:
             if not self.poll():
                 stop.wait(idle_s)
 
-    def dead_letters(self) -> list[tuple[str, str, int]]:
+    def dead_letters(self) -> list[DeadLetter]:
         with self._uow() as uow:
-            return uow.outbox.dead_letters(self.name)
+            return [DeadLetter(*row) for row in uow.outbox.dead_letters(self.name)]
 
     def _take(self, cursor: tuple[int, int], event: Event) -> None:
         try:

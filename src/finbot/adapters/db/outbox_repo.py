@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
@@ -123,6 +123,65 @@ class SqlOutboxRepo:
             consumer=consumer, stream=stream, aggregate_id=aggregate_id, seq=seq)
         self.conn.execute(statement.on_conflict_do_update(
             index_elements=[c.consumer, c.stream, c.aggregate_id], set_={"seq": seq}))
+
+    def history(self, *, streams: list[str], after_id: int, from_us: int | None,
+                to_us: int | None, limit: int) -> list[tuple[int, Event]]:
+        """Retained events of ``streams`` past outbox id ``after_id`` within the time
+        range, in outbox order."""
+        query = select(outbox).where(outbox.c.id > after_id, outbox.c.stream.in_(streams))
+        if from_us is not None:
+            query = query.where(outbox.c.occurred_at >= from_us)
+        if to_us is not None:
+            query = query.where(outbox.c.occurred_at <= to_us)
+        rows = self.conn.execute(query.order_by(outbox.c.id).limit(limit))
+        return [(int(r.id), _event(r)) for r in rows]
+
+    def expired(self, *, before_us: int, relayed_only: bool, below: Cursor | None,
+                limit: int) -> list[tuple[int, Event]]:
+        """The oldest rows past retention that nothing needs any more: relayed (with
+        Redis) or behind every embedded consumer's cursor."""
+        query = select(outbox).where(outbox.c.occurred_at < before_us)
+        if relayed_only:
+            query = query.where(outbox.c.relayed_at.is_not(None))
+        if below is not None:
+            query = query.where(or_(outbox.c.txid < below[0], and_(
+                outbox.c.txid == below[0], outbox.c.id <= below[1])))
+        rows = self.conn.execute(query.order_by(outbox.c.id).limit(limit))
+        return [(int(r.id), _event(r)) for r in rows]
+
+    def delete(self, ids: list[int]) -> None:
+        self.conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+
+    def slowest_offset(self, consumers: list[str]) -> Cursor:
+        """The cursor of the furthest-behind of ``consumers`` ((-1, 0) if one never ran)."""
+        rows = self.conn.execute(select(consumer_offsets.c.consumer, consumer_offsets.c.txid,
+                                        consumer_offsets.c.outbox_id)
+                                 .where(consumer_offsets.c.consumer.in_(consumers))).all()
+        if len(rows) < len(set(consumers)):
+            return (-1, 0)
+        return min((int(r.txid), int(r.outbox_id)) for r in rows)
+
+    def unclaim(self, consumer: str, event_id: str) -> None:
+        """Forget that ``consumer`` handled ``event_id`` (a replay re-drives it)."""
+        self.conn.execute(processed_events.delete().where(
+            processed_events.c.consumer == consumer, processed_events.c.event_id == event_id))
+
+    def prune_processed(self, *, before_us: int) -> int:
+        """Drop processed-events records older than retention whose event left the outbox
+        (no copy of it can be delivered again)."""
+        retained = select(outbox.c.event_id).where(
+            outbox.c.event_id == processed_events.c.event_id).exists()
+        result = self.conn.execute(processed_events.delete().where(
+            processed_events.c.processed_at < before_us, ~retained))
+        return int(result.rowcount)
+
+    def stats(self) -> dict[str, int]:
+        """Counts for ``finbot events status``."""
+        total, unrelayed = self.conn.execute(select(
+            func.count(), func.count().filter(outbox.c.relayed_at.is_(None)))
+            .select_from(outbox)).one()
+        dead = self.conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
+        return {"outbox": int(total), "unrelayed": int(unrelayed), "dead_letters": int(dead)}
 
     def unrelayed(self, *, limit: int) -> list[tuple[int, Event]]:
         rows = self.conn.execute(select(outbox).where(outbox.c.relayed_at.is_(None))

@@ -37,7 +37,7 @@ from redis.exceptions import RedisError, ResponseError
 from finbot.adapters.redis.streams import PREFIX, event_from_fields, stream_key
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
-from finbot.services.events import Applied, Handler, apply_in_order
+from finbot.services.events import Applied, DeadLetter, Handler, apply_in_order
 from finbot.services.ledger import UowFactory, now_us
 from finbot.services.ports import TransientConflict
 
@@ -170,14 +170,17 @@ class StreamConsumer:
                                     idle=self._claim_idle_ms, justid=True)
         self._early.clear()
 
-    def dead_letters(self) -> list[dict[str, str]]:
-        """This consumer's dead letters, oldest first."""
+    def dead_letters(self) -> list[DeadLetter]:
+        """This consumer's dead letters, oldest first (the entries as they were are kept
+        in the dead-letter stream's ``fields``)."""
         rows = []
         entries: Any = self._client.xrange(self._dead_key)
         for _, fields in entries:
             row = {_text(k): _text(v) for k, v in fields.items()}
             if row.get("consumer") == self.name:
-                rows.append(row)
+                reference = json.loads(row["fields"]).get(
+                    "event_id", f"{row['source']} {row['entry_id']}")
+                rows.append(DeadLetter(reference, row["error"], int(row["attempts"])))
         return rows
 
     # -- reading ---------------------------------------------------------------------------

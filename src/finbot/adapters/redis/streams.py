@@ -2,8 +2,9 @@
 
 Each event becomes one stream entry (``finbot:events:<stream>``) whose fields are the
 envelope; entries are sent in one pipeline per batch, in outbox order, so events of one
-aggregate keep their order within a stream. Streams are capped approximately
-(``MAXLEN ~``) so Redis memory stays bounded; the outbox table stays the source of truth.
+aggregate keep their order within a stream. Streams are trimmed by retention
+(``trim_stream``), never past what a consumer group has yet to acknowledge; the outbox
+table, and its archive, stay the history of record.
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ def event_from_fields(fields: dict[Any, Any]) -> Event:
 class RedisStreamPublisher:
     """Sends events to their streams; raises redis errors so the relay can wait and retry."""
 
-    def __init__(self, client: Redis, *, prefix: str = PREFIX, max_len: int = 1_000_000) -> None:
+    def __init__(self, client: Redis, *, prefix: str = PREFIX) -> None:
         self._client = client
         self._prefix = prefix
-        self._max_len = max_len
 
     def publish(self, events: Sequence[Event]) -> bool:
         """Send a batch. If this Redis had lost what the relay sent before (restarted
@@ -62,8 +62,7 @@ class RedisStreamPublisher:
         pipe = self._client.pipeline(transaction=False)
         pipe.exists(self._marker)
         for key, event in zip(keys, events, strict=True):
-            pipe.xadd(key, entry_fields(event), maxlen=self._max_len,  # type: ignore[arg-type]
-                      approximate=True)
+            pipe.xadd(key, entry_fields(event))  # type: ignore[arg-type]
         pipe.set(self._marker, "1")
         results = pipe.execute()
         if results[0]:
@@ -77,3 +76,26 @@ class RedisStreamPublisher:
     @property
     def _marker(self) -> str:
         return f"{self._prefix}relay:marker"
+
+
+def _entry_id(value: Any) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def trim_stream(client: Redis, key: str, *, before_ms: int) -> int:
+    """Drop entries older than ``before_ms`` that every consumer group has been delivered
+    and acknowledged (the outbox, or its archive, keeps them for replays); how many were
+    dropped."""
+    cutoff = (before_ms, 0)
+    groups: Any = client.xinfo_groups(key) if client.exists(key) else []
+    for group in groups:
+        delivered = _entry_id(group["last-delivered-id"])
+        cutoff = min(cutoff, (delivered[0], delivered[1] + 1))
+        if group["pending"]:
+            summary: Any = client.xpending(key, group["name"])
+            cutoff = min(cutoff, _entry_id(summary["min"]))
+    if cutoff <= (0, 0):
+        return 0
+    return int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=False))

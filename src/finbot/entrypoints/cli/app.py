@@ -14,10 +14,12 @@ from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
 from finbot.entrypoints.cli.common import console, reports_errors
+from finbot.entrypoints.cli.events import events_cli
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.review import review_cli
+from finbot.entrypoints.cli.worker import worker
 
 cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touch money.",
                   no_args_is_help=True, add_completion=False)
@@ -30,6 +32,8 @@ cli.add_typer(policy_cli, name="policy")
 cli.add_typer(review_cli, name="review")
 cli.add_typer(breaker_cli, name="breaker")
 cli.add_typer(bench_cli, name="bench")
+cli.add_typer(events_cli, name="events")
+cli.command("worker")(worker)
 
 
 @cli.command()

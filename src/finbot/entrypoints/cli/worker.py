@@ -1,0 +1,60 @@
+"""``finbot worker ROLE``: one worker process (run several for scale)."""
+
+from __future__ import annotations
+
+import enum
+import signal
+import threading
+from types import FrameType
+
+import typer
+
+from finbot.bootstrap import bootstrap
+from finbot.domain.errors import ConfigurationError
+from finbot.entrypoints import workers
+from finbot.entrypoints.cli.common import console, reports_errors
+
+
+class Role(enum.StrEnum):
+    relay = "relay"
+    executor = "executor"
+    agents = "agents"
+    arena = "arena"
+
+
+@reports_errors
+def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams; "
+                                                 "executor: payments and upkeep; agents; "
+                                                 "arena."),
+           name: str = typer.Option(None, help="This copy's name in its consumer groups "
+                                               "(default: host-pid; reuse a name to pick up "
+                                               "what a stopped copy of that name held).")
+           ) -> None:
+    """Run one worker process of ROLE until SIGTERM or Ctrl-C; in-flight work is finished
+    or handed back to the other copies first."""
+    app = bootstrap()
+    if app.redis is None and role is not Role.executor:
+        raise ConfigurationError(f"`finbot worker {role}` needs Redis: set FINBOT_REDIS_URL "
+                                 "(without it, `finbot up` runs every worker in one process)",
+                                 field="redis_url")
+    tasks = workers.role_tasks(app, role.value, copy=name)
+    if not tasks:
+        raise ConfigurationError(f"no consumer is registered for the {role} role yet",
+                                 field="role")
+    stop = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        console.print(f"{signal.Signals(signum).name}: finishing in-flight work")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    threads = workers.start(tasks, stop)
+    console.print(f"worker {role} running: {', '.join(tasks)} (SIGTERM or Ctrl-C stops)",
+                  highlight=False)
+    while not stop.wait(0.5):
+        pass
+    for thread in threads:
+        thread.join(timeout=30)
+    app.close()
+    console.print(f"worker {role} stopped")

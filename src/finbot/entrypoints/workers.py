@@ -1,0 +1,125 @@
+"""Worker roles: what ``finbot worker ROLE`` runs, and what ``finbot up`` runs all of.
+
+- ``relay``: publishes the outbox to Redis Streams (production only), and applies event
+  retention (archive, then trim) hourly.
+- ``executor``: the consumers that start payments, and upkeep (resume payments, expire
+  reservations, checkpoint the audit chain); embedded, event retention too.
+- ``agents`` and ``arena``: the consumers registered for those roles.
+
+Any role can run as several processes: consumer copies share their consumer group, the
+relay's batches are idempotent, and upkeep steps are safe to run concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from finbot.adapters.redis.streams import stream_key, trim_stream
+from finbot.bootstrap import App
+from finbot.domain.events import SCHEMAS
+from finbot.services.history import Progress, TrimReport, trim_outbox
+
+ROLES = ("relay", "executor", "agents", "arena")
+UPKEEP_EVERY_S = 5.0
+RETENTION_EVERY_S = 3600.0
+CHECKPOINT_EVERY = 120  # upkeep rounds: a checkpoint every ten minutes
+logger = logging.getLogger(__name__)
+
+
+def upkeep_round(app: App, round_no: int) -> None:
+    """One round of upkeep: resume payments, expire reservations, and every
+    CHECKPOINT_EVERY rounds record a Merkle checkpoint of the audit chain."""
+    app.payments.resume_all()
+    app.ledger.expire_pending()
+    if round_no % CHECKPOINT_EVERY == 0:
+        app.audit.checkpoint()
+
+
+def retention_round(app: App, *, now_us: int | None = None,
+                    progress: Progress | None = None) -> TrimReport:
+    """Archive and delete outbox rows past retention, then trim the Redis streams up to
+    the same moment (never past what a consumer group has not acknowledged)."""
+    cutoff = (now_us or time.time_ns() // 1000) - int(
+        app.settings.events_retention_days * 86_400 * 1_000_000)
+    report = trim_outbox(app.uow, app.archive, before_us=cutoff,
+                         relayed_only=app.redis is not None, consumers=list(app.consumers),
+                         progress=progress)
+    if app.redis is not None:
+        for stream in sorted({schema.stream for schema in SCHEMAS.values()}):
+            trim_stream(app.redis, stream_key(stream, prefix=app.settings.events_prefix),
+                        before_ms=cutoff // 1000)
+    return report
+
+
+def background_round(app: App, round_no: int) -> None:
+    """The embedded default's round: every consumer drains the outbox, then upkeep."""
+    for name in app.consumers:
+        consumer = app.consumer(name)
+        while consumer.poll():
+            pass
+    upkeep_round(app, round_no)
+
+
+def consumers_of(app: App, role: str) -> list[str]:
+    return [spec.name for spec in app.consumers.values() if spec.role == role]
+
+
+def role_tasks(app: App, role: str, *, copy: str | None = None) -> dict[
+        str, Callable[[threading.Event], None]]:
+    """The loops one process of ``role`` runs, by name (each runs on its own thread)."""
+    tasks: dict[str, Callable[[threading.Event], None]] = {}
+    if role == "relay":
+        tasks["relay"] = app.relay().run  # refuses without Redis
+    for name in consumers_of(app, role):
+        tasks[f"consumer:{name}"] = app.consumer(name, copy=copy).run
+    if role == "executor":
+        tasks["upkeep"] = lambda stop: _repeat(app, upkeep_round, stop)
+    if role == ("relay" if app.redis is not None else "executor"):
+        tasks["retention"] = lambda stop: _repeat(
+            app, lambda app, _: retention_round(app), stop, every_s=RETENTION_EVERY_S)
+    return tasks
+
+
+def all_tasks(app: App) -> dict[str, Callable[[threading.Event], None]]:
+    """Every role in one process (``finbot up``); embedded (no Redis) there is no relay
+    and the consumers read the outbox table."""
+    tasks: dict[str, Callable[[threading.Event], None]] = {}
+    for role in ROLES:
+        if role != "relay" or app.redis is not None:
+            tasks.update(role_tasks(app, role))
+    return tasks
+
+
+def start(tasks: dict[str, Callable[[threading.Event], None]],
+          stop: threading.Event) -> list[threading.Thread]:
+    threads = [threading.Thread(target=_guarded, args=(name, task, stop),
+                                name=f"finbot-{name}") for name, task in tasks.items()]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _guarded(name: str, task: Callable[[threading.Event], None],
+             stop: threading.Event) -> None:
+    """Run a loop; if it dies of an unexpected error, log it and start it again."""
+    while not stop.is_set():
+        try:
+            task(stop)
+        except Exception:  # a worker must outlive one bad round
+            logger.exception("%s failed; restarting it", name)
+            stop.wait(1.0)
+
+
+def _repeat(app: App, round_: Callable[[App, int], object], stop: threading.Event, *,
+            every_s: float = UPKEEP_EVERY_S) -> None:
+    round_no = 0
+    while not stop.is_set():
+        try:
+            round_(app, round_no)
+        except Exception:  # the next round retries
+            logger.exception("background round failed")
+        round_no += 1
+        stop.wait(every_s)
