@@ -9,9 +9,10 @@ Payloads carry ids and amounts, never names, bank details or free text about a p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from finbot.domain.errors import InvalidInput
 
@@ -61,6 +62,25 @@ class Event:
     occurred_at_us: int
     trace_id: str
     payload: Mapping[str, Any]
+
+
+class Outgoing(NamedTuple):
+    """A committed event on its way to a stream, as the relay sends it."""
+
+    outbox_id: int
+    stream: str
+    fields: dict[str, str]  # the flat envelope (see ``flat_envelope``)
+
+
+def flat_envelope(event: Event, *, payload_json: str | None = None) -> dict[str, str]:
+    """The envelope as flat text fields (a stream entry): every field a string, the payload
+    as JSON with sorted keys (``payload_json`` when it is already that text)."""
+    return {"event_id": event.event_id, "type": event.type, "version": str(event.version),
+            "stream": event.stream, "aggregate_id": event.aggregate_id,
+            "aggregate_seq": str(event.aggregate_seq), "tenant": event.tenant,
+            "occurred_at": str(event.occurred_at_us), "trace_id": event.trace_id,
+            "payload": payload_json if payload_json is not None
+            else json.dumps(dict(event.payload), sort_keys=True)}
 
 
 def schema_for(type_: str, version: int) -> EventSchema:

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
 from finbot.domain.errors import InvalidInput
@@ -82,6 +82,11 @@ def apply_in_order(uow: UnitOfWork, consumer: str, event: Event, handler: Handle
     last = outbox.applied_seq(consumer, event.stream, event.aggregate_id)
     if last is not None and event.aggregate_seq <= last:
         return Applied.DUPLICATE
+    if last is None and event.aggregate_seq > 1 and not ignore_gap:
+        # New to this consumer mid-history: only a predecessor still in the outbox can be
+        # on its way (a trimmed one never will be).
+        ignore_gap = not outbox.has_event(event.stream, event.aggregate_id,
+                                          event.aggregate_seq - 1)
     expected = 1 if last is None else last + 1
     if event.aggregate_seq != expected and not ignore_gap:
         return Applied.EARLY
@@ -104,11 +109,9 @@ class Outbox:
                 trace_id: str | None = None) -> Event:
         schema = schema_for(type_, version)
         check_payload(schema, payload)
-        event = Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id,
-                      uow.outbox.next_seq(schema.stream, aggregate_id), tenant, self._clock(),
-                      trace_id or secrets.token_hex(16), dict(payload))
-        uow.outbox.add(event)
-        return event
+        event = Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id, 0,
+                      tenant, self._clock(), trace_id or secrets.token_hex(16), dict(payload))
+        return replace(event, aggregate_seq=uow.outbox.append(event))
 
 
 class OutboxConsumer:
@@ -131,9 +134,29 @@ class OutboxConsumer:
         """Handle (or dead-letter) the next committed events; how many were taken."""
         with self._uow() as uow:
             batch = uow.outbox.after(uow.outbox.offset(self.name), limit=limit)
-        for cursor, event in batch:
-            self._take(cursor, event)
+        if batch and not self._take_all(batch):
+            for cursor, event in batch:  # someone's handler failed: one at a time
+                self._take(cursor, event)
         return len(batch)
+
+    def _take_all(self, batch: list[tuple[tuple[int, int], Event]]) -> bool:
+        """The whole batch in one transaction; False (nothing kept) if an event is
+        unreadable or a handler failed, so each can be retried or dead-lettered alone."""
+        try:
+            with self._uow() as uow:
+                offset = uow.outbox.offset(self.name, lock=True)
+                for cursor, event in batch:
+                    if offset >= cursor:
+                        continue  # another copy of this consumer took it
+                    check_payload(schema_for(event.type, event.version), event.payload)
+                    wanted = self._types is None or event.type in self._types
+                    if wanted and uow.outbox.claim(self.name, event.event_id, self._clock()):
+                        self._handler(uow, event)
+                uow.outbox.save_offset(self.name, max(offset, batch[-1][0]))
+                uow.commit()
+        except Exception:  # kept by the one-at-a-time path: the error and the dead letter
+            return False
+        return True
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         """Poll until ``stop`` is set; the event in hand is finished first."""

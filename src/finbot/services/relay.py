@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from finbot.domain.events import Event
+from finbot.domain.events import Outgoing
 from finbot.services.ledger import UowFactory, now_us
 
 logger = logging.getLogger(__name__)
@@ -22,9 +22,9 @@ logger = logging.getLogger(__name__)
 class EventPublisher(Protocol):
     """Where relayed events go (Redis Streams in production)."""
 
-    def publish(self, events: Sequence[Event]) -> bool:
-        """Send ``events``; False (and nothing sent) if the stream had lost what was sent
-        before."""
+    def publish(self, entries: Sequence[Outgoing]) -> bool:
+        """Send ``entries`` in order; False (and nothing sent) if the stream had lost what
+        was sent before."""
 
 
 class OutboxRelay:
@@ -45,10 +45,10 @@ class OutboxRelay:
             rows = uow.outbox.unrelayed(limit=self._batch)
         if not rows:
             return 0
-        remembered = self._publisher.publish([event for _, event in rows])
+        remembered = self._publisher.publish(rows)
         with self._uow() as uow:
             if remembered:
-                uow.outbox.mark_relayed([outbox_id for outbox_id, _ in rows], self._clock())
+                uow.outbox.mark_relayed([row.outbox_id for row in rows], self._clock())
             elif uow.outbox.forget_relayed():
                 logger.warning("the event stream lost its events; re-publishing the outbox")
             uow.commit()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, func, or_, select, text, update
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
@@ -21,14 +21,25 @@ from finbot.adapters.db.tables import (
     consumer_offsets,
     dead_letters,
     outbox,
-    outbox_aggregates,
     processed_events,
 )
-from finbot.domain.events import Event
+from finbot.domain.events import Event, Outgoing
 
 Cursor = tuple[int, int]
 """(transaction id, outbox id): a consumer's position."""
 
+_NEXT_SEQ = text(
+    "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, 1)"
+    " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + 1"
+    " RETURNING seq")
+_COLUMNS = ("event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
+            "occurred_at, trace_id, payload")
+_INSERT = text(f"INSERT INTO outbox ({_COLUMNS}) VALUES (:event_id, :stream, :type, :version, "
+               ":aggregate_id, :seq, :tenant, :occurred_at, :trace_id, :payload)")
+_APPEND_PG = text(
+    f"WITH next AS ({_NEXT_SEQ.text}) INSERT INTO outbox ({_COLUMNS}) "
+    "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
+    ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -43,23 +54,21 @@ class SqlOutboxRepo:
         self.conn = connection
         self._postgres = connection.dialect.name == "postgresql"
 
-    def next_seq(self, stream: str, aggregate_id: str) -> int:
-        """The aggregate's next sequence number in ``stream``; the row stays locked until
-        commit, so the aggregate's events commit in sequence order."""
-        agg = outbox_aggregates.c
-        statement = upsert_insert(self.conn, outbox_aggregates).values(
-            stream=stream, aggregate_id=aggregate_id, seq=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[agg.stream, agg.aggregate_id], set_={"seq": agg.seq + 1})
-        return int(self.conn.execute(statement.returning(agg.seq)).scalar_one())
-
-    def add(self, event: Event) -> None:
-        self.conn.execute(insert(outbox).values(
-            event_id=event.event_id, stream=event.stream, type=event.type,
-            version=event.version, aggregate_id=event.aggregate_id,
-            aggregate_seq=event.aggregate_seq, tenant=event.tenant,
-            occurred_at=event.occurred_at_us, trace_id=event.trace_id,
-            payload=json.dumps(dict(event.payload), sort_keys=True)))
+    def append(self, event: Event) -> int:
+        """Write ``event`` with its aggregate's next sequence number in its stream, and
+        return that number. The aggregate's counter row stays locked until commit, so its
+        events commit in sequence order. One prepared statement on PostgreSQL (this runs in
+        every state change's transaction), two on SQLite."""
+        values = {"event_id": event.event_id, "stream": event.stream, "type": event.type,
+                  "version": event.version, "aggregate_id": event.aggregate_id,
+                  "tenant": event.tenant, "occurred_at": event.occurred_at_us,
+                  "trace_id": event.trace_id,
+                  "payload": json.dumps(dict(event.payload), sort_keys=True)}
+        if self._postgres:
+            return int(self.conn.execute(_APPEND_PG, values).scalar_one())
+        seq = int(self.conn.execute(_NEXT_SEQ, values).scalar_one())
+        self.conn.execute(_INSERT, {**values, "seq": seq})
+        return seq
 
     def after(self, cursor: Cursor, *, limit: int) -> list[tuple[Cursor, Event]]:
         """Committed events past ``cursor``, in commit-safe order."""
@@ -115,6 +124,11 @@ class SqlOutboxRepo:
             c.consumer == consumer, c.stream == stream, c.aggregate_id == aggregate_id)
             .with_for_update()).first()
         return int(row[0]) if row else None
+
+    def has_event(self, stream: str, aggregate_id: str, seq: int) -> bool:
+        return self.conn.execute(select(outbox.c.id).where(
+            outbox.c.stream == stream, outbox.c.aggregate_id == aggregate_id,
+            outbox.c.aggregate_seq == seq)).first() is not None
 
     def save_applied_seq(self, consumer: str, stream: str, aggregate_id: str,
                          seq: int) -> None:
@@ -183,10 +197,18 @@ class SqlOutboxRepo:
         dead = self.conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         return {"outbox": int(total), "unrelayed": int(unrelayed), "dead_letters": int(dead)}
 
-    def unrelayed(self, *, limit: int) -> list[tuple[int, Event]]:
+    def unrelayed(self, *, limit: int) -> list[Outgoing]:
+        """The oldest rows not yet relayed, in id order (which keeps each aggregate's order:
+        its next row is written only after the previous one committed), as flat stream
+        entries straight from the columns (the payload text is sent as stored)."""
         rows = self.conn.execute(select(outbox).where(outbox.c.relayed_at.is_(None))
                                  .order_by(outbox.c.id).limit(limit))
-        return [(int(r.id), _event(r)) for r in rows]
+        return [Outgoing(int(r.id), r.stream, {
+            "event_id": r.event_id, "type": r.type, "version": str(r.version),
+            "stream": r.stream, "aggregate_id": r.aggregate_id,
+            "aggregate_seq": str(r.aggregate_seq), "tenant": r.tenant,
+            "occurred_at": str(r.occurred_at), "trace_id": r.trace_id,
+            "payload": r.payload}) for r in rows]
 
     def forget_relayed(self) -> int:
         """Mark every relayed row unrelayed again; how many."""

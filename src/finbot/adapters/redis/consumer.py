@@ -71,7 +71,8 @@ class StreamConsumer:
                  block_ms: int = 1000, max_attempts: int = 5, backoff_s: float = 0.05,
                  claim_idle_ms: int = 30_000, order_wait_s: float = 60.0,
                  max_deliveries: int = 10, clock: Callable[[], int] = now_us,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_settled: Callable[[list[Event]], None] | None = None) -> None:
         if order_wait_s * 1000 <= claim_idle_ms:
             raise ValueError("order_wait_s must outlast claim_idle_ms, or an entry could "
                              "overtake a predecessor that is only waiting to be reclaimed")
@@ -92,6 +93,7 @@ class StreamConsumer:
         self._max_deliveries = max_deliveries
         self._clock = clock
         self._sleep = sleep
+        self._on_settled = on_settled  # told of events whose effect committed (metrics)
         self._early: dict[str, _Held] = {}
         self._stop = threading.Event()
         self._started = False
@@ -135,7 +137,7 @@ class StreamConsumer:
             settled += self._settle_all(self._reclaim(), check_deliveries=True)
         settled += self._retry_early()
         wait = block and not settled and not self._early
-        settled += self._settle_all(self._read(">", block_ms=self._block_ms if wait else None))
+        settled += self._settle_batch(self._read(">", block_ms=self._block_ms if wait else None))
         return settled
 
     def run(self, stop: threading.Event, *, retry_s: float = 1.0) -> None:
@@ -259,6 +261,47 @@ class StreamConsumer:
                 settled += 1
         return settled
 
+    def _settle_batch(self, held: list[_Held]) -> int:
+        """New entries: every readable one applied in one transaction and acknowledged in
+        one XACK; if the transaction fails (a handler raised), each entry goes through
+        ``_settle`` on its own, with retries and dead-lettering."""
+        readable: list[tuple[_Held, Event]] = []
+        settled = 0
+        for item in held:
+            try:
+                event = event_from_fields(dict(item.fields))
+                check_payload(schema_for(event.type, event.version), event.payload)
+                readable.append((item, event))
+            except (InvalidInput, KeyError, ValueError, TypeError):
+                settled += self._settle(item)  # dead-letters it with the reason
+        done: list[tuple[_Held, Applied]] = []
+        try:
+            with self._uow() as uow:
+                for item, event in readable:
+                    if self._stop.is_set():  # the rest stays pending and is released
+                        break
+                    wanted = self._types is None or event.type in self._types
+                    done.append((item, apply_in_order(
+                        uow, self.name, event, self._handler if wanted else None,
+                        now_us=self._clock())))
+                uow.commit()
+        except Exception:  # someone's handler failed: find it, one entry at a time
+            return settled + self._settle_all([item for item, _ in readable])
+        acks: dict[str, list[str]] = {}
+        for item, applied in done:
+            if applied is Applied.EARLY:
+                self._early.setdefault(item.entry_id, item)
+            else:
+                acks.setdefault(item.key, []).append(item.entry_id)
+                settled += 1
+        for key, ids in acks.items():
+            self._client.xack(key, self.name, *ids)
+        if self._on_settled:
+            self._on_settled([event for (_, applied), (_, event)
+                              in zip(done, readable, strict=False)
+                              if applied is not Applied.EARLY])
+        return settled
+
     def _settle(self, item: _Held) -> bool:
         """Apply, dead-letter or hold back one entry; True once it is acknowledged."""
         try:
@@ -284,6 +327,8 @@ class StreamConsumer:
                 self._early.setdefault(item.entry_id, item)
                 return False
             self._ack(item)
+            if self._on_settled:
+                self._on_settled([event])
             return True
         return self._dead_letter(item, error, self._max_attempts, event=event)
 

@@ -15,22 +15,13 @@ from typing import Any
 
 from redis import Redis
 
-from finbot.domain.events import Event
+from finbot.domain.events import Event, Outgoing
 
 PREFIX = "finbot:events:"
 
 
 def stream_key(stream: str, *, prefix: str = PREFIX) -> str:
     return f"{prefix}{stream}"
-
-
-def entry_fields(event: Event) -> dict[str, str]:
-    """The stream entry of one event: every envelope field, the payload as JSON."""
-    return {"event_id": event.event_id, "type": event.type, "version": str(event.version),
-            "stream": event.stream, "aggregate_id": event.aggregate_id,
-            "aggregate_seq": str(event.aggregate_seq), "tenant": event.tenant,
-            "occurred_at": str(event.occurred_at_us), "trace_id": event.trace_id,
-            "payload": json.dumps(dict(event.payload), sort_keys=True)}
 
 
 def event_from_fields(fields: dict[Any, Any]) -> Event:
@@ -52,17 +43,17 @@ class RedisStreamPublisher:
         self._client = client
         self._prefix = prefix
 
-    def publish(self, events: Sequence[Event]) -> bool:
+    def publish(self, entries: Sequence[Outgoing]) -> bool:
         """Send a batch. If this Redis had lost what the relay sent before (restarted
         without persistence, or flushed), take the batch back out and return False: the
         relay then sends the whole outbox again, in order. The check rides in the same
         pipeline, on the same connection, as the entries, so a restart between them is
         noticed."""
-        keys = [stream_key(event.stream, prefix=self._prefix) for event in events]
+        keys = [stream_key(entry.stream, prefix=self._prefix) for entry in entries]
         pipe = self._client.pipeline(transaction=False)
         pipe.exists(self._marker)
-        for key, event in zip(keys, events, strict=True):
-            pipe.xadd(key, entry_fields(event))  # type: ignore[arg-type]
+        for key, entry in zip(keys, entries, strict=True):
+            pipe.xadd(key, entry.fields)  # type: ignore[arg-type]
         pipe.set(self._marker, "1")
         results = pipe.execute()
         if results[0]:

@@ -58,3 +58,24 @@ def gate(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Datab
     results = run_gate_bench(backend=chosen, postgres_url=Settings().postgres_url,
                              records=records, progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
+
+
+@bench_cli.command("events")
+@reports_errors
+def events(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
+           count: int = typer.Option(20_000, "--events", min=1_000,
+                                     help="Events for the throughput runs."),
+           rate: int = typer.Option(1_000, min=10, help="Events per second, end to end."),
+           seconds: float = typer.Option(10.0, min=1, help="How long the end-to-end run is."),
+           as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+           ) -> None:
+    """Relay throughput next to raw pipelined XADD, end-to-end latency at a steady rate
+    (needs FINBOT_REDIS_URL) and the embedded consumer's throughput."""
+    from finbot.bench.events import run_events_bench
+
+    settings = Settings()
+    chosen: Literal["sqlite", "postgres"] = backend.value
+    results = run_events_bench(backend=chosen, postgres_url=settings.postgres_url,
+                               redis_url=settings.redis_url, events=count, rate=rate,
+                               seconds=seconds, progress=_progress)
+    print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)

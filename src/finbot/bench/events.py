@@ -1,0 +1,212 @@
+"""``finbot bench events``: the event spine next to raw Redis, on this machine, in one run.
+
+- Relay throughput: N committed outbox events relayed to Redis Streams, against the raw
+  baseline of redis-py pipelined XADD of the same entries in batches of the same size.
+- End-to-end latency: events committed one per transaction at a steady rate, relayed, and
+  handled by a consumer group copy (its effect committed with the processed-events record);
+  latency is measured from the event's commit to the end of its handler's commit.
+- Embedded consumer throughput: the outbox read directly (no Redis), as ``finbot up`` does.
+
+Everything runs in a scratch database and under a private Redis key prefix, both removed
+afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from redis import Redis
+
+from finbot.adapters.redis.consumer import StreamConsumer
+from finbot.adapters.redis.streams import RedisStreamPublisher, stream_key
+from finbot.bench.scratch import Backend, scratch_database
+from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
+from finbot.domain.events import Event
+from finbot.services.events import OutboxConsumer
+from finbot.services.ports import UnitOfWork
+from finbot.services.relay import OutboxRelay
+
+Progress = Callable[[str], None]
+BATCH = 500
+
+
+def run_events_bench(*, backend: Backend, postgres_url: str, redis_url: str | None,
+                     events: int = 20_000, rate: int = 1_000, seconds: float = 10.0,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    say = progress or (lambda _: None)
+    results: dict[str, Any] = {"backend": backend, "events": events, "rate_per_s": rate}
+    with scratch_database(backend, postgres_url) as url:
+        app = bootstrap(Settings(database_url=url, environment="test"))
+        try:
+            say(f"embedded consumer: {events:,} events")
+            results.update(_embedded_throughput(app, events))
+            if redis_url is None:
+                results["redis"] = "skipped: no Redis URL (FINBOT_REDIS_URL)"
+            else:
+                client = Redis.from_url(redis_url)
+                prefix = f"finbot-bench:{uuid.uuid4().hex[:10]}:"
+                try:
+                    say(f"relay vs raw XADD: {events:,} events")
+                    results.update(_relay_throughput(app, client, prefix, events))
+                    say(f"end to end: {rate:,} events/s for {seconds:g} s")
+                    results.update(_end_to_end(app, url, redis_url, prefix, rate, seconds))
+                finally:
+                    keys = list(client.scan_iter(match=f"{prefix}*"))
+                    if keys:
+                        client.delete(*keys)
+                    client.close()
+        finally:
+            app.close()
+    if "relay_per_s" in results:
+        results["targets_met"] = {
+            "relay_at_least_half_of_raw_xadd": results["relay_vs_raw_ratio"] >= 0.5,
+            "e2e_p99_under_50ms_at_rate": results["e2e_p99_ms"] < 50
+            and results["e2e_achieved_rate_per_s"] >= 0.95 * rate}
+    return results
+
+
+def _fill(app: App, count: int) -> None:
+    """``count`` events committed in batches (as many services' transactions would)."""
+    for start in range(0, count, BATCH):
+        with app.uow() as uow:
+            for i in range(start, min(count, start + BATCH)):
+                _emit(app, uow, i)
+            uow.commit()
+
+
+def _emit(app: App, uow: UnitOfWork, i: int, *, family: str = "agent") -> Event:
+    return app.outbox.emit_in(uow, "breaker.changed", f"{family}:{i % 50}", {
+        "agent_id": str(i % 50), "from_state": "closed", "to_state": "open",
+        "reason": f"bench #{i}"})
+
+
+def _embedded_throughput(app: App, count: int) -> dict[str, Any]:
+    _fill(app, count)
+    handled = 0
+
+    def handle(uow: UnitOfWork, event: Event) -> None:
+        nonlocal handled
+        handled += 1
+
+    consumer = OutboxConsumer("bench-embedded", app.uow, handle)
+    start = time.perf_counter()
+    deadline = start + 300
+    while handled < count and time.perf_counter() < deadline:
+        if not consumer.poll(limit=BATCH):
+            time.sleep(0.005)  # PostgreSQL: rows become readable once older txns end
+    elapsed = time.perf_counter() - start
+    return {"embedded_consumer_per_s": round(handled / elapsed)}
+
+
+def _relay_throughput(app: App, client: Redis, prefix: str, count: int) -> dict[str, Any]:
+    with app.uow() as uow:  # everything unrelayed so far (the embedded run's rows too)
+        events = [entry.fields for entry in uow.outbox.unrelayed(limit=10**9)]
+    raw_key = f"{prefix}raw"
+    start = time.perf_counter()
+    for first in range(0, len(events), BATCH):
+        pipe = client.pipeline(transaction=False)
+        for fields in events[first:first + BATCH]:
+            pipe.xadd(raw_key, fields)  # type: ignore[arg-type]
+        pipe.execute()
+    raw_s = time.perf_counter() - start
+    relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=BATCH)
+    start = time.perf_counter()
+    while relay.relay_once():
+        pass
+    relay_s = time.perf_counter() - start
+    relayed = client.xlen(stream_key("agents", prefix=prefix))
+    if relayed != len(events):
+        raise RuntimeError(f"relayed {relayed} of {len(events)} events")
+    raw_rate, relay_rate = len(events) / raw_s, len(events) / relay_s
+    return {"relay_events": len(events), "raw_xadd_per_s": round(raw_rate),
+            "relay_per_s": round(relay_rate),
+            "relay_vs_raw_ratio": round(relay_rate / raw_rate, 3)}
+
+
+def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
+                seconds: float) -> dict[str, Any]:
+    """The relay and the consumer run as their own processes, as ``finbot worker`` copies
+    do; this process commits events at ``rate``. Latency: from the event's time (taken just
+    before its commit) to the commit of the consumer's effect, on one machine clock."""
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()
+    results = spawn.Queue()
+    workers = [spawn.Process(target=_relay_main, args=(url, redis_url, prefix, stop)),
+               spawn.Process(target=_consumer_main,
+                             args=(url, redis_url, prefix, stop, results))]
+    for worker in workers:
+        worker.start()
+    time.sleep(2.0)  # both are up and waiting
+    total = int(rate * seconds)
+    start = time.perf_counter()
+    try:
+        for i in range(total):
+            pause = start + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            with app.uow() as uow:
+                _emit(app, uow, i, family="e2e")  # aggregates new to the consumer group
+                uow.commit()
+        produced_s = time.perf_counter() - start
+        latencies: list[float] = []
+        deadline = time.perf_counter() + 60
+        while len(latencies) < total and time.perf_counter() < deadline:
+            try:
+                latencies.extend(results.get(timeout=1.0))
+            except queue.Empty:
+                continue
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+    if len(latencies) < total:
+        raise RuntimeError(f"only {len(latencies)} of {total} events were handled")
+    ms = sorted(latencies)
+    return {"e2e_events": total, "e2e_achieved_rate_per_s": round(total / produced_s),
+            "e2e_p50_ms": round(statistics.median(ms), 2),
+            "e2e_p99_ms": round(ms[int(len(ms) * 0.99) - 1], 2),
+            "e2e_max_ms": round(ms[-1], 2)}
+
+
+def _worker_app(url: str) -> App:
+    return bootstrap(Settings(database_url=url, environment="test"), run_migrations=False)
+
+
+def _relay_main(url: str, redis_url: str, prefix: str, stop: Any) -> None:
+    app = _worker_app(url)
+    client = Redis.from_url(redis_url)
+    relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=BATCH)
+    while not stop.is_set():
+        if not relay.relay_once():
+            time.sleep(0.005)
+    app.close()
+
+
+def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: Any) -> None:
+    app = _worker_app(url)
+    client = Redis.from_url(redis_url)
+
+    def settled(events: list[Event]) -> None:  # the effects have committed
+        now_us = time.time_ns() // 1000
+        results.put([(now_us - event.occurred_at_us) / 1000 for event in events
+                     if event.aggregate_id.startswith("e2e:")])
+
+    consumer = StreamConsumer("bench-e2e", app.uow, _no_effect, client, streams=["agents"],
+                              prefix=prefix, block_ms=50, name="bench", on_settled=settled)
+    consumer.ensure_groups()
+    client.xgroup_setid(stream_key("agents", prefix=prefix), "bench-e2e", "$")
+    while not stop.is_set():
+        consumer.poll()
+    app.close()
+
+
+def _no_effect(uow: UnitOfWork, event: Event) -> None:
+    """No effect of its own: the processed-events record and the aggregate's applied
+    sequence are still written and committed with it, as for every consumer."""
