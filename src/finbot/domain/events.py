@@ -28,6 +28,7 @@ class EventSchema:
     version: int
     stream: str
     fields: Mapping[str, type]
+    push: bool = True  # sent live to the browsers of the event's tenant
 
 
 SCHEMAS: dict[tuple[str, int], EventSchema] = {

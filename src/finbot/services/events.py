@@ -204,3 +204,22 @@ class OutboxConsumer:
                                        self._clock())
                 uow.outbox.save_offset(self.name, cursor)
             uow.commit()
+
+
+class OutboxTail:
+    """Follows the outbox from its current end, for live push (no bookkeeping: a browser
+    that misses an event while disconnected reloads its page)."""
+
+    def __init__(self, uow: UowFactory) -> None:
+        self._uow = uow
+        self._cursor: tuple[int, int] | None = None
+
+    def poll(self, *, limit: int = 500) -> list[Event]:
+        with self._uow() as uow:
+            if self._cursor is None:
+                self._cursor = uow.outbox.end()
+                return []
+            batch = uow.outbox.after(self._cursor, limit=limit)
+        if batch:
+            self._cursor = batch[-1][0]
+        return [event for _, event in batch]

@@ -80,6 +80,15 @@ class SqlOutboxRepo:
         rows = self.conn.execute(query.order_by(outbox.c.txid, outbox.c.id).limit(limit))
         return [((int(r.txid), int(r.id)), _event(r)) for r in rows]
 
+    def end(self) -> Cursor:
+        """The cursor after the last committed-and-readable event."""
+        query = select(outbox.c.txid, outbox.c.id)
+        if self._postgres:
+            query = query.where(_VISIBLE)
+        row = self.conn.execute(query.order_by(outbox.c.txid.desc(), outbox.c.id.desc())
+                                .limit(1)).first()
+        return (int(row[0]), int(row[1])) if row else (-1, 0)
+
     def offset(self, consumer: str, *, lock: bool = False) -> Cursor:
         query = select(consumer_offsets.c.txid, consumer_offsets.c.outbox_id).where(
             consumer_offsets.c.consumer == consumer)

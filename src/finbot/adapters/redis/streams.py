@@ -90,3 +90,30 @@ def trim_stream(client: Redis, key: str, *, before_ms: int) -> int:
     if cutoff <= (0, 0):
         return 0
     return int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=False))
+
+
+class StreamTail:
+    """Follows streams from their current end without a consumer group: every process
+    tailing sees every entry (the fan-out behind live push)."""
+
+    def __init__(self, client: Redis, streams: Sequence[str], *, prefix: str = PREFIX) -> None:
+        self._client = client
+        self._keys = [stream_key(s, prefix=prefix) for s in streams]
+        self._last: dict[Any, Any] = {}
+
+    def poll(self, *, block_ms: int = 1000, count: int = 500) -> list[Event]:
+        if not self._last:  # start at each stream's current end, by id (not "$", which
+            for key in self._keys:  # would skip entries added between two reads)
+                newest: Any = self._client.xrevrange(key, count=1)
+                self._last[key] = newest[0][0] if newest else "0-0"
+        reply: Any = self._client.xread(self._last, count=count, block=block_ms)
+        events = []
+        for key, entries in reply or []:
+            name = key.decode() if isinstance(key, bytes) else key
+            for entry_id, fields in entries:
+                self._last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                try:
+                    events.append(event_from_fields(fields))
+                except (KeyError, ValueError):  # consumers dead-letter it; push skips it
+                    continue
+        return events

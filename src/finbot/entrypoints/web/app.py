@@ -7,12 +7,15 @@ is required. Routes stay thin: parse, call the query side, map errors to statuse
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
@@ -20,6 +23,14 @@ from finbot.bootstrap import App
 from finbot.domain.errors import FinbotError, NotFound
 from finbot.domain.ledger import Account, Transfer
 from finbot.domain.money import Currency, Money
+from finbot.entrypoints.web.push import (
+    TOKEN_TTL_S,
+    TOO_SLOW,
+    UNAUTHORISED,
+    PushHub,
+    issue_token,
+    tenant_of,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 _LOOPBACK = {"127.0.0.1", "::1"}
@@ -32,7 +43,15 @@ def operator_token(app: App) -> str:
 
 
 def create_web_app(app: App) -> FastAPI:
-    web = FastAPI(title="FinBot", version="0.1.0")
+    hub = PushHub(app)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.start()
+        yield
+        hub.stop()
+
+    web = FastAPI(title="FinBot", version="0.1.0", lifespan=lifespan)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.filters["money"] = _money
 
@@ -79,6 +98,48 @@ def create_web_app(app: App) -> FastAPI:
         page = app.queries.history(after_seq=after, limit=limit)
         return {"transfers": [transfer_public(t) for t in page],
                 "next": page[-1].seq if len(page) == limit else None}
+
+    @web.get("/api/events/token", dependencies=operator)
+    def push_token(tenant: Annotated[str, Query(min_length=1, max_length=64)] = "default"
+                   ) -> dict[str, Any]:
+        """A short-lived token for the live event socket of ``tenant``."""
+        return {"token": issue_token(app, tenant), "expires_in_s": TOKEN_TTL_S}
+
+    @web.websocket("/ws/events")
+    async def live_events(socket: WebSocket, token: str | None = None) -> None:
+        tenant = tenant_of(app, token)
+        if tenant is None:
+            await socket.close(code=UNAUTHORISED, reason="a valid push token is required")
+            return
+        await socket.accept()
+        subscriber = hub.subscribe(tenant)
+        closed = asyncio.ensure_future(socket.receive())  # the client leaving
+        try:
+            while True:
+                message = asyncio.ensure_future(subscriber.queue.get())
+                done, _ = await asyncio.wait({message, closed},
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if closed in done:
+                    if closed.result().get("type") == "websocket.disconnect":
+                        message.cancel()
+                        return
+                    closed = asyncio.ensure_future(socket.receive())  # ignore client chatter
+                    if message not in done:
+                        message.cancel()
+                        continue
+                payload = message.result()
+                if payload is None:
+                    await socket.close()
+                    return
+                await socket.send_json(payload)
+                if subscriber.overflowed and subscriber.queue.empty():
+                    await socket.close(code=TOO_SLOW, reason="client too slow")
+                    return
+        except WebSocketDisconnect:
+            return
+        finally:
+            closed.cancel()
+            hub.unsubscribe(subscriber)
 
     return web
 

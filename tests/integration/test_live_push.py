@@ -1,0 +1,102 @@
+"""Live push over the authenticated WebSocket: a client sees its tenant's events and no
+other tenant's; without a valid token nothing is sent; with Redis, clients of two web
+processes both see an event, whichever process it came through."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from finbot.adapters.redis.streams import RedisStreamPublisher
+from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
+from finbot.entrypoints.web.app import create_web_app, operator_token
+from finbot.entrypoints.web.push import UNAUTHORISED, issue_token
+from finbot.services.relay import OutboxRelay
+from tests.conftest import REDIS_URL
+
+
+def emit(app: App, tenant: str, reason: str) -> None:
+    with app.uow() as uow:
+        app.outbox.emit_in(uow, "breaker.changed", "agent:a", {
+            "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": reason},
+            tenant=tenant)
+        uow.commit()
+
+
+def keep_emitting(app: App, tenant: str, reason: str, stop: threading.Event) -> None:
+    """Until the client has it: the tail starts at the end of history once connected."""
+    while not stop.wait(0.1):
+        emit(app, tenant, reason)
+
+
+def receive_reason(socket: Any, app: App, tenant: str, reason: str) -> dict[str, Any]:
+    stop = threading.Event()
+    emitter = threading.Thread(target=keep_emitting, args=(app, tenant, reason, stop))
+    emitter.start()
+    try:
+        return socket.receive_json()  # type: ignore[no-any-return]
+    finally:
+        stop.set()
+        emitter.join()
+
+
+def test_a_client_sees_its_tenants_events_only(app: App) -> None:
+    with TestClient(create_web_app(app), client=("127.0.0.1", 5000)) as client:
+        auth = {"Authorization": f"Bearer {operator_token(app)}"}
+        token = client.get("/api/events/token", params={"tenant": "acme"},
+                           headers=auth).json()["token"]
+        with client.websocket_connect(f"/ws/events?token={token}") as socket:
+            emit(app, "globex", "not yours")  # another tenant's, first
+            message = receive_reason(socket, app, "acme", "yours")
+    assert message["type"] == "breaker.changed"
+    assert message["payload"]["reason"] == "yours"  # globex's event never arrived first
+
+
+@pytest.mark.parametrize("token", [None, "forged", "expired"])
+def test_a_socket_without_a_valid_token_is_refused(app: App, token: str | None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if token == "expired":
+        monkeypatch.setattr("finbot.entrypoints.web.push.TOKEN_TTL_S", -1)
+        token = issue_token(app, "acme")
+    url = "/ws/events" + (f"?token={token}" if token else "")
+    with (TestClient(create_web_app(app)) as client,
+          pytest.raises(WebSocketDisconnect) as refused,
+          client.websocket_connect(url) as socket):
+        socket.receive_json()
+    assert refused.value.code == UNAUTHORISED
+
+
+def test_the_token_route_needs_the_operator(app: App) -> None:
+    with TestClient(create_web_app(app), client=("127.0.0.1", 5000)) as client:
+        assert client.get("/api/events/token").status_code == 401
+
+
+@pytest.mark.redis
+def test_clients_of_two_web_processes_both_see_an_event(
+        app: App, redis_prefix: tuple[Any, str]) -> None:
+    redis_client, prefix = redis_prefix
+    settings = Settings(**{**app.settings.model_dump(), "redis_url": REDIS_URL,
+                           "events_prefix": prefix})
+    first, second = (bootstrap(settings, run_migrations=False) for _ in range(2))
+    relay = OutboxRelay(app.uow, RedisStreamPublisher(redis_client, prefix=prefix))
+    stop = threading.Event()
+    relaying = threading.Thread(target=relay.run, args=(stop,), kwargs={"idle_s": 0.01})
+    relaying.start()
+    try:
+        with TestClient(create_web_app(first)) as one, TestClient(create_web_app(second)) as two:
+            token = issue_token(first, "acme")
+            with one.websocket_connect(f"/ws/events?token={token}") as a, \
+                    two.websocket_connect(f"/ws/events?token={token}") as b:
+                got_a = receive_reason(a, app, "acme", "fan-out")
+                got_b = receive_reason(b, app, "acme", "fan-out")
+    finally:
+        stop.set()
+        relaying.join()
+        first.close()
+        second.close()
+    assert got_a["payload"]["reason"] == got_b["payload"]["reason"] == "fan-out"
