@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from finbot.services.relay import OutboxRelay
 
 Progress = Callable[[str], None]
 BATCH = 500
+PRODUCERS = 4  # concurrent transactions, as a web server's request handlers would be
 
 
 def run_events_bench(*, backend: Backend, postgres_url: str, redis_url: str | None,
@@ -100,7 +102,7 @@ def _embedded_throughput(app: App, count: int) -> dict[str, Any]:
     deadline = start + 300
     while handled < count and time.perf_counter() < deadline:
         if not consumer.poll(limit=BATCH):
-            time.sleep(0.005)  # PostgreSQL: rows become readable once older txns end
+            time.sleep(0.01)  # PostgreSQL: rows become readable once older txns end
     elapsed = time.perf_counter() - start
     return {"embedded_consumer_per_s": round(handled / elapsed)}
 
@@ -146,14 +148,24 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
     time.sleep(2.0)  # both are up and waiting
     total = int(rate * seconds)
     start = time.perf_counter()
-    try:
-        for i in range(total):
+
+    def produce(lane: int) -> None:
+        """One of PRODUCERS request handlers, each committing its share on schedule."""
+        for i in range(lane, total, PRODUCERS):
             pause = start + i / rate - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
             with app.uow() as uow:
                 _emit(app, uow, i, family="e2e")  # aggregates new to the consumer group
                 uow.commit()
+
+    try:
+        producers = [threading.Thread(target=produce, args=(lane,))
+                     for lane in range(PRODUCERS)]
+        for producer in producers:
+            producer.start()
+        for producer in producers:
+            producer.join()
         produced_s = time.perf_counter() - start
         latencies: list[float] = []
         deadline = time.perf_counter() + 60
@@ -185,7 +197,7 @@ def _relay_main(url: str, redis_url: str, prefix: str, stop: Any) -> None:
     relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=BATCH)
     while not stop.is_set():
         if not relay.relay_once():
-            time.sleep(0.005)
+            time.sleep(0.01)
     app.close()
 
 

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
@@ -66,36 +66,57 @@ class Applied(enum.Enum):
     EARLY = "early"  # an earlier event of its aggregate in its stream is not applied yet
 
 
-def apply_in_order(uow: UnitOfWork, consumer: str, event: Event, handler: Handler | None, *,
-                   now_us: int, ignore_gap: bool = False) -> Applied:
-    """Apply one event of a stream in its aggregate's order, once, in the caller's unit of
-    work (committed by the caller together with the handler's effect).
+def apply_in_order(uow: UnitOfWork, consumer: str, events: Sequence[Event],
+                   handler_of: Callable[[Event], Handler | None], *, now_us: int,
+                   ignore_gap: bool = False) -> list[Applied]:
+    """Apply delivered events of streams in their aggregates' order, each once, in the
+    caller's unit of work (committed by the caller with the handlers' effects). Returns
+    what happened to each, in order.
 
     Events of one aggregate in one stream carry consecutive sequence numbers; the consumer
     keeps the last it applied per aggregate, locked while it applies the next, so copies of
     a consumer sharing one stream still apply each aggregate's events in order. An event
     ahead of a missing predecessor is EARLY and should be offered again later;
     ``ignore_gap`` applies it anyway (its predecessor was trimmed, predates the consumer, or
-    is long dead-lettered). ``handler`` None records the event as applied without an effect
-    (a type the consumer does not handle)."""
+    is long dead-lettered). ``handler_of`` None records an event as applied without an
+    effect (a type the consumer does not handle). The bookkeeping is three statements
+    whatever the batch size."""
     outbox = uow.outbox
-    last = outbox.applied_seq(consumer, event.stream, event.aggregate_id)
-    if last is not None and event.aggregate_seq <= last:
-        return Applied.DUPLICATE
-    if last is None and event.aggregate_seq > 1 and not ignore_gap:
-        # New to this consumer mid-history: only a predecessor still in the outbox can be
-        # on its way (a trimmed one never will be).
-        ignore_gap = not outbox.has_event(event.stream, event.aggregate_id,
+    last = outbox.applied_seqs(consumer, {(e.stream, e.aggregate_id) for e in events})
+    outcome: list[Applied] = []
+    fresh: list[tuple[int, Event]] = []
+    for event in events:
+        key = (event.stream, event.aggregate_id)
+        applied = last.get(key)
+        if applied is not None and event.aggregate_seq <= applied:
+            outcome.append(Applied.DUPLICATE)
+            continue
+        gap_ok = ignore_gap
+        if applied is None and event.aggregate_seq > 1 and not gap_ok:
+            # New to this consumer mid-history: only a predecessor still in the outbox can
+            # be on its way (a trimmed one never will be).
+            gap_ok = not outbox.has_event(event.stream, event.aggregate_id,
                                           event.aggregate_seq - 1)
-    expected = 1 if last is None else last + 1
-    if event.aggregate_seq != expected and not ignore_gap:
-        return Applied.EARLY
-    outbox.save_applied_seq(consumer, event.stream, event.aggregate_id, event.aggregate_seq)
-    if not outbox.claim(consumer, event.event_id, now_us):
-        return Applied.DUPLICATE
-    if handler is not None:
-        handler(uow, event)
-    return Applied.HANDLED
+        expected = 1 if applied is None else applied + 1
+        if event.aggregate_seq != expected and not gap_ok:
+            outcome.append(Applied.EARLY)
+            continue
+        last[key] = event.aggregate_seq
+        fresh.append((len(outcome), event))
+        outcome.append(Applied.HANDLED)
+    if not fresh:
+        return outcome
+    moved = {(e.stream, e.aggregate_id) for _, e in fresh}
+    outbox.save_applied_seqs(consumer, {key: last[key] for key in moved})
+    claimed = outbox.claim_many(consumer, [e.event_id for _, e in fresh], now_us)
+    for position, event in fresh:
+        if event.event_id not in claimed:
+            outcome[position] = Applied.DUPLICATE
+            continue
+        handler = handler_of(event)
+        if handler is not None:
+            handler(uow, event)
+    return outcome
 
 
 class Outbox:

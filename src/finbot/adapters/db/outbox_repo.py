@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, update
+from sqlalchemy import Connection, and_, func, or_, select, text, tuple_, update
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
@@ -105,11 +105,16 @@ class SqlOutboxRepo:
 
     def claim(self, consumer: str, event_id: str, now_us: int) -> bool:
         """Record that ``consumer`` handles ``event_id``; False if it already did."""
-        statement = upsert_insert(self.conn, processed_events).values(
-            consumer=consumer, event_id=event_id, processed_at=now_us).on_conflict_do_nothing()
+        return bool(self.claim_many(consumer, [event_id], now_us))
+
+    def claim_many(self, consumer: str, event_ids: list[str], now_us: int) -> set[str]:
+        """Record that ``consumer`` handles each of ``event_ids``; the ones it had not yet."""
+        statement = upsert_insert(self.conn, processed_events).values([
+            {"consumer": consumer, "event_id": event_id, "processed_at": now_us}
+            for event_id in event_ids]).on_conflict_do_nothing()
         # RETURNING, not rowcount: drivers disagree on the count of a skipped insert.
         inserted = self.conn.execute(statement.returning(processed_events.c.event_id))
-        return inserted.first() is not None
+        return {str(row[0]) for row in inserted}
 
     def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
                     attempts: int, now_us: int) -> None:
@@ -125,14 +130,26 @@ class SqlOutboxRepo:
                                  .order_by(dead_letters.c.outbox_id))
         return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
-    def applied_seq(self, consumer: str, stream: str, aggregate_id: str) -> int | None:
-        """The last sequence of the aggregate ``consumer`` applied in ``stream``, locked
-        until commit; None before its first."""
+    def applied_seqs(self, consumer: str, keys: set[tuple[str, str]]
+                     ) -> dict[tuple[str, str], int]:
+        """The last sequence ``consumer`` applied of each (stream, aggregate), locked until
+        commit; aggregates it never applied are absent."""
+        if not keys:
+            return {}
         c = aggregate_cursors.c
-        row = self.conn.execute(select(c.seq).where(
-            c.consumer == consumer, c.stream == stream, c.aggregate_id == aggregate_id)
-            .with_for_update()).first()
-        return int(row[0]) if row else None
+        rows = self.conn.execute(select(c.stream, c.aggregate_id, c.seq).where(
+            c.consumer == consumer, tuple_(c.stream, c.aggregate_id).in_(sorted(keys)))
+            .with_for_update())
+        return {(r.stream, r.aggregate_id): int(r.seq) for r in rows}
+
+    def save_applied_seqs(self, consumer: str, seqs: dict[tuple[str, str], int]) -> None:
+        c = aggregate_cursors.c
+        statement = upsert_insert(self.conn, aggregate_cursors).values([
+            {"consumer": consumer, "stream": stream, "aggregate_id": aggregate, "seq": seq}
+            for (stream, aggregate), seq in sorted(seqs.items())])
+        self.conn.execute(statement.on_conflict_do_update(
+            index_elements=[c.consumer, c.stream, c.aggregate_id],
+            set_={"seq": statement.excluded.seq}))
 
     def has_event(self, stream: str, aggregate_id: str, seq: int) -> bool:
         return self.conn.execute(select(outbox.c.id).where(

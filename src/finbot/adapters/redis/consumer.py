@@ -39,7 +39,7 @@ from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
 from finbot.services.events import Applied, DeadLetter, Handler, apply_in_order
 from finbot.services.ledger import UowFactory, now_us
-from finbot.services.ports import TransientConflict
+from finbot.services.ports import TransientConflict, UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -274,19 +274,16 @@ class StreamConsumer:
                 readable.append((item, event))
             except (InvalidInput, KeyError, ValueError, TypeError):
                 settled += self._settle(item)  # dead-letters it with the reason
-        done: list[tuple[_Held, Applied]] = []
         try:
             with self._uow() as uow:
-                for item, event in readable:
-                    if self._stop.is_set():  # the rest stays pending and is released
-                        break
-                    wanted = self._types is None or event.type in self._types
-                    done.append((item, apply_in_order(
-                        uow, self.name, event, self._handler if wanted else None,
-                        now_us=self._clock())))
+                outcome = apply_in_order(uow, self.name, [event for _, event in readable],
+                                         self._handler_of, now_us=self._clock())
                 uow.commit()
+        except _Stopping:  # rolled back: the batch is released to the other copies
+            return settled
         except Exception:  # someone's handler failed: find it, one entry at a time
             return settled + self._settle_all([item for item, _ in readable])
+        done = [(item, applied) for (item, _), applied in zip(readable, outcome, strict=True)]
         acks: dict[str, list[str]] = {}
         for item, applied in done:
             if applied is Applied.EARLY:
@@ -332,12 +329,20 @@ class StreamConsumer:
             return True
         return self._dead_letter(item, error, self._max_attempts, event=event)
 
+    def _handler_of(self, event: Event) -> Handler | None:
+        if self._types is not None and event.type not in self._types:
+            return None
+        return self._handle
+
+    def _handle(self, uow: UnitOfWork, event: Event) -> None:
+        if self._stop.is_set():  # stopping: finish nothing new
+            raise _Stopping
+        self._handler(uow, event)
+
     def _apply(self, event: Event, *, ignore_gap: bool) -> Applied:
-        wanted = self._types is None or event.type in self._types
         with self._uow() as uow:
-            applied = apply_in_order(uow, self.name, event,
-                                     self._handler if wanted else None,
-                                     now_us=self._clock(), ignore_gap=ignore_gap)
+            [applied] = apply_in_order(uow, self.name, [event], self._handler_of,
+                                       now_us=self._clock(), ignore_gap=ignore_gap)
             if applied is not Applied.EARLY:
                 uow.commit()
         if ignore_gap and applied is Applied.HANDLED:
@@ -357,11 +362,11 @@ class StreamConsumer:
                                    "fields": json.dumps(raw, sort_keys=True)})
         pipe.xack(item.key, self.name, item.entry_id)
         if event is not None:  # the aggregate's later events must not wait on this one
+            key = (event.stream, event.aggregate_id)
             with self._uow() as uow:
-                last = uow.outbox.applied_seq(self.name, event.stream, event.aggregate_id)
+                last = uow.outbox.applied_seqs(self.name, {key}).get(key)
                 if last is None or last < event.aggregate_seq:
-                    uow.outbox.save_applied_seq(self.name, event.stream, event.aggregate_id,
-                                                event.aggregate_seq)
+                    uow.outbox.save_applied_seqs(self.name, {key: event.aggregate_seq})
                 uow.commit()
         pipe.execute()
         self._early.pop(item.entry_id, None)
@@ -386,6 +391,10 @@ class StreamConsumer:
         for key, ids in by_key.items():
             self._client.xclaim(key, self.name, self.consumer, 0, list[Any](ids),
                                 justid=True)
+
+
+class _Stopping(Exception):
+    """Raised inside a batch's transaction when the consumer is told to stop."""
 
 
 def _text(value: Any) -> str:
