@@ -92,8 +92,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Embedded unless a test asks for Redis itself (CI exports FINBOT_REDIS_URL).
     return Settings(environment="test", database_url=database_url, data_dir=tmp_path,
-                    postgres_url=POSTGRES_URL)
+                    postgres_url=POSTGRES_URL, redis_url=None)
 
 
 @pytest.fixture
@@ -109,6 +110,7 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+    monkeypatch.delenv("FINBOT_REDIS_URL", raising=False)  # embedded unless a test says
 
 
 REDIS_URL = os.environ.get("FINBOT_REDIS_URL", "redis://127.0.0.1:6379/0")

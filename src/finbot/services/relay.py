@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from finbot.domain.events import Outgoing
@@ -28,7 +29,11 @@ class EventPublisher(Protocol):
 
 
 class OutboxRelay:
-    """Moves committed outbox rows to the publisher."""
+    """Moves committed outbox rows to the publisher.
+
+    Marking a batch relayed (a database write) overlaps with reading and publishing the
+    next one (Redis work): the next read leaves out the rows still being marked, and a
+    batch's mark starts only after the previous one committed."""
 
     def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500,
                  clock: Callable[[], int] = now_us) -> None:
@@ -36,20 +41,28 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch = batch
         self._clock = clock
+        self._marker = ThreadPoolExecutor(1, thread_name_prefix="finbot-relay-mark")
+        self._marking: Future[None] | None = None
+        self._marking_ids: list[int] = []
 
     def relay_once(self) -> int:
-        """Publish the next batch of unrelayed rows; how many were published. If the stream
-        had lost what was sent before (a flushed or restarted Redis), every retained row is
-        sent again (consumers drop the events they already handled)."""
+        """Publish the next batch of unrelayed rows; how many were published (0 once every
+        published row is also marked). If the stream had lost what was sent before (a
+        flushed or restarted Redis), every retained row is sent again (consumers drop the
+        events they already handled)."""
         with self._uow() as uow:
-            rows = uow.outbox.unrelayed(limit=self._batch)
+            rows = uow.outbox.unrelayed(limit=self._batch, excluding=self._marking_ids)
         if not rows:
+            self._finish_marking()
             return 0
         remembered = self._publisher.publish(rows)
+        self._finish_marking()
+        if remembered:
+            self._marking_ids = [row.outbox_id for row in rows]
+            self._marking = self._marker.submit(self._mark, self._marking_ids)
+            return len(rows)
         with self._uow() as uow:
-            if remembered:
-                uow.outbox.mark_relayed([row.outbox_id for row in rows], self._clock())
-            elif uow.outbox.forget_relayed():
+            if uow.outbox.forget_relayed():
                 logger.warning("the event stream lost its events; re-publishing the outbox")
             uow.commit()
         return len(rows)
@@ -57,12 +70,33 @@ class OutboxRelay:
     def run(self, stop: threading.Event, *, idle_s: float = 0.02,
             retry_s: float = 1.0) -> None:
         """Relay until ``stop``; when the stream is unreachable, wait and try again."""
-        while not stop.is_set():
-            try:
-                if self.relay_once():
+        try:
+            while not stop.is_set():
+                try:
+                    if self.relay_once():
+                        continue
+                except Exception as failure:  # the stream is down: rows wait in the outbox
+                    logger.warning("relay waiting for the event stream: %s", failure)
+                    stop.wait(retry_s)
                     continue
-            except Exception as failure:  # the stream is down: rows wait in the outbox
-                logger.warning("relay waiting for the event stream: %s", failure)
-                stop.wait(retry_s)
-                continue
-            stop.wait(idle_s)
+                stop.wait(idle_s)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Finish the mark in flight (if it fails, those rows are simply sent again)."""
+        try:
+            self._finish_marking()
+        finally:
+            self._marker.shutdown(wait=True)
+
+    def _mark(self, ids: list[int]) -> None:
+        with self._uow() as uow:
+            uow.outbox.mark_relayed(ids, self._clock())
+            uow.commit()
+
+    def _finish_marking(self) -> None:
+        marking, self._marking = self._marking, None
+        self._marking_ids = []
+        if marking is not None:
+            marking.result()

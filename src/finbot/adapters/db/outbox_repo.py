@@ -223,12 +223,14 @@ class SqlOutboxRepo:
         dead = self.conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         return {"outbox": int(total), "unrelayed": int(unrelayed), "dead_letters": int(dead)}
 
-    def unrelayed(self, *, limit: int) -> list[Outgoing]:
+    def unrelayed(self, *, limit: int, excluding: list[int] | None = None) -> list[Outgoing]:
         """The oldest rows not yet relayed, in id order (which keeps each aggregate's order:
         its next row is written only after the previous one committed), as flat stream
         entries straight from the columns (the payload text is sent as stored)."""
-        rows = self.conn.execute(select(outbox).where(outbox.c.relayed_at.is_(None))
-                                 .order_by(outbox.c.id).limit(limit))
+        query = select(outbox).where(outbox.c.relayed_at.is_(None))
+        if excluding:  # rows whose mark is still being written
+            query = query.where(outbox.c.id.not_in(excluding))
+        rows = self.conn.execute(query.order_by(outbox.c.id).limit(limit))
         return [Outgoing(int(r.id), r.stream, {
             "event_id": r.event_id, "type": r.type, "version": str(r.version),
             "stream": r.stream, "aggregate_id": r.aggregate_id,
