@@ -57,3 +57,24 @@ def test_the_gate_bench_reports_every_figure() -> None:
     assert set(results["targets_met"]) == {
         "hard_rules_p99_under_50us", "hard_rules_at_least_20000_per_s",
         "decision_path_p99_under_10ms", "audit_verify_under_30s_per_million"}
+
+
+@pytest.mark.redis
+def test_the_events_bench_reports_every_figure_and_leaves_no_keys(
+        redis_prefix: tuple[object, str]) -> None:
+    import redis
+
+    from finbot.bench.events import run_events_bench
+    from tests.conftest import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL)
+    before = set(client.scan_iter(match="finbot-bench:*"))
+    results = run_events_bench(backend="sqlite", postgres_url=POSTGRES_URL,
+                               redis_url=REDIS_URL, events=1000, rate=100, seconds=1)
+    for key in ("embedded_consumer_per_s", "raw_xadd_per_s", "relay_per_s",
+                "relay_vs_raw_ratio", "e2e_p50_ms", "e2e_p99_ms", "e2e_achieved_rate_per_s"):
+        assert results[key] > 0, key
+    assert results["e2e_events"] == 100
+    assert set(results["targets_met"]) == {"relay_at_least_half_of_raw_xadd",
+                                           "e2e_p99_under_50ms_at_rate"}
+    assert set(client.scan_iter(match="finbot-bench:*")) <= before

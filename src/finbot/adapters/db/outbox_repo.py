@@ -40,6 +40,9 @@ _APPEND_PG = text(
     f"WITH next AS ({_NEXT_SEQ.text}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
+_MARK_PG = text("UPDATE outbox SET relayed_at = :now WHERE id = ANY(:ids)")
+_MARK_SQLITE = text("UPDATE outbox SET relayed_at = :now "
+                    "WHERE id IN (SELECT value FROM json_each(:ids))")
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -227,10 +230,10 @@ class SqlOutboxRepo:
         """The oldest rows not yet relayed, in id order (which keeps each aggregate's order:
         its next row is written only after the previous one committed), as flat stream
         entries straight from the columns (the payload text is sent as stored)."""
-        query = select(outbox).where(outbox.c.relayed_at.is_(None))
-        if excluding:  # rows whose mark is still being written
-            query = query.where(outbox.c.id.not_in(excluding))
-        rows = self.conn.execute(query.order_by(outbox.c.id).limit(limit))
+        skip = set(excluding or ())  # rows whose mark is still being written
+        rows = [r for r in self.conn.execute(
+            select(outbox).where(outbox.c.relayed_at.is_(None))
+            .order_by(outbox.c.id).limit(limit + len(skip))) if r.id not in skip][:limit]
         return [Outgoing(int(r.id), r.stream, {
             "event_id": r.event_id, "type": r.type, "version": str(r.version),
             "stream": r.stream, "aggregate_id": r.aggregate_id,
@@ -245,4 +248,9 @@ class SqlOutboxRepo:
         return int(result.rowcount)
 
     def mark_relayed(self, ids: list[int], now_us: int) -> None:
-        self.conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(relayed_at=now_us))
+        """One statement with one parameter for the whole batch (an array on PostgreSQL, a
+        JSON list on SQLite), not one bound parameter per row."""
+        if self._postgres:
+            self.conn.execute(_MARK_PG, {"ids": ids, "now": now_us})
+        else:
+            self.conn.execute(_MARK_SQLITE, {"ids": json.dumps(ids), "now": now_us})
