@@ -166,12 +166,14 @@ class OutboxConsumer:
         try:
             with self._uow() as uow:
                 offset = uow.outbox.offset(self.name, lock=True)
-                for cursor, event in batch:
-                    if offset >= cursor:
-                        continue  # another copy of this consumer took it
+                todo = [event for cursor, event in batch if cursor > offset]  # else: taken
+                for event in todo:  # by another copy of this consumer
                     check_payload(schema_for(event.type, event.version), event.payload)
-                    wanted = self._types is None or event.type in self._types
-                    if wanted and uow.outbox.claim(self.name, event.event_id, self._clock()):
+                wanted = [e for e in todo if self._types is None or e.type in self._types]
+                claimed = uow.outbox.claim_many(self.name, [e.event_id for e in wanted],
+                                                self._clock()) if wanted else set()
+                for event in wanted:
+                    if event.event_id in claimed:
                         self._handler(uow, event)
                 uow.outbox.save_offset(self.name, max(offset, batch[-1][0]))
                 uow.commit()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_, update
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.tables import (
@@ -112,11 +112,12 @@ class SqlOutboxRepo:
 
     def claim_many(self, consumer: str, event_ids: list[str], now_us: int) -> set[str]:
         """Record that ``consumer`` handles each of ``event_ids``; the ones it had not yet."""
-        statement = upsert_insert(self.conn, processed_events).values([
+        # One cached statement whatever the count (executemany); RETURNING, not rowcount:
+        # drivers disagree on the count of a skipped insert.
+        statement = upsert_insert(self.conn, processed_events).on_conflict_do_nothing()
+        inserted = self.conn.execute(statement.returning(processed_events.c.event_id), [
             {"consumer": consumer, "event_id": event_id, "processed_at": now_us}
-            for event_id in event_ids]).on_conflict_do_nothing()
-        # RETURNING, not rowcount: drivers disagree on the count of a skipped insert.
-        inserted = self.conn.execute(statement.returning(processed_events.c.event_id))
+            for event_id in event_ids])
         return {str(row[0]) for row in inserted}
 
     def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
@@ -141,18 +142,19 @@ class SqlOutboxRepo:
             return {}
         c = aggregate_cursors.c
         rows = self.conn.execute(select(c.stream, c.aggregate_id, c.seq).where(
-            c.consumer == consumer, tuple_(c.stream, c.aggregate_id).in_(sorted(keys)))
-            .with_for_update())
+            c.consumer == consumer,
+            tuple_(c.stream, c.aggregate_id).in_(bindparam("keys", expanding=True)))
+            .with_for_update(), {"keys": sorted(keys)})
         return {(r.stream, r.aggregate_id): int(r.seq) for r in rows}
 
     def save_applied_seqs(self, consumer: str, seqs: dict[tuple[str, str], int]) -> None:
         c = aggregate_cursors.c
-        statement = upsert_insert(self.conn, aggregate_cursors).values([
-            {"consumer": consumer, "stream": stream, "aggregate_id": aggregate, "seq": seq}
-            for (stream, aggregate), seq in sorted(seqs.items())])
+        statement = upsert_insert(self.conn, aggregate_cursors)
         self.conn.execute(statement.on_conflict_do_update(
             index_elements=[c.consumer, c.stream, c.aggregate_id],
-            set_={"seq": statement.excluded.seq}))
+            set_={"seq": statement.excluded.seq}), [
+            {"consumer": consumer, "stream": stream, "aggregate_id": aggregate, "seq": seq}
+            for (stream, aggregate), seq in sorted(seqs.items())])
 
     def has_event(self, stream: str, aggregate_id: str, seq: int) -> bool:
         return self.conn.execute(select(outbox.c.id).where(
