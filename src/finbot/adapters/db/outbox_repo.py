@@ -40,6 +40,10 @@ _APPEND_PG = text(
     f"WITH next AS ({_NEXT_SEQ.text}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
+_WAITING = ("SELECT id, event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
+            "occurred_at, trace_id, payload FROM outbox WHERE relayed_at IS NULL "
+            "ORDER BY id LIMIT ")
+_WAITING_PG, _WAITING_SQLITE = _WAITING + "%s", _WAITING + "?"
 _MARK_PG = text("UPDATE outbox SET relayed_at = :now WHERE id = ANY(:ids)")
 _MARK_SQLITE = text("UPDATE outbox SET relayed_at = :now "
                     "WHERE id IN (SELECT value FROM json_each(:ids))")
@@ -233,15 +237,22 @@ class SqlOutboxRepo:
         its next row is written only after the previous one committed), as flat stream
         entries straight from the columns (the payload text is sent as stored)."""
         skip = set(excluding or ())  # rows whose mark is still being written
-        rows = [r for r in self.conn.execute(
-            select(outbox).where(outbox.c.relayed_at.is_(None))
-            .order_by(outbox.c.id).limit(limit + len(skip))) if r.id not in skip][:limit]
-        return [Outgoing(int(r.id), r.stream, {
-            "event_id": r.event_id, "type": r.type, "version": str(r.version),
-            "stream": r.stream, "aggregate_id": r.aggregate_id,
-            "aggregate_seq": str(r.aggregate_seq), "tenant": r.tenant,
-            "occurred_at": str(r.occurred_at), "trace_id": r.trace_id,
-            "payload": r.payload}) for r in rows]
+        # The relay's hot read: plain SQL on the driver's cursor, tuples in, no ORM rows.
+        cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(_WAITING_PG if self._postgres else _WAITING_SQLITE,
+                       (limit + len(skip),))
+        entries = []
+        for (outbox_id, event_id, stream, type_, version, aggregate_id, seq, tenant,
+             occurred_at, trace_id, payload) in cursor.fetchall():
+            if outbox_id in skip:
+                continue
+            entries.append(Outgoing(outbox_id, stream, {
+                "event_id": event_id, "type": type_, "version": str(version),
+                "stream": stream, "aggregate_id": aggregate_id, "aggregate_seq": str(seq),
+                "tenant": tenant, "occurred_at": str(occurred_at), "trace_id": trace_id,
+                "payload": payload}))
+        cursor.close()
+        return entries[:limit]
 
     def forget_relayed(self) -> int:
         """Mark every relayed row unrelayed again; how many."""
