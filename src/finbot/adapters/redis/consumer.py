@@ -136,8 +136,10 @@ class StreamConsumer:
             self._last_reclaim = time.monotonic()
             settled += self._settle_all(self._reclaim(), check_deliveries=True)
         settled += self._retry_early()
-        wait = block and not settled and not self._early
-        settled += self._settle_batch(self._read(">", block_ms=self._block_ms if wait else None))
+        wait_ms = None
+        if block and not settled:  # nothing done: wait for new entries, briefly if some
+            wait_ms = min(self._block_ms, 50) if self._early else self._block_ms  # are held
+        settled += self._settle_batch(self._read(">", block_ms=wait_ms))
         return settled
 
     def run(self, stop: threading.Event, *, retry_s: float = 1.0) -> None:
