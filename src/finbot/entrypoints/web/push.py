@@ -6,8 +6,9 @@ produced or consumed it), the outbox table when embedded. A thread reads, and ha
 event to the process's event loop, which sends it to the connected sockets of its tenant.
 
 A socket authenticates with a short-lived token signed with the secret key and bound to
-one tenant (``GET /api/events/token``); a missing, forged or expired token closes the
-socket with code 4401 before anything is sent. A slow client's queue is bounded: when it
+one tenant (``GET /api/events/token``); with a missing, forged or expired token the
+handshake is refused (close code 4401 before accepting, which servers answer with HTTP
+403) and nothing is sent. A slow client's queue is bounded: when it
 overflows the socket is closed (code 4408) rather than letting memory grow.
 """
 
