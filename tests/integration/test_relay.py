@@ -124,3 +124,32 @@ def test_a_redis_outage_during_a_load_loses_nothing(
     for position, reason in enumerate(relayed):
         first.setdefault(reason, position)
     assert sorted(first, key=first.__getitem__) == [f"#{i}" for i in range(80)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_row_committed_late_below_relayed_rows_is_still_relayed(
+        app: App, redis_prefix: tuple[redis.Redis, str]) -> None:
+    """PostgreSQL hands out ids before commit: a transaction holding a low id can commit
+    after higher ids were relayed; it is still relayed."""
+    client, prefix = redis_prefix
+    relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=5)
+    late = app.uow()
+    late.__enter__()
+    app.outbox.emit_in(late, "breaker.changed", "agent:late", {
+        "agent_id": "late", "from_state": "closed", "to_state": "open", "reason": "late"})
+    try:
+        emit(app, 12)  # committed after the late row got its (lower) id
+        while relay.relay_once():
+            pass
+        assert "late" not in [e.payload["reason"] for e in stream_events(client, prefix)]
+        late.commit()
+    finally:
+        late.__exit__(None, None, None)
+    while relay.relay_once():
+        pass
+    relay.close()
+    reasons = [e.payload["reason"] for e in stream_events(client, prefix)]
+    assert sorted(reasons) == sorted(["late", *[f"#{i}" for i in range(12)]])
+    with app.uow() as uow:
+        assert uow.outbox.unrelayed(limit=1) == []
