@@ -10,7 +10,7 @@ Payloads carry ids and amounts, never names, bank details or free text about a p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -73,15 +73,27 @@ class Outgoing(NamedTuple):
     fields: dict[str, str]  # the flat envelope (see ``flat_envelope``)
 
 
-def flat_envelope(event: Event, *, payload_json: str | None = None) -> dict[str, str]:
-    """The envelope as flat text fields (a stream entry): every field a string, the payload
-    as JSON with sorted keys (``payload_json`` when it is already that text)."""
-    return {"event_id": event.event_id, "type": event.type, "version": str(event.version),
-            "stream": event.stream, "aggregate_id": event.aggregate_id,
-            "aggregate_seq": str(event.aggregate_seq), "tenant": event.tenant,
-            "occurred_at": str(event.occurred_at_us), "trace_id": event.trace_id,
-            "payload": payload_json if payload_json is not None
-            else json.dumps(dict(event.payload), sort_keys=True)}
+ENVELOPE = ("event_id", "type", "version", "stream", "aggregate_id", "aggregate_seq",
+            "tenant", "occurred_at", "trace_id", "payload")
+"""The fields of a flat envelope (a stream entry), in order; also the outbox's columns."""
+
+STREAMS = tuple(sorted({schema.stream for schema in SCHEMAS.values()}))
+"""Every stream an event type is published to."""
+
+
+def envelope_fields(values: Sequence[object]) -> dict[str, str]:
+    """The flat envelope of ``values`` given in ``ENVELOPE`` order (the payload already
+    JSON text): every field a string."""
+    return {name: str(value) for name, value in zip(ENVELOPE, values, strict=True)}
+
+
+def flat_envelope(event: Event) -> dict[str, str]:
+    """The envelope of ``event`` as flat text fields, the payload as JSON with sorted
+    keys."""
+    return envelope_fields((event.event_id, event.type, event.version, event.stream,
+                            event.aggregate_id, event.aggregate_seq, event.tenant,
+                            event.occurred_at_us, event.trace_id,
+                            json.dumps(dict(event.payload), sort_keys=True)))
 
 
 def schema_for(type_: str, version: int) -> EventSchema:

@@ -12,6 +12,7 @@ relay's batches are idempotent, and upkeep steps are safe to run concurrently.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -19,10 +20,19 @@ from collections.abc import Callable
 
 from finbot.adapters.redis.streams import stream_key, trim_stream
 from finbot.bootstrap import App
-from finbot.domain.events import SCHEMAS
+from finbot.domain.events import STREAMS
 from finbot.services.history import Progress, TrimReport, trim_outbox
 
-ROLES = ("relay", "executor", "agents", "arena")
+
+class Role(enum.StrEnum):
+    """The worker roles (``finbot worker ROLE``)."""
+
+    relay = "relay"
+    executor = "executor"
+    agents = "agents"
+    arena = "arena"
+
+
 UPKEEP_EVERY_S = 5.0
 RETENTION_EVERY_S = 3600.0
 CHECKPOINT_EVERY = 120  # upkeep rounds: a checkpoint every ten minutes
@@ -48,7 +58,7 @@ def retention_round(app: App, *, now_us: int | None = None,
                          relayed_only=app.redis is not None, consumers=list(app.consumers),
                          progress=progress)
     if app.redis is not None:
-        for stream in sorted({schema.stream for schema in SCHEMAS.values()}):
+        for stream in STREAMS:
             trim_stream(app.redis, stream_key(stream, prefix=app.settings.events_prefix),
                         before_ms=cutoff // 1000)
     return report
@@ -87,8 +97,8 @@ def all_tasks(app: App) -> dict[str, Callable[[threading.Event], None]]:
     """Every role in one process (``finbot up``); embedded (no Redis) there is no relay
     and the consumers read the outbox table."""
     tasks: dict[str, Callable[[threading.Event], None]] = {}
-    for role in ROLES:
-        if role != "relay" or app.redis is not None:
+    for role in Role:
+        if role is not Role.relay or app.redis is not None:
             tasks.update(role_tasks(app, role))
     return tasks
 

@@ -23,7 +23,7 @@ from finbot.adapters.db.tables import (
     outbox,
     processed_events,
 )
-from finbot.domain.events import Event, Outgoing
+from finbot.domain.events import ENVELOPE, Event, Outgoing, envelope_fields
 
 Cursor = tuple[int, int]
 """(transaction id, outbox id): a consumer's position."""
@@ -40,8 +40,7 @@ _APPEND_PG = text(
     f"WITH next AS ({_NEXT_SEQ.text}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
-_WAITING = ("SELECT id, event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
-            "occurred_at, trace_id, payload FROM outbox WHERE relayed_at IS NULL "
+_WAITING = (f"SELECT id, {', '.join(ENVELOPE)} FROM outbox WHERE relayed_at IS NULL "
             "ORDER BY id LIMIT ")
 _WAITING_PG, _WAITING_SQLITE = _WAITING + "%s", _WAITING + "?"
 _MARK_PG = text("UPDATE outbox SET relayed_at = :now WHERE id = ANY(:ids)")
@@ -165,14 +164,6 @@ class SqlOutboxRepo:
             outbox.c.stream == stream, outbox.c.aggregate_id == aggregate_id,
             outbox.c.aggregate_seq == seq)).first() is not None
 
-    def save_applied_seq(self, consumer: str, stream: str, aggregate_id: str,
-                         seq: int) -> None:
-        c = aggregate_cursors.c
-        statement = upsert_insert(self.conn, aggregate_cursors).values(
-            consumer=consumer, stream=stream, aggregate_id=aggregate_id, seq=seq)
-        self.conn.execute(statement.on_conflict_do_update(
-            index_elements=[c.consumer, c.stream, c.aggregate_id], set_={"seq": seq}))
-
     def history(self, *, streams: list[str], after_id: int, from_us: int | None,
                 to_us: int | None, limit: int) -> list[tuple[int, Event]]:
         """Retained events of ``streams`` past outbox id ``after_id`` within the time
@@ -241,16 +232,9 @@ class SqlOutboxRepo:
         cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(_WAITING_PG if self._postgres else _WAITING_SQLITE,
                        (limit + len(skip),))
-        entries = []
-        for (outbox_id, event_id, stream, type_, version, aggregate_id, seq, tenant,
-             occurred_at, trace_id, payload) in cursor.fetchall():
-            if outbox_id in skip:
-                continue
-            entries.append(Outgoing(outbox_id, stream, {
-                "event_id": event_id, "type": type_, "version": str(version),
-                "stream": stream, "aggregate_id": aggregate_id, "aggregate_seq": str(seq),
-                "tenant": tenant, "occurred_at": str(occurred_at), "trace_id": trace_id,
-                "payload": payload}))
+        stream_at = ENVELOPE.index("stream")
+        entries = [Outgoing(outbox_id, values[stream_at], envelope_fields(values))
+                   for outbox_id, *values in cursor.fetchall() if outbox_id not in skip]
         cursor.close()
         return entries[:limit]
 

@@ -34,7 +34,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from finbot.adapters.redis.streams import PREFIX, event_from_fields, stream_key
+from finbot.adapters.redis.streams import PREFIX, as_text, event_from_fields, stream_key
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
 from finbot.services.events import Applied, DeadLetter, Handler, apply_in_order
@@ -166,7 +166,7 @@ class StreamConsumer:
         for key in self._keys:
             pending = self._client.xpending_range(key, self.name, "-", "+", 10_000,
                                                  consumername=self.consumer)
-            held.setdefault(key, []).extend(_text(p["message_id"]) for p in pending)
+            held.setdefault(key, []).extend(as_text(p["message_id"]) for p in pending)
         for key, ids in held.items():
             if ids:
                 self._client.xclaim(key, self.name, self.consumer, 0,
@@ -180,7 +180,7 @@ class StreamConsumer:
         rows = []
         entries: Any = self._client.xrange(self._dead_key)
         for _, fields in entries:
-            row = {_text(k): _text(v) for k, v in fields.items()}
+            row = {as_text(k): as_text(v) for k, v in fields.items()}
             if row.get("consumer") == self.name:
                 reference = json.loads(row["fields"]).get(
                     "event_id", f"{row['source']} {row['entry_id']}")
@@ -201,7 +201,7 @@ class StreamConsumer:
                 held.extend(self._entries(key, entries))
                 if len(entries) < self._batch:
                     break
-                start = _text(entries[-1][0])
+                start = as_text(entries[-1][0])
         return held
 
     def _read(self, start: str, *, block_ms: int | None = None) -> list[_Held]:
@@ -210,7 +210,7 @@ class StreamConsumer:
                                         count=self._batch, block=block_ms)
         held = []
         for key, entries in reply or []:
-            held.extend(self._entries(_text(key), entries))
+            held.extend(self._entries(as_text(key), entries))
         return held
 
     def _entries(self, key: str, entries: list[Any]) -> list[_Held]:
@@ -219,7 +219,7 @@ class StreamConsumer:
             if fields is None:  # trimmed away while pending: nothing left to handle
                 self._client.xack(key, self.name, entry_id)
                 continue
-            held.append(_Held(key, _text(entry_id), fields))
+            held.append(_Held(key, as_text(entry_id), fields))
         return held
 
     def _reclaim(self) -> list[_Held]:
@@ -229,10 +229,10 @@ class StreamConsumer:
             while True:
                 reply: Any = self._client.xautoclaim(key, self.name, self.consumer,
                                                 self._claim_idle_ms, start, count=self._batch)
-                start, entries = _text(reply[0]), reply[1]
+                start, entries = as_text(reply[0]), reply[1]
                 for entry_id, fields in entries:
                     if fields is not None:
-                        held.append(_Held(key, _text(entry_id), fields))
+                        held.append(_Held(key, as_text(entry_id), fields))
                 if start == "0-0" or not entries:
                     break
         return held
@@ -356,7 +356,7 @@ class StreamConsumer:
     def _dead_letter(self, item: _Held, error: str, attempts: int, *,
                      event: Event | None = None) -> bool:
         """Park the entry with its reason, let its aggregate move on, acknowledge it."""
-        raw = {_text(k): _text(v) for k, v in item.fields.items()}
+        raw = {as_text(k): as_text(v) for k, v in item.fields.items()}
         pipe = self._client.pipeline(transaction=True)
         pipe.xadd(self._dead_key, {"consumer": self.name, "source": item.key,
                                    "entry_id": item.entry_id, "error": error[:4000],
@@ -398,6 +398,3 @@ class StreamConsumer:
 class _Stopping(Exception):
     """Raised inside a batch's transaction when the consumer is told to stop."""
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

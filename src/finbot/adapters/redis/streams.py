@@ -24,10 +24,14 @@ def stream_key(stream: str, *, prefix: str = PREFIX) -> str:
     return f"{prefix}{stream}"
 
 
+def as_text(value: Any) -> str:
+    """A Redis reply value (bytes from a client without ``decode_responses``) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def event_from_fields(fields: dict[Any, Any]) -> Event:
     """The event of a stream entry; KeyError/ValueError if the entry is malformed."""
-    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes)
-                                                          else v) for k, v in fields.items()}
+    text = {as_text(k): as_text(v) for k, v in fields.items()}
     payload = json.loads(text["payload"])
     if not isinstance(payload, dict):
         raise ValueError("an event payload is a JSON object")
@@ -70,8 +74,7 @@ class RedisStreamPublisher:
 
 
 def _entry_id(value: Any) -> tuple[int, int]:
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    ms, _, seq = text.partition("-")
+    ms, _, seq = as_text(value).partition("-")
     return int(ms), int(seq or 0)
 
 
@@ -109,9 +112,8 @@ class StreamTail:
         reply: Any = self._client.xread(self._last, count=count, block=block_ms)
         events = []
         for key, entries in reply or []:
-            name = key.decode() if isinstance(key, bytes) else key
             for entry_id, fields in entries:
-                self._last[name] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                self._last[as_text(key)] = as_text(entry_id)
                 try:
                     events.append(event_from_fields(fields))
                 except (KeyError, ValueError):  # consumers dead-letter it; push skips it

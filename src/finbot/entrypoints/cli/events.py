@@ -12,10 +12,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from finbot.adapters.redis.consumer import DEAD_LETTERS
-from finbot.adapters.redis.streams import stream_key
+from finbot.adapters.redis.streams import as_text, stream_key
 from finbot.bootstrap import bootstrap
 from finbot.domain.errors import InvalidInput
-from finbot.domain.events import SCHEMAS
+from finbot.domain.events import STREAMS
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.workers import retention_round
 from finbot.services.history import replay as replay_history
@@ -44,10 +44,6 @@ def parse_point(value: str, option: str) -> tuple[int | None, int]:
     return int(moment.timestamp() * 1_000_000), 0
 
 
-def _streams() -> list[str]:
-    return sorted({schema.stream for schema in SCHEMAS.values()})
-
-
 @events_cli.command("status")
 @reports_errors
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -57,12 +53,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     with app.uow() as uow:
         report: dict[str, Any] = {"outbox": uow.outbox.stats(), "streams": {}}
     if app.redis is not None:
-        for stream in [*_streams(), DEAD_LETTERS]:
+        for stream in [*STREAMS, DEAD_LETTERS]:
             key = stream_key(stream, prefix=app.settings.events_prefix)
             groups: Any = app.redis.xinfo_groups(key) if app.redis.exists(key) else []
             report["streams"][stream] = {
                 "length": int(app.redis.xlen(key)),
-                "groups": {_text(g["name"]): {"pending": int(g["pending"]),
+                "groups": {as_text(g["name"]): {"pending": int(g["pending"]),
                                               "lag": g.get("lag")} for g in groups}}
     if as_json:
         print(json.dumps(report, indent=2))
@@ -111,8 +107,8 @@ def replay(stream: str = typer.Option(..., help="The stream to replay, e.g. busi
     """Re-drive CONSUMER over STREAM's history (the archive, then the outbox), in order:
     for a new detector, a rebuilt projection or after an incident."""
     app = bootstrap()
-    if stream not in _streams():
-        raise InvalidInput(f"unknown stream {stream!r}; streams: {', '.join(_streams())}",
+    if stream not in STREAMS:
+        raise InvalidInput(f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}",
                            code="stream_unknown", field="stream")
     spec = app.consumers.get(consumer)
     if spec is None:
@@ -148,7 +144,3 @@ def trim() -> None:
                   f"{app.settings.archive_dir}; {report.processed_pruned} processed-event "
                   "records pruned", highlight=False)
     app.close()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import signal
 import threading
 from types import FrameType
@@ -13,13 +12,7 @@ from finbot.bootstrap import bootstrap
 from finbot.domain.errors import ConfigurationError
 from finbot.entrypoints import workers
 from finbot.entrypoints.cli.common import console, reports_errors
-
-
-class Role(enum.StrEnum):
-    relay = "relay"
-    executor = "executor"
-    agents = "agents"
-    arena = "arena"
+from finbot.entrypoints.workers import Role
 
 
 @reports_errors

@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from finbot.adapters.redis.streams import StreamTail
 from finbot.bootstrap import App
-from finbot.domain.events import SCHEMAS, Event
+from finbot.domain.events import SCHEMAS, STREAMS, Event
 from finbot.services.events import OutboxTail
 
 logger = logging.getLogger(__name__)
@@ -130,8 +130,7 @@ class PushHub:
 
     def _poller(self) -> Callable[[], list[Event]]:
         if self._app.redis is not None:
-            streams = sorted({schema.stream for schema in SCHEMAS.values()})
-            tail = StreamTail(self._app.redis, streams, prefix=self._app.settings.events_prefix)
+            tail = StreamTail(self._app.redis, STREAMS, prefix=self._app.settings.events_prefix)
             return lambda: tail.poll(block_ms=500)
         outbox = OutboxTail(self._app.uow)
 
