@@ -22,11 +22,12 @@ from finbot.services.relay import OutboxRelay
 pytestmark = pytest.mark.redis
 
 
-def emit(app: App, n: int, *, start: int = 0) -> None:
+def emit(app: App, n: int, *, aggregates: int = 3, start: int = 0) -> None:
+    """Events #start… spread over ``aggregates`` aggregates, one transaction each."""
     for i in range(start, start + n):
         with app.uow() as uow:
-            app.outbox.emit_in(uow, "breaker.changed", f"agent:{i % 3}", {
-                "agent_id": str(i % 3), "from_state": "closed", "to_state": "open",
+            app.outbox.emit_in(uow, "breaker.changed", f"agent:{i % aggregates}", {
+                "agent_id": str(i % aggregates), "from_state": "closed", "to_state": "open",
                 "reason": f"#{i}"})
             uow.commit()
 

@@ -30,20 +30,12 @@ from finbot.domain.events import Event, flat_envelope
 from finbot.services.ports import UnitOfWork
 from finbot.services.relay import OutboxRelay
 from tests.conftest import REDIS_URL
+from tests.integration.test_relay import emit
 from tests.stream_worker import effect
 
 pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def emit(app: App, n: int, *, aggregates: int = 3, start: int = 0) -> None:
-    for i in range(start, start + n):
-        with app.uow() as uow:
-            app.outbox.emit_in(uow, "breaker.changed", f"agent:{i % aggregates}", {
-                "agent_id": str(i % aggregates), "from_state": "closed",
-                "to_state": "open", "reason": f"#{i}"})
-            uow.commit()
 
 
 def relay_all(app: App, client: redis.Redis, prefix: str) -> None:

@@ -164,22 +164,27 @@ class OutboxConsumer:
         """The whole batch in one transaction; False (nothing kept) if an event is
         unreadable or a handler failed, so each can be retried or dead-lettered alone."""
         try:
-            with self._uow() as uow:
-                offset = uow.outbox.offset(self.name, lock=True)
-                todo = [event for cursor, event in batch if cursor > offset]  # else: taken
-                for event in todo:  # by another copy of this consumer
-                    check_payload(schema_for(event.type, event.version), event.payload)
-                wanted = [e for e in todo if self._types is None or e.type in self._types]
-                claimed = uow.outbox.claim_many(self.name, [e.event_id for e in wanted],
-                                                self._clock()) if wanted else set()
-                for event in wanted:
-                    if event.event_id in claimed:
-                        self._handler(uow, event)
-                uow.outbox.save_offset(self.name, max(offset, batch[-1][0]))
-                uow.commit()
+            self._handle(batch)
         except Exception:  # kept by the one-at-a-time path: the error and the dead letter
             return False
         return True
+
+    def _handle(self, batch: list[tuple[tuple[int, int], Event]]) -> None:
+        """Handle ``batch`` in one transaction with its processed-events records and the
+        advanced offset; events another copy of this consumer took are skipped."""
+        with self._uow() as uow:
+            offset = uow.outbox.offset(self.name, lock=True)
+            todo = [event for cursor, event in batch if cursor > offset]
+            for event in todo:
+                check_payload(schema_for(event.type, event.version), event.payload)
+            wanted = [e for e in todo if self._types is None or e.type in self._types]
+            claimed = uow.outbox.claim_many(self.name, [e.event_id for e in wanted],
+                                            self._clock()) if wanted else set()
+            for event in wanted:
+                if event.event_id in claimed:
+                    self._handler(uow, event)
+            uow.outbox.save_offset(self.name, max(offset, batch[-1][0]))
+            uow.commit()
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         """Poll until ``stop`` is set; the event in hand is finished first."""
@@ -200,7 +205,7 @@ class OutboxConsumer:
         error = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                self._handle_once(cursor, event)
+                self._handle([(cursor, event)])
                 return
             except TransientConflict:
                 continue
@@ -208,16 +213,6 @@ class OutboxConsumer:
                 error = f"{type(failure).__name__}: {failure}"
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
         self._dead_letter(cursor, event, error, attempts=self._max_attempts)
-
-    def _handle_once(self, cursor: tuple[int, int], event: Event) -> None:
-        with self._uow() as uow:
-            if uow.outbox.offset(self.name, lock=True) >= cursor:
-                return  # another copy of this consumer took it
-            wanted = self._types is None or event.type in self._types
-            if wanted and uow.outbox.claim(self.name, event.event_id, self._clock()):
-                self._handler(uow, event)
-            uow.outbox.save_offset(self.name, cursor)
-            uow.commit()
 
     def _dead_letter(self, cursor: tuple[int, int], event: Event, error: str, *,
                      attempts: int) -> None:

@@ -27,7 +27,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class _Held:
     key: str
     entry_id: str
     fields: Mapping[Any, Any]
-    first_early_at: float = field(default_factory=time.monotonic)
+    delivered_at: float = field(default_factory=time.monotonic)  # order waits count from it
 
 
 class StreamConsumer:
@@ -160,9 +160,7 @@ class StreamConsumer:
 
     def release(self) -> None:
         """Hand back every entry this copy holds: marked idle, another copy takes it now."""
-        held: dict[str, list[str]] = {}
-        for item in self._early.values():
-            held.setdefault(item.key, []).append(item.entry_id)
+        held = _by_key(self._early.values())
         for key in self._keys:
             pending = self._client.xpending_range(key, self.name, "-", "+", 10_000,
                                                  consumername=self.consumer)
@@ -230,9 +228,7 @@ class StreamConsumer:
                 reply: Any = self._client.xautoclaim(key, self.name, self.consumer,
                                                 self._claim_idle_ms, start, count=self._batch)
                 start, entries = as_text(reply[0]), reply[1]
-                for entry_id, fields in entries:
-                    if fields is not None:
-                        held.append(_Held(key, as_text(entry_id), fields))
+                held.extend(self._entries(key, entries))
                 if start == "0-0" or not entries:
                     break
         return held
@@ -270,12 +266,11 @@ class StreamConsumer:
         readable: list[tuple[_Held, Event]] = []
         settled = 0
         for item in held:
-            try:
-                event = event_from_fields(dict(item.fields))
-                check_payload(schema_for(event.type, event.version), event.payload)
+            event = self._parse(item)
+            if isinstance(event, Event):
                 readable.append((item, event))
-            except (InvalidInput, KeyError, ValueError, TypeError):
-                settled += self._settle(item)  # dead-letters it with the reason
+            else:
+                settled += self._dead_letter(item, event, 0)
         try:
             with self._uow() as uow:
                 outcome = apply_in_order(uow, self.name, [event for _, event in readable],
@@ -285,33 +280,24 @@ class StreamConsumer:
             return settled
         except Exception:  # someone's handler failed: find it, one entry at a time
             return settled + self._settle_all([item for item, _ in readable])
-        done = [(item, applied) for (item, _), applied in zip(readable, outcome, strict=True)]
-        acks: dict[str, list[str]] = {}
-        for item, applied in done:
+        acked: list[tuple[_Held, Event]] = []
+        for (item, event), applied in zip(readable, outcome, strict=True):
             if applied is Applied.EARLY:
                 self._early.setdefault(item.entry_id, item)
             else:
-                acks.setdefault(item.key, []).append(item.entry_id)
-                settled += 1
-        for key, ids in acks.items():
+                acked.append((item, event))
+        for key, ids in _by_key(item for item, _ in acked).items():
             self._client.xack(key, self.name, *ids)
         if self._on_settled:
-            self._on_settled([event for (_, applied), (_, event)
-                              in zip(done, readable, strict=False)
-                              if applied is not Applied.EARLY])
-        return settled
+            self._on_settled([event for _, event in acked])
+        return settled + len(acked)
 
     def _settle(self, item: _Held) -> bool:
         """Apply, dead-letter or hold back one entry; True once it is acknowledged."""
-        try:
-            event = event_from_fields(dict(item.fields))
-            check_payload(schema_for(event.type, event.version), event.payload)
-        except InvalidInput as unreadable:
-            return self._dead_letter(item, unreadable.message, 0)
-        except (KeyError, ValueError, TypeError) as malformed:
-            return self._dead_letter(item, f"malformed entry: {type(malformed).__name__}: "
-                                           f"{malformed}", 0)
-        overdue = time.monotonic() - item.first_early_at >= self._order_wait_s
+        event = self._parse(item)
+        if not isinstance(event, Event):
+            return self._dead_letter(item, event, 0)
+        overdue = time.monotonic() - item.delivered_at >= self._order_wait_s
         error = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -330,6 +316,19 @@ class StreamConsumer:
                 self._on_settled([event])
             return True
         return self._dead_letter(item, error, self._max_attempts, event=event)
+
+    @staticmethod
+    def _parse(item: _Held) -> Event | str:
+        """The entry's event, or why it cannot be read (unknown type or version,
+        malformed)."""
+        try:
+            event = event_from_fields(dict(item.fields))
+            check_payload(schema_for(event.type, event.version), event.payload)
+        except InvalidInput as unreadable:
+            return unreadable.message
+        except (KeyError, ValueError, TypeError) as malformed:
+            return f"malformed entry: {type(malformed).__name__}: {malformed}"
+        return event
 
     def _handler_of(self, event: Event) -> Handler | None:
         if self._types is not None and event.type not in self._types:
@@ -387,12 +386,17 @@ class StreamConsumer:
     def _touch(self) -> None:
         """Reset the idle time of held-back entries so no other copy reclaims them."""
         self._last_touch = time.monotonic()
-        by_key: dict[str, list[str]] = {}
-        for item in self._early.values():
-            by_key.setdefault(item.key, []).append(item.entry_id)
-        for key, ids in by_key.items():
+        for key, ids in _by_key(self._early.values()).items():
             self._client.xclaim(key, self.name, self.consumer, 0, list[Any](ids),
                                 justid=True)
+
+
+def _by_key(items: Iterable[_Held]) -> dict[str, list[str]]:
+    """Entry ids grouped by stream key, in order (one command per stream)."""
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        grouped.setdefault(item.key, []).append(item.entry_id)
+    return grouped
 
 
 class _Stopping(Exception):
