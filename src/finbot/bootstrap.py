@@ -58,15 +58,20 @@ class App:
     archive: FileArchive
     redis: Redis | None = None
 
-    def consumer(self, name: str, *, copy: str | None = None) -> Consumer:
-        """The consumer ``name`` as this deployment runs it: a Redis consumer group copy
-        when FINBOT_REDIS_URL is set, else the embedded reader of the outbox table.
-        ``copy`` names this copy in its group (default: host and process id)."""
+    def consumer_spec(self, name: str) -> ConsumerSpec:
+        """The registered consumer ``name``; NotFound listing the known ones."""
         spec = self.consumers.get(name)
         if spec is None:
             raise NotFound(f"no consumer named {name!r}; known: "
                            f"{', '.join(sorted(self.consumers))}", code="consumer_unknown",
                            field="consumer")
+        return spec
+
+    def consumer(self, name: str, *, copy: str | None = None) -> Consumer:
+        """The consumer ``name`` as this deployment runs it: a Redis consumer group copy
+        when FINBOT_REDIS_URL is set, else the embedded reader of the outbox table.
+        ``copy`` names this copy in its group (default: host and process id)."""
+        spec = self.consumer_spec(name)
         if self.redis is None:
             return OutboxConsumer(spec.name, self.uow, spec.handler, types=spec.types)
         return StreamConsumer(spec.name, self.uow, spec.handler, self.redis,

@@ -76,23 +76,23 @@ def test_retention_archives_old_events_and_keeps_what_a_consumer_needs(app: App)
     emit(app, 10, at_us=NOW_US - 10 * DAY_US)
     emit(app, 3, at_us=NOW_US, start=10)
     # The executor consumer has not read them yet: nothing may go.
-    assert retention_round(app, now_us=NOW_US).archived == 0
+    assert retention_round(app, at_us=NOW_US).archived == 0
     drain_all(app)
-    report = retention_round(app, now_us=NOW_US)
+    report = retention_round(app, at_us=NOW_US)
     assert report.archived == 10
     assert outbox_size(app) == 3
     [path] = report.files
     with gzip.open(path, "rt") as archived:
         lines = [json.loads(line) for line in archived]
     assert [line["payload"]["status"] for line in lines] == [f"#{i}" for i in range(10)]
-    assert retention_round(app, now_us=NOW_US).archived == 0  # idempotent
+    assert retention_round(app, at_us=NOW_US).archived == 0  # idempotent
 
 
 def test_replay_from_an_offset_or_a_time_spans_the_archive_and_the_outbox(app: App) -> None:
     emit(app, 6, at_us=NOW_US - 10 * DAY_US)
     emit(app, 4, at_us=NOW_US - DAY_US, start=6)
     drain_all(app)
-    retention_round(app, now_us=NOW_US)
+    retention_round(app, at_us=NOW_US)
     assert outbox_size(app) == 4  # six archived
     seen: list[str] = []
     spec = ConsumerSpec("projection", "agents", counting(seen), streams=("business",))

@@ -31,6 +31,7 @@ from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.events import Event
 from finbot.services.events import OutboxConsumer
+from finbot.services.ledger import now_us
 from finbot.services.ports import UnitOfWork
 from finbot.services.relay import OutboxRelay
 
@@ -219,8 +220,8 @@ def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: An
     client = Redis.from_url(redis_url)
 
     def settled(events: list[Event]) -> None:  # the effects have committed
-        now_us = time.time_ns() // 1000
-        results.put([(now_us - event.occurred_at_us) / 1000 for event in events
+        now = now_us()
+        results.put([(now - event.occurred_at_us) / 1000 for event in events
                      if event.aggregate_id.startswith("e2e:")])
 
     consumer = StreamConsumer("bench-e2e", app.uow, _no_effect, client, streams=["agents"],

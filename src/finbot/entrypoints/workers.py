@@ -15,13 +15,13 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from finbot.adapters.redis.streams import stream_key, trim_stream
 from finbot.bootstrap import App
 from finbot.domain.events import STREAMS
 from finbot.services.history import Progress, TrimReport, trim_outbox
+from finbot.services.ledger import now_us
 
 
 class Role(enum.StrEnum):
@@ -48,11 +48,11 @@ def upkeep_round(app: App, round_no: int) -> None:
         app.audit.checkpoint()
 
 
-def retention_round(app: App, *, now_us: int | None = None,
+def retention_round(app: App, *, at_us: int | None = None,
                     progress: Progress | None = None) -> TrimReport:
     """Archive and delete outbox rows past retention, then trim the Redis streams up to
     the same moment (never past what a consumer group has not acknowledged)."""
-    cutoff = (now_us or time.time_ns() // 1000) - int(
+    cutoff = (at_us or now_us()) - int(
         app.settings.events_retention_days * 86_400 * 1_000_000)
     report = trim_outbox(app.uow, app.archive, before_us=cutoff,
                          relayed_only=app.redis is not None, consumers=list(app.consumers),

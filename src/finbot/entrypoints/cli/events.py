@@ -110,10 +110,7 @@ def replay(stream: str = typer.Option(..., help="The stream to replay, e.g. busi
     if stream not in STREAMS:
         raise InvalidInput(f"unknown stream {stream!r}; streams: {', '.join(STREAMS)}",
                            code="stream_unknown", field="stream")
-    spec = app.consumers.get(consumer)
-    if spec is None:
-        app.consumer(consumer)  # raises NotFound listing the known consumers
-        return
+    spec = app.consumer_spec(consumer)
     if stream not in spec.streams:
         raise InvalidInput(f"consumer {consumer} does not read {stream}", field="stream")
     from_us, after_id = parse_point(from_, "--from")
