@@ -17,12 +17,15 @@ from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.adapters.redis.consumer import StreamConsumer
 from finbot.adapters.redis.streams import RedisStreamPublisher
 from finbot.agents.ports import AgentTools
-from finbot.config import Settings
+from finbot.config import ModelSettings, Settings
 from finbot.domain.errors import ConfigurationError, NotFound
 from finbot.domain.events import BUSINESS
 from finbot.execution.escalations import pay_approved_escalations
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
+from finbot.llm.context import Price
+from finbot.llm.offline import Gullibility
+from finbot.llm.router import ModelChoice, ModelRouter
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
@@ -56,6 +59,7 @@ class App:
     reviews: ReviewService
     consumers: dict[str, ConsumerSpec]
     archive: FileArchive
+    models: ModelRouter
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -138,8 +142,31 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
             streams=(BUSINESS,), types=frozenset({"escalation.approved"})),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
+    parts["models"] = overrides.pop("models", None) or model_router(settings)
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
                                         socket_connect_timeout=5, health_check_interval=30)
     parts.update(overrides)
     return App(**parts)
+
+
+def model_router(settings: Settings) -> ModelRouter:
+    """Each agent's model chain: FINBOT_LLM_* by default, the config file's ``agents``
+    entries where present (each with its fallbacks)."""
+    default = [ModelChoice(
+        settings.llm_provider, settings.llm_model, settings.llm_base_url,
+        settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        settings.llm_timeout_s, settings.llm_max_retries, Gullibility(settings.llm_gullibility))]
+    if settings.llm_fallback_offline and settings.llm_provider != "offline":
+        default.append(ModelChoice("offline", gullibility=Gullibility(settings.llm_gullibility)))
+    per_agent = {agent: [_choice(models, settings), *(_choice(f, settings)
+                                                      for f in models.fallback)]
+                 for agent, models in settings.agents.items()}
+    return ModelRouter(default, per_agent)
+
+
+def _choice(models: ModelSettings, settings: Settings) -> ModelChoice:
+    return ModelChoice(
+        models.provider, models.model, models.base_url, models.key(), models.timeout_s,
+        models.max_retries, Gullibility(models.gullibility or settings.llm_gullibility),
+        Price(models.input_usd_per_million_tokens, models.output_usd_per_million_tokens))

@@ -6,16 +6,55 @@ to ``bootstrap``. Outside development and test a placeholder secret is refused.
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from finbot.domain.errors import ConfigurationError
 
 PLACEHOLDER_SECRET = "change-me"  # noqa: S105 (the value production refuses)
 _DEV_ENVIRONMENTS = ("development", "test")
+CONFIG_FILE = "finbot.yaml"
+Gullibility = Literal["none", "low", "medium", "high"]
+
+
+class ModelSettings(BaseModel):
+    """One provider and model for an agent, as written in the config file's ``agents``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["offline", "openai-compatible"] = "offline"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = Field(
+        default=None, description="Name of an environment variable holding the key "
+                                  "(keeps keys out of the file)")
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    gullibility: Gullibility | None = None
+    input_usd_per_million_tokens: Decimal = Decimal("0")
+    output_usd_per_million_tokens: Decimal = Decimal("0")
+
+    def key(self) -> str | None:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class AgentModels(ModelSettings):
+    """An agent's model, and the models to fall back on, in order, when it is unavailable."""
+
+    fallback: list[ModelSettings] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -44,6 +83,22 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     llm_provider: Literal["offline", "openai-compatible"] = "offline"
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. "
+                                  "http://127.0.0.1:11434/v1 for Ollama")
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = Field(default=None, description="Model name at the endpoint")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="Per model call; small "
+                                 "local models on a laptop CPU need it generous")
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    llm_gullibility: Gullibility = Field(
+        default="medium", description="How easily the offline model follows instructions "
+                                      "hidden in content (none, low, medium, high)")
+    llm_fallback_offline: bool = Field(
+        default=False, description="Fall back to the offline model when the configured "
+                                   "provider is unavailable")
+    agents: dict[str, AgentModels] = Field(
+        default_factory=dict, description="Per-agent model overrides (config file only)")
 
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
     pending_timeout_s: int = Field(default=3600, gt=0,
@@ -56,6 +111,22 @@ class Settings(BaseSettings):
     payment_source_account: str = Field(
         default="company:bank", min_length=1, max_length=128,
         description="The ledger account approved escalations are paid from")
+
+    @classmethod
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment and .env, then the YAML config file
+        (FINBOT_CONFIG_FILE, default ./finbot.yaml when it exists)."""
+        path = Path(os.environ.get("FINBOT_CONFIG_FILE", CONFIG_FILE))
+        if "FINBOT_CONFIG_FILE" in os.environ and not path.is_file():
+            raise ConfigurationError(f"FINBOT_CONFIG_FILE={path} does not exist",
+                                     field="config_file")
+        yaml = YamlConfigSettingsSource(settings_cls, yaml_file=path if path.is_file() else None)
+        return init_settings, env_settings, dotenv_settings, yaml, file_secret_settings
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -100,3 +100,30 @@ class ConfigurationError(FinbotError):
     """Raised when settings are missing, contradictory or unsafe for the environment."""
 
     code = "configuration_error"
+
+
+class ModelError(FinbotError):
+    """Raised when a language-model call fails; the agent retries or escalates."""
+
+    code = "model_error"
+
+
+class ModelUnavailable(ModelError):
+    """Raised when a model provider cannot answer now (network, timeout, 429/5xx); another
+    provider may."""
+
+    code = "model_unavailable"
+
+
+class ModelOutputInvalid(ModelError):
+    """Raised when a model's answer stays malformed (bad JSON, wrong schema, unknown tool)
+    after the retries allowed; the item escalates."""
+
+    code = "model_output_invalid"
+
+
+class ModelRequestsForbidden(ModelError):
+    """Raised when a network model call is attempted while the global switch forbids it
+    (always under test)."""
+
+    code = "model_requests_forbidden"

@@ -45,6 +45,15 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "decision_id": str, "vendor_id": str, "amount": str, "currency": str}),
         EventSchema("breaker.changed", 1, AGENTS, {
             "agent_id": str, "from_state": str, "to_state": str, "reason": str}),
+        EventSchema("llm.requested", 1, AGENTS, {
+            "call_id": str, "agent_id": str, "workflow_id": str, "model": str,
+            "messages": int, "tools": int, "request_sha256": str, "excerpt": str},
+            push=False),
+        EventSchema("llm.responded", 1, AGENTS, {
+            "call_id": str, "agent_id": str, "workflow_id": str, "model": str,
+            "latency_us": int, "input_tokens": int, "output_tokens": int,
+            "cost_micro_usd": int, "tool_calls": str, "excerpt": str, "error": str},
+            push=False),
     )
 }
 

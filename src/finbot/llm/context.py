@@ -1,0 +1,152 @@
+"""The model an agent is actually handed: any model, wrapped with who is asking and why.
+
+Every call carries the agent, workflow and session it belongs to; emits ``llm.requested``
+and ``llm.responded`` events with personal data redacted; counts tokens, latency and cost;
+runs guardrail hooks before and after; and keeps each exchange, so the decision it led to
+can be replayed exactly.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from finbot.domain.audit import canonical_json, sha256_hex
+from finbot.llm.messages import ModelRequest, ModelResponse, Usage, last_user_text
+from finbot.llm.model import Model, StreamItem
+from finbot.llm.recording import Exchange
+from finbot.privacy.redaction import redact_text
+
+EXCERPT_CHARS = 400
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who is asking the model, and in which piece of work."""
+
+    agent_id: str
+    workflow_id: str = ""
+    session_id: str = ""
+    tenant: str = ""
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a provider charges, in USD per million tokens (Decimal: it is money)."""
+
+    input_per_million: Decimal = Decimal("0")
+    output_per_million: Decimal = Decimal("0")
+
+    def cost_micro_usd(self, usage: Usage) -> int:
+        total = (usage.input_tokens * self.input_per_million
+                 + usage.output_tokens * self.output_per_million)
+        return int(total)  # USD per million tokens x tokens = micro-USD
+
+
+class Hook(Protocol):
+    """A guardrail around model calls: it may rewrite or refuse a request or a response
+    (refusing by raising a FinbotError)."""
+
+    def before(self, context: CallContext, request: ModelRequest) -> ModelRequest: ...
+    def after(self, context: CallContext, request: ModelRequest,
+              response: ModelResponse) -> ModelResponse: ...
+
+
+EventSink = Callable[[str, Mapping[str, Any]], None]
+"""Receives (event type, payload) for each llm.* event; wired to the outbox."""
+
+
+@dataclass
+class CallTotals:
+    """What the calls through one wrapper cost so far."""
+
+    calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    latency_us: int = 0
+    cost_micro_usd: int = 0
+
+
+class ContextualModel(Model):
+    """Wraps a model with identity, events, accounting, hooks and exchange recording."""
+
+    def __init__(self, inner: Model, context: CallContext, *, sink: EventSink | None = None,
+                 hooks: Sequence[Hook] = (), price: Price | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.context = context
+        self.exchanges: list[Exchange] = []
+        self.totals = CallTotals()
+        self._sink = sink
+        self._hooks = tuple(hooks)
+        self._price = price or Price()
+
+    def request(self, request: ModelRequest) -> ModelResponse:
+        request, call_id, started = self._begin(request)
+        try:
+            response = self.inner.request(request)
+        except Exception as error:
+            self._failed(call_id, started, error)
+            raise
+        return self._end(request, response, call_id, started)
+
+    def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
+        request, call_id, started = self._begin(request)
+        try:
+            for item in self.inner.stream(request):
+                if isinstance(item, ModelResponse):
+                    item = self._end(request, item, call_id, started)
+                yield item
+        except Exception as error:
+            self._failed(call_id, started, error)
+            raise
+
+    def _begin(self, request: ModelRequest) -> tuple[ModelRequest, str, float]:
+        for hook in self._hooks:
+            request = hook.before(self.context, request)
+        call_id = uuid.uuid4().hex
+        self._emit("llm.requested", {
+            "call_id": call_id, "model": self.name, "messages": len(request.messages),
+            "tools": len(request.tools),
+            "request_sha256": sha256_hex(canonical_json(request.to_json())),
+            "excerpt": _excerpt(last_user_text(request.messages))})
+        return request, call_id, time.monotonic()
+
+    def _end(self, request: ModelRequest, response: ModelResponse, call_id: str,
+             started: float) -> ModelResponse:
+        for hook in self._hooks:
+            response = hook.after(self.context, request, response)
+        latency_us = int((time.monotonic() - started) * 1_000_000)
+        cost = self._price.cost_micro_usd(response.usage)
+        self.totals.calls += 1
+        self.totals.usage += response.usage
+        self.totals.latency_us += latency_us
+        self.totals.cost_micro_usd += cost
+        self.exchanges.append(Exchange(self.name, request.to_json(), response.to_json(),
+                                       latency_us))
+        self._emit("llm.responded", {
+            "call_id": call_id, "model": response.model_name or self.name,
+            "latency_us": latency_us, "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens, "cost_micro_usd": cost,
+            "tool_calls": ",".join(c.name for c in response.tool_calls),
+            "excerpt": _excerpt(response.text), "error": ""})
+        return response
+
+    def _failed(self, call_id: str, started: float, error: Exception) -> None:
+        self._emit("llm.responded", {
+            "call_id": call_id, "model": self.name,
+            "latency_us": int((time.monotonic() - started) * 1_000_000), "input_tokens": 0,
+            "output_tokens": 0, "cost_micro_usd": 0, "tool_calls": "", "excerpt": "",
+            "error": _excerpt(f"{type(error).__name__}: {error}")})
+
+    def _emit(self, type_: str, payload: dict[str, Any]) -> None:
+        if self._sink is not None:
+            self._sink(type_, {"agent_id": self.context.agent_id,
+                               "workflow_id": self.context.workflow_id, **payload})
+
+
+def _excerpt(text: str) -> str:
+    return redact_text(text)[:EXCERPT_CHARS]

@@ -1,0 +1,129 @@
+"""What the offline model takes in from a request: trusted instructions, untrusted content,
+the values it can use as tool arguments, and the findings the tools reported.
+
+Only system turns are trusted. User turns and tool results are content: the model reads
+them for data and, being naive, for instructions too (see ``injection``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from finbot.llm.messages import ModelRequest
+from finbot.llm.parsing import parse_json_object
+
+Severity = Literal["reject", "escalate", "info"]
+
+FINDING_KEYS = frozenset({"findings", "problems", "issues", "flags", "risk_signals",
+                          "warnings", "errors", "failed_checks", "checks", "signals"})
+_REJECT = frozenset({"reject", "block", "blocked", "critical", "error", "fail", "failed",
+                     "high", "fatal"})
+_ESCALATE = frozenset({"escalate", "review", "warning", "warn", "medium", "suspicious"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem or signal a tool reported."""
+
+    severity: Severity
+    detail: str
+
+
+@dataclass
+class Reading:
+    """A request as the offline model understands it."""
+
+    instructions: str
+    content: list[tuple[str, str]]  # (where it came from, text)
+    values: dict[str, Any] = field(default_factory=dict)
+    records: list[tuple[str, Any]] = field(default_factory=list)  # (tool, parsed result)
+    findings: list[Finding] = field(default_factory=list)
+    calls_made: set[tuple[str, str]] = field(default_factory=set)
+    tool_rounds: int = 0
+
+    @classmethod
+    def of(cls, request: ModelRequest) -> Reading:
+        reading = cls("\n\n".join(m.content for m in request.messages if m.role == "system"),
+                      [])
+        for message in request.messages:
+            if message.role == "user":
+                reading._take("user", message.content, record=False)
+            elif message.role == "tool":
+                reading._take(f"tool {message.name or ''}".strip(), message.content,
+                              record=True)
+            elif message.role == "assistant" and message.tool_calls:
+                reading.tool_rounds += 1
+                reading.calls_made |= {(c.name, call_key(c.arguments))
+                                       for c in message.tool_calls}
+        return reading
+
+    def _take(self, source: str, text: str, *, record: bool) -> None:
+        self.content.append((source, text))
+        data = _json_value(text)
+        if data is None:
+            return
+        if record:
+            self.records.append((source.removeprefix("tool ").strip(), data))
+            self.findings += list(findings_in(data))
+        for name, value in scalars(data):
+            self.values.setdefault(name, value)
+
+
+def call_key(arguments: Mapping[str, Any]) -> str:
+    return json.dumps(dict(arguments), sort_keys=True, default=str)
+
+
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return parse_json_object(text)
+
+
+def scalars(data: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, scalar value) in nested JSON, outermost first."""
+    if isinstance(data, Mapping):
+        nested = []
+        for key, value in data.items():
+            if isinstance(value, str | int | float | bool) and value is not None:
+                yield str(key), value
+            else:
+                nested.append(value)
+        for value in nested:
+            yield from scalars(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from scalars(item)
+
+
+def findings_in(data: Any) -> Iterator[Finding]:
+    """Findings under any of ``FINDING_KEYS``, at any depth."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if key in FINDING_KEYS and isinstance(value, list):
+                yield from (f for item in value if (f := _finding(item)) is not None)
+            elif isinstance(value, Mapping | list):
+                yield from findings_in(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from findings_in(item)
+
+
+def _finding(item: Any) -> Finding | None:
+    if isinstance(item, str):
+        return Finding("escalate", item)
+    if not isinstance(item, Mapping):
+        return None
+    detail = str(item.get("detail") or item.get("message") or item.get("reason")
+                 or item.get("check") or item.get("name") or item)
+    if item.get("passed") is True or item.get("ok") is True:
+        return None
+    if item.get("passed") is False or item.get("ok") is False:
+        return Finding("reject", detail)
+    severity = str(item.get("severity", "escalate")).lower()
+    if severity in _REJECT:
+        return Finding("reject", detail)
+    return Finding("escalate", detail) if severity in _ESCALATE else None
