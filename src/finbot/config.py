@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def models_dir(self) -> Path:
+        """Where the fraud model registry keeps its versions."""
+        return self.data_dir / "models"
+
+    @property
     def archive_dir(self) -> Path:
         return self.events_archive_dir or self.data_dir / "archive"
 

@@ -16,6 +16,7 @@ from finbot.entrypoints.cli.breaker import breaker_cli
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
 from finbot.entrypoints.cli.ledger import ledger_cli
+from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.review import review_cli
@@ -33,6 +34,7 @@ cli.add_typer(review_cli, name="review")
 cli.add_typer(breaker_cli, name="breaker")
 cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
+cli.add_typer(model_cli, name="model")
 cli.command("worker")(worker)
 
 
