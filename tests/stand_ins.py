@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finbot.domain.decisions import ModelVersion, Proposal, snapshot_hash
 from finbot.domain.policy import policy_from_mapping
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
+
+if TYPE_CHECKING:
+    from finbot.bootstrap import App
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 POLICY = policy_from_mapping("p7", {"hard": {"max_single_payment": "10000",
@@ -39,3 +42,11 @@ class ScriptedAgent:
                         snapshot, snapshot_hash(snapshot), "APPROVE", 0.93,
                         "INV-1 for 1200.00 USD matches its purchase order and history")
         return replace(base, **self.answer)
+
+
+def decision_record(app: App, decision_id: str) -> dict[str, Any]:
+    """The data of a decision's record in the audit chain (the test fails if it is absent)."""
+    with app.uow() as uow:
+        found = uow.audit.by_id(decision_id)
+    assert found is not None, f"decision {decision_id} is not in the log"
+    return dict(found.data)

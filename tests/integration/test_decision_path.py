@@ -11,19 +11,12 @@ import pytest
 from finbot.bootstrap import App
 from finbot.domain.decisions import Outcome
 from finbot.services.decisions import DecisionService
-from tests.stand_ins import FACTS, INVOICE, POLICY, ScriptedAgent
+from tests.stand_ins import FACTS, INVOICE, POLICY, ScriptedAgent, decision_record
 
 
 @pytest.fixture
 def gate(app: App) -> DecisionService:
     return DecisionService(app.uow, app.audit)
-
-
-def record(app: App, decision_id: str) -> dict[str, Any]:
-    with app.uow() as uow:
-        found = uow.audit.by_id(decision_id)
-    assert found is not None
-    return found.data
 
 
 def test_an_approved_decision_records_everything_the_agent_saw(app: App,
@@ -32,7 +25,7 @@ def test_an_approved_decision_records_everything_the_agent_saw(app: App,
     decision = gate.decide("d-1", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
                            agent=agent)
     assert decision.outcome is Outcome.APPROVE
-    data = record(app, "d-1")
+    data = decision_record(app, "d-1")
     assert data["proposal"]["input_snapshot"] == {"invoice": INVOICE}
     assert data["policy"]["version"] == "p7"
     assert {r["rule"] for r in data["rules"]} >= {"max_single_payment", "velocity"}
@@ -45,7 +38,7 @@ def test_a_hard_rule_blocks_without_asking_the_model(app: App, gate: DecisionSer
                            snapshot={"invoice": INVOICE}, agent=agent)
     assert decision.outcome is Outcome.BLOCK
     assert agent.calls == 0
-    assert "max_single_payment" in record(app, "d-2")["reasoning"]
+    assert "max_single_payment" in decision_record(app, "d-2")["reasoning"]
 
 
 @pytest.mark.parametrize("answer", [
@@ -58,7 +51,7 @@ def test_an_unusable_proposal_escalates_and_is_recorded(app: App, gate: Decision
                            agent=ScriptedAgent(**answer))
     assert decision.outcome is Outcome.ESCALATE
     assert decision.error
-    assert record(app, "d-3")["error"] == decision.error
+    assert decision_record(app, "d-3")["error"] == decision.error
 
 
 def test_a_soft_rule_turns_the_agents_approve_into_an_escalation(

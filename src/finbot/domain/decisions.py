@@ -90,6 +90,8 @@ class Proposal:
     tool_calls: Sequence[ToolCall] = ()
     started_at_us: int = 0
     proposed_at_us: int = 0
+    exchanges: Sequence[Mapping[str, Any]] = ()
+    """Every model request and response behind the proposal, for an exact replay."""
 
 
 def snapshot_hash(snapshot: Mapping[str, Any]) -> str:

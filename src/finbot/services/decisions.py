@@ -198,7 +198,9 @@ def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:
             "outcome": str(proposal.outcome), "confidence": _jsonable(proposal.confidence),
             "reasoning": _jsonable(proposal.reasoning),
             "tool_calls": [{"name": c.name, "arguments": _jsonable(dict(c.arguments)),
-                            "result": _jsonable(c.result)} for c in proposal.tool_calls]}
+                            "result": _jsonable(c.result)} for c in proposal.tool_calls],
+            **({"model_exchanges": _jsonable([dict(e) for e in proposal.exchanges])}
+               if proposal.exchanges else {})}
 
 
 def _jsonable(value: Any) -> Any:
