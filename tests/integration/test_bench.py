@@ -78,3 +78,16 @@ def test_the_events_bench_reports_every_figure_and_leaves_no_keys(
     assert set(results["targets_met"]) == {"relay_at_least_half_of_raw_xadd",
                                            "e2e_p99_under_50ms_at_rate"}
     assert set(client.scan_iter(match="finbot-bench:*")) <= before
+
+
+def test_the_agents_bench_reports_every_figure() -> None:
+    from finbot.bench.agents import run_agents_bench
+    results = run_agents_bench(backend="sqlite", postgres_url=POSTGRES_URL, scores=200,
+                               decisions=20)
+    for key in ("fraud_score_p99_us", "raw_lightgbm_predict_p99_us",
+                "raw_predict_p99_over_fraud_score_p99", "offline_decisions_per_s",
+                "offline_decision_p99_ms"):
+        assert results[key] > 0, key
+    assert set(results["targets_met"]) == {
+        "fraud_score_p99_under_1ms", "offline_decisions_at_least_200_per_s",
+        "offline_decision_p99_under_20ms"}
