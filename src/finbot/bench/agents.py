@@ -10,7 +10,6 @@ submission and orchestration steps are not part of it yet).
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from finbot.agents.proposer import ModelAgent
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.bench.gate import FACTS, POLICY
+from finbot.bench.samples import percentile
 from finbot.bench.scratch import Backend, scratch_database
 from finbot.bootstrap import bootstrap
 from finbot.config import Settings
@@ -64,9 +64,11 @@ def _scoring(trained: Any, contexts: Sequence[Any]) -> dict[str, Any]:
         ours += _timed(lambda ctx: scorer.score(ctx), contexts)
         raw += _timed(lambda ctx: booster.predict(
             np.array([feature_vector(ctx)], dtype=np.float64)), contexts)
-    ours_p99, raw_p99 = _p(ours, 99), _p(raw, 99)
-    return {"fraud_score_p50_us": _p(ours, 50), "fraud_score_p99_us": ours_p99,
-            "raw_lightgbm_predict_p50_us": _p(raw, 50), "raw_lightgbm_predict_p99_us": raw_p99,
+    ours_p99, raw_p99 = percentile(ours, 99, digits=1), percentile(raw, 99, digits=1)
+    return {"fraud_score_p50_us": percentile(ours, 50, digits=1),
+            "fraud_score_p99_us": ours_p99,
+            "raw_lightgbm_predict_p50_us": percentile(raw, 50, digits=1),
+            "raw_lightgbm_predict_p99_us": raw_p99,
             "raw_predict_p99_over_fraud_score_p99": round(raw_p99 / ours_p99, 2),
             "fraud_score_with_attributions": True}
 
@@ -78,10 +80,6 @@ def _timed(call: Callable[[Any], Any], items: Sequence[Any]) -> list[float]:
         call(item)
         out.append((time.perf_counter() - started) * 1e6)
     return out
-
-
-def _p(samples: list[float], q: int) -> float:
-    return round(statistics.quantiles(samples, n=100)[q - 1] if q < 100 else max(samples), 1)
 
 
 def _tools(snapshot: Mapping[str, Any]) -> Sequence[Tool]:
@@ -107,5 +105,5 @@ def _decision_path(app: Any, count: int) -> dict[str, Any]:
         assert decision.outcome.value in ("APPROVE", "ESCALATE"), json.dumps(decision.rules)
     elapsed = time.perf_counter() - started
     return {"offline_decisions_per_s": round(count / elapsed, 1),
-            "offline_decision_p50_ms": _p(latencies, 50),
-            "offline_decision_p99_ms": _p(latencies, 99)}
+            "offline_decision_p50_ms": percentile(latencies, 50, digits=1),
+            "offline_decision_p99_ms": percentile(latencies, 99, digits=1)}

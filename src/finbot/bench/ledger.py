@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import platform
 import random
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from finbot.bench import baseline
+from finbot.bench.samples import percentile
 from finbot.bench.scratch import Backend, scratch_database
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
@@ -190,8 +190,10 @@ def _balance_latency(app: App, postings: int, say: Progress) -> Results:
     rng = random.Random(2)
     pit = _timed(lambda: app.queries.posted_balance_at(account, t0 + rng.randint(1, postings)),
                  LOOKUPS)
-    return {"balance_p50_ms": _pct(current, 50), "balance_p99_ms": _pct(current, 99),
-            "pit_balance_p50_ms": _pct(pit, 50), "pit_balance_p99_ms": _pct(pit, 99)}
+    return {"balance_p50_ms": percentile(current, 50, digits=4),
+            "balance_p99_ms": percentile(current, 99, digits=4),
+            "pit_balance_p50_ms": percentile(pit, 50, digits=4),
+            "pit_balance_p99_ms": percentile(pit, 99, digits=4)}
 
 
 def _timed(call: Callable[[], object], count: int) -> list[float]:
@@ -203,10 +205,6 @@ def _timed(call: Callable[[], object], count: int) -> list[float]:
         call()
         samples.append((time.perf_counter() - start) * 1000)
     return samples
-
-
-def _pct(samples: list[float], pct: int) -> float:
-    return round(statistics.quantiles(samples, n=100)[pct - 1] if pct < 100 else max(samples), 4)
 
 
 def _generate_postings(app: App, postings: int, say: Progress) -> int:
