@@ -8,18 +8,14 @@ every model exchange, so the decision can be explained and replayed exactly.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from finbot.agents.runner import AgentSpec, Tool, Verdict, run_agent
+from finbot.domain.clock import now_us
 from finbot.domain.decisions import ModelVersion, Proposal, snapshot_hash
 from finbot.llm.context import CallContext, ContextualModel, EventSink, Price
 from finbot.llm.model import Model
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class ModelAgent:
@@ -28,7 +24,7 @@ class ModelAgent:
     def __init__(self, spec: AgentSpec[Verdict], model: Model,
                  tools: Callable[[Mapping[str, Any]], Sequence[Tool]], *,
                  policy_version: Callable[[], str], sink: EventSink | None = None,
-                 price: Price | None = None, clock: Callable[[], int] = _now_us) -> None:
+                 price: Price | None = None, clock: Callable[[], int] = now_us) -> None:
         self.agent_id = spec.agent_id
         self.spec = spec
         self._model = model

@@ -29,9 +29,9 @@ from finbot.adapters.redis.streams import RedisStreamPublisher, stream_key
 from finbot.bench.scratch import Backend, scratch_database
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.services.events import OutboxConsumer
-from finbot.services.ledger import now_us
 from finbot.services.ports import UnitOfWork
 from finbot.services.relay import OutboxRelay
 

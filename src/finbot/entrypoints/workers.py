@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 from finbot.adapters.redis.streams import stream_key, trim_stream
 from finbot.bootstrap import App
+from finbot.domain.clock import now_us
 from finbot.domain.events import STREAMS
 from finbot.services.history import Progress, TrimReport, trim_outbox
-from finbot.services.ledger import now_us
 
 
 class Role(enum.StrEnum):

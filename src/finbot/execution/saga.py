@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from finbot.domain import checks
+from finbot.domain.clock import now_us
 from finbot.domain.errors import Conflict, ExecutionRefused, InvalidInput, NotFound, SagaError
 from finbot.domain.ledger import TransferKind, TransferRequest
 from finbot.domain.money import Currency, Money
@@ -25,7 +26,7 @@ from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 from finbot.services.audit import AuditLog
 from finbot.services.idempotency import IdempotencyService, StoredResponse
-from finbot.services.ledger import LedgerService, UowFactory, now_us
+from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
 from finbot.services.retry import retrying
 

@@ -23,9 +23,10 @@ from finbot.domain.audit import (
     check_record,
     make_record,
 )
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.merkle import MerkleAccumulator, inclusion_proof, leaf_hash
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 

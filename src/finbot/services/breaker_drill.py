@@ -15,13 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from finbot.domain.breakers import BreakerState
+from finbot.domain.clock import now_us
 from finbot.domain.decisions import Mode, Proposal
 from finbot.domain.errors import Conflict
 from finbot.domain.policy import Policy
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
-from finbot.services.ledger import now_us
 
 
 @dataclass

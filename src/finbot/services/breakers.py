@@ -27,10 +27,11 @@ from finbot.domain.breakers import (
     cooled_down,
     unhealthy,
 )
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.services.audit import AuditLog
 from finbot.services.events import Outbox
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
 from finbot.services.retry import retrying
 

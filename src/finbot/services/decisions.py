@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from finbot.domain.audit import AuditRecord, canonical_json
 from finbot.domain.breakers import Observation
+from finbot.domain.clock import now_us
 from finbot.domain.decisions import Mode, Outcome, Proposal, ProposalRejected, check_proposal
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
@@ -23,7 +24,7 @@ from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.events import Outbox
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.retry import retrying
 
 

@@ -19,9 +19,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
 
 Handler = Callable[[UnitOfWork, Event], None]

@@ -14,9 +14,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Protocol
 
+from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.services.events import ConsumerSpec
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 
 Progress = Callable[[int], None]
 """Told how many more items were done."""

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from finbot.domain.clock import now_us
 from finbot.domain.errors import IdempotencyConflict, IdempotencyInProgress, InvalidInput
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 

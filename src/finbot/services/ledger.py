@@ -7,10 +7,10 @@ writers (a transfer id taken meanwhile) are retried; the planner then answers ``
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from finbot.domain.clock import now_us
 from finbot.domain.errors import AccountExists, InvalidInput, TransferRejected
 from finbot.domain.ledger import (
     MAX_ID_LENGTH,
@@ -30,10 +30,6 @@ from finbot.services.retry import retrying
 
 UowFactory = Callable[[], UnitOfWork]
 MAX_BATCH = 10_000
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
 
 
 class LedgerService:

@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from finbot.domain.audit import canonical_json
+from finbot.domain.clock import now_us
 from finbot.domain.errors import NotFound
 from finbot.domain.policy import Policy, policy_from_mapping
 from finbot.services.audit import AuditLog
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.retry import retrying
 
 

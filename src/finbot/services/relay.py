@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from finbot.domain.clock import now_us
 from finbot.domain.events import Outgoing
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 
 logger = logging.getLogger(__name__)
 

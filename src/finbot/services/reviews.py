@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.reviews import Review, ReviewItem, ReviewStatus, Verdict, apply_review
 from finbot.services.audit import AuditLog
 from finbot.services.events import Outbox
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.policies import PolicyStore
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying

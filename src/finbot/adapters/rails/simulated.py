@@ -18,6 +18,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from finbot.adapters.db.tables import rail_sim_payments as payments
+from finbot.domain.clock import now_us
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 
 
@@ -89,7 +90,7 @@ class SimulatedRail(PaymentRail):
                 conn.execute(insert(payments).values(
                     key=key, payee=payee, amount=amount, currency=currency,
                     outcome=outcome.value, reference=reference, reason=reason,
-                    created_at=time.time_ns() // 1000))
+                    created_at=now_us()))
         except IntegrityError:  # a concurrent retry with the same key got there first
             known = self._recorded(key)
             assert known is not None

@@ -35,10 +35,11 @@ from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from finbot.adapters.redis.streams import PREFIX, as_text, event_from_fields, stream_key
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
 from finbot.services.events import Applied, DeadLetter, Handler, apply_in_order
-from finbot.services.ledger import UowFactory, now_us
+from finbot.services.ledger import UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from finbot.bootstrap import bootstrap
+from finbot.domain.clock import now_us
 from finbot.domain.reviews import ReviewItem, Verdict
 from finbot.entrypoints.cli.common import console, reports_errors
-from finbot.services.ledger import now_us
 
 review_cli = typer.Typer(help="The human review queue for escalated decisions.",
                          no_args_is_help=True)
