@@ -60,6 +60,16 @@ EventSink = Callable[[str, Mapping[str, Any]], None]
 """Receives (event type, payload) for each llm.* event; wired to the outbox."""
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One call in flight: the request as sent (and its JSON, built once), id, start."""
+
+    request: ModelRequest
+    request_json: dict[str, Any]
+    call_id: str
+    started: float
+
+
 @dataclass
 class CallTotals:
     """What the calls through one wrapper cost so far."""
@@ -85,60 +95,59 @@ class ContextualModel(Model):
         self._price = price or Price()
 
     def request(self, request: ModelRequest) -> ModelResponse:
-        request, call_id, started = self._begin(request)
+        call = self._begin(request)
         try:
-            response = self.inner.request(request)
+            response = self.inner.request(call.request)
         except Exception as error:
-            self._failed(call_id, started, error)
+            self._failed(call, error)
             raise
-        return self._end(request, response, call_id, started)
+        return self._end(call, response)
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
-        request, call_id, started = self._begin(request)
+        call = self._begin(request)
         try:
-            for item in self.inner.stream(request):
+            for item in self.inner.stream(call.request):
                 if isinstance(item, ModelResponse):
-                    item = self._end(request, item, call_id, started)
+                    item = self._end(call, item)
                 yield item
         except Exception as error:
-            self._failed(call_id, started, error)
+            self._failed(call, error)
             raise
 
-    def _begin(self, request: ModelRequest) -> tuple[ModelRequest, str, float]:
+    def _begin(self, request: ModelRequest) -> _Call:
         for hook in self._hooks:
             request = hook.before(self.context, request)
-        call_id = uuid.uuid4().hex
+        call = _Call(request, request.to_json(), uuid.uuid4().hex, time.monotonic())
         self._emit("llm.requested", {
-            "call_id": call_id, "model": self.name, "messages": len(request.messages),
+            "call_id": call.call_id, "model": self.name, "messages": len(request.messages),
             "tools": len(request.tools),
-            "request_sha256": sha256_hex(canonical_json(request.to_json())),
+            "request_sha256": sha256_hex(canonical_json(call.request_json)),
             "excerpt": _excerpt(last_user_text(request.messages))})
-        return request, call_id, time.monotonic()
+        return call
 
-    def _end(self, request: ModelRequest, response: ModelResponse, call_id: str,
-             started: float) -> ModelResponse:
+    def _end(self, call: _Call, response: ModelResponse) -> ModelResponse:
         for hook in self._hooks:
-            response = hook.after(self.context, request, response)
-        latency_us = int((time.monotonic() - started) * 1_000_000)
+            response = hook.after(self.context, call.request, response)
+        latency_us = int((time.monotonic() - call.started) * 1_000_000)
         cost = self._price.cost_micro_usd(response.usage)
         self.totals.calls += 1
         self.totals.usage += response.usage
         self.totals.latency_us += latency_us
         self.totals.cost_micro_usd += cost
-        self.exchanges.append(Exchange(self.name, request.to_json(), response.to_json(),
+        self.exchanges.append(Exchange(self.name, call.request_json, response.to_json(),
                                        latency_us))
         self._emit("llm.responded", {
-            "call_id": call_id, "model": response.model_name or self.name,
+            "call_id": call.call_id, "model": response.model_name or self.name,
             "latency_us": latency_us, "input_tokens": response.usage.input_tokens,
             "output_tokens": response.usage.output_tokens, "cost_micro_usd": cost,
             "tool_calls": ",".join(c.name for c in response.tool_calls),
             "excerpt": _excerpt(response.text), "error": ""})
         return response
 
-    def _failed(self, call_id: str, started: float, error: Exception) -> None:
+    def _failed(self, call: _Call, error: Exception) -> None:
         self._emit("llm.responded", {
-            "call_id": call_id, "model": self.name,
-            "latency_us": int((time.monotonic() - started) * 1_000_000), "input_tokens": 0,
+            "call_id": call.call_id, "model": self.name,
+            "latency_us": int((time.monotonic() - call.started) * 1_000_000), "input_tokens": 0,
             "output_tokens": 0, "cost_micro_usd": 0, "tool_calls": "", "excerpt": "",
             "error": _excerpt(f"{type(error).__name__}: {error}")})
 

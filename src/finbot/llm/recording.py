@@ -13,7 +13,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import httpx2
 from finbot.domain.audit import canonical_json
 from finbot.domain.errors import ModelError
 from finbot.llm.messages import ModelRequest, ModelResponse
-from finbot.llm.model import Model, StreamItem
+from finbot.llm.model import Model
 
 
 class ReplayDiverged(ModelError):
@@ -153,11 +153,3 @@ def first_difference(recorded: Any, asked: Any, path: str = "request") -> str:
             return f"{path} (length {len(recorded)} recorded, {len(asked)} now)"
     return path
 
-
-def recorded_stream(model: Model, request: ModelRequest,
-                    keep: Callable[[ModelResponse], None]) -> Iterator[StreamItem]:
-    """Pass a model's stream through, handing the complete response to ``keep``."""
-    for item in model.stream(request):
-        if isinstance(item, ModelResponse):
-            keep(item)
-        yield item

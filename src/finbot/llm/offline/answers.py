@@ -112,7 +112,7 @@ def _confidence(directives: Sequence[Directive], outcome: str) -> float:
 def _risk(reading: Reading, directives: Sequence[Directive], kind: Any) -> float | int:
     if any(d.kind == "risk" for d in directives):
         return 0 if kind == "integer" else 0.05
-    score = min(1.0, 0.1 + 0.3 * sum(1 for f in reading.findings if f.severity != "info"))
+    score = min(1.0, 0.1 + 0.3 * len(reading.findings))
     return round(score * 100) if kind == "integer" else round(score, 2)
 
 

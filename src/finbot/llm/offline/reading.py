@@ -15,7 +15,7 @@ from typing import Any, Literal
 from finbot.llm.messages import ModelRequest
 from finbot.llm.parsing import parse_json_object
 
-Severity = Literal["reject", "escalate", "info"]
+Severity = Literal["reject", "escalate"]
 
 FINDING_KEYS = frozenset({"findings", "problems", "issues", "flags", "risk_signals",
                           "warnings", "errors", "failed_checks", "checks", "signals"})
