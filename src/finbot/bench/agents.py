@@ -20,9 +20,7 @@ from finbot.agents.proposer import ModelAgent
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.bench.gate import FACTS, POLICY
 from finbot.bench.samples import percentile
-from finbot.bench.scratch import Backend, scratch_database
-from finbot.bootstrap import bootstrap
-from finbot.config import Settings
+from finbot.bench.scratch import Backend, scratch_app
 from finbot.fraud import feature_vector, generate, train
 from finbot.llm.messages import ToolSpec
 from finbot.llm.offline import OfflineModel
@@ -42,13 +40,9 @@ def run_agents_bench(*, backend: Backend, postgres_url: str, scores: int = 5_000
     contexts = [p.context for p in dataset.payments[:scores]]
     say(f"fraud scoring: {len(contexts)} payments x 3 rounds, next to LightGBM predict")
     results: dict[str, Any] = {"backend": backend, **_scoring(trained, contexts)}
-    with scratch_database(backend, postgres_url) as url:
-        app = bootstrap(Settings(database_url=url, environment="test"))
-        try:
-            say(f"offline-model decision path: {decisions} decisions")
-            results.update(_decision_path(app, decisions))
-        finally:
-            app.close()
+    with scratch_app(backend, postgres_url) as app:
+        say(f"offline-model decision path: {decisions} decisions")
+        results.update(_decision_path(app, decisions))
     results["targets_met"] = {
         "fraud_score_p99_under_1ms": results["fraud_score_p99_us"] < 1000,
         "offline_decisions_at_least_200_per_s": results["offline_decisions_per_s"] >= 200,

@@ -26,7 +26,7 @@ from redis import Redis
 
 from finbot.adapters.redis.consumer import StreamConsumer
 from finbot.adapters.redis.streams import RedisStreamPublisher, stream_key
-from finbot.bench.scratch import Backend, scratch_database
+from finbot.bench.scratch import Backend, scratch_app
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.clock import now_us
@@ -45,28 +45,25 @@ def run_events_bench(*, backend: Backend, postgres_url: str, redis_url: str | No
                      progress: Progress | None = None) -> dict[str, Any]:
     say = progress or (lambda _: None)
     results: dict[str, Any] = {"backend": backend, "events": events, "rate_per_s": rate}
-    with scratch_database(backend, postgres_url) as url:
-        app = bootstrap(Settings(database_url=url, environment="test"))
-        try:
-            say(f"embedded consumer: {events:,} events")
-            results.update(_embedded_throughput(app, events))
-            if redis_url is None:
-                results["redis"] = "skipped: no Redis URL (FINBOT_REDIS_URL)"
-            else:
-                client = Redis.from_url(redis_url)
-                prefix = f"finbot-bench:{uuid.uuid4().hex[:10]}:"
-                try:
-                    say(f"relay vs raw XADD: {events:,} events")
-                    results.update(_relay_throughput(app, client, prefix, events))
-                    say(f"end to end: {rate:,} events/s for {seconds:g} s")
-                    results.update(_end_to_end(app, url, redis_url, prefix, rate, seconds))
-                finally:
-                    keys = list(client.scan_iter(match=f"{prefix}*"))
-                    if keys:
-                        client.delete(*keys)
-                    client.close()
-        finally:
-            app.close()
+    with scratch_app(backend, postgres_url) as app:
+        say(f"embedded consumer: {events:,} events")
+        results.update(_embedded_throughput(app, events))
+        if redis_url is None:
+            results["redis"] = "skipped: no Redis URL (FINBOT_REDIS_URL)"
+        else:
+            client = Redis.from_url(redis_url)
+            prefix = f"finbot-bench:{uuid.uuid4().hex[:10]}:"
+            try:
+                say(f"relay vs raw XADD: {events:,} events")
+                results.update(_relay_throughput(app, client, prefix, events))
+                say(f"end to end: {rate:,} events/s for {seconds:g} s")
+                results.update(_end_to_end(app, app.settings.effective_database_url,
+                                           redis_url, prefix, rate, seconds))
+            finally:
+                keys = list(client.scan_iter(match=f"{prefix}*"))
+                if keys:
+                    client.delete(*keys)
+                client.close()
     if "relay_per_s" in results:
         results["targets_met"] = {
             "relay_at_least_half_of_raw_xadd": results["relay_vs_raw_ratio"] >= 0.5,

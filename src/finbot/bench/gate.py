@@ -18,9 +18,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from finbot.bench.scratch import Backend, scratch_database
-from finbot.bootstrap import bootstrap
-from finbot.config import Settings
+from finbot.bench.scratch import Backend, scratch_app
 from finbot.domain.audit import GENESIS, make_record
 from finbot.domain.decisions import ModelVersion, Proposal, snapshot_hash
 from finbot.domain.policy import policy_from_mapping
@@ -53,17 +51,13 @@ def run_gate_bench(*, backend: Backend, postgres_url: str, records: int = 1_000_
     say = progress or (lambda _: None)
     say("hard guardrails: 20,000 evaluations")
     results: dict[str, Any] = {"backend": backend, **_hard_rules_speed(20_000)}
-    with scratch_database(backend, postgres_url) as url:
-        app = bootstrap(Settings(database_url=url, environment="test"))
-        try:
-            say("decision path: 500 decisions")
-            results.update(_decision_path(app, 500))
-            say(f"audit verify: generating {records:,} records")
-            _generate_records(app, records, say)
-            say("audit verify: verifying")
-            results.update(_verify_speed(app, records))
-        finally:
-            app.close()
+    with scratch_app(backend, postgres_url) as app:
+        say("decision path: 500 decisions")
+        results.update(_decision_path(app, 500))
+        say(f"audit verify: generating {records:,} records")
+        _generate_records(app, records, say)
+        say("audit verify: verifying")
+        results.update(_verify_speed(app, records))
     results["targets_met"] = {
         "hard_rules_p99_under_50us": results["hard_rules_p99_us"] < 50,
         "hard_rules_at_least_20000_per_s": results["hard_rules_per_s"] >= 20_000,

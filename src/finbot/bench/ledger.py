@@ -22,9 +22,8 @@ from sqlalchemy import text
 
 from finbot.bench import baseline
 from finbot.bench.samples import percentile
-from finbot.bench.scratch import Backend, scratch_database
-from finbot.bootstrap import App, bootstrap
-from finbot.config import Settings
+from finbot.bench.scratch import Backend, scratch_app
+from finbot.bootstrap import App
 from finbot.domain.ledger import TransferRequest
 
 Progress = Callable[[str], None]
@@ -53,13 +52,8 @@ def run_ledger_bench(*, backend: Backend, postings: int, postgres_url: str,
                      stage_seconds: float = STAGE_SECONDS) -> Results:
     """Run every stage in a scratch database and return the figures as a flat dict."""
     say = progress or (lambda _: None)
-    with scratch_database(backend, postgres_url) as url:
-        app = bootstrap(Settings(database_url=url, postgres_url=postgres_url,
-                                 environment="test"))
-        try:
-            results = _run_stages(app, backend, postings, say, stage_seconds)
-        finally:
-            app.close()
+    with scratch_app(backend, postgres_url) as app:
+        results = _run_stages(app, backend, postings, say, stage_seconds)
     results.update(_ratios(results))
     results["targets_met"] = _targets(results)
     return results

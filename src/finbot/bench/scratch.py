@@ -13,6 +13,9 @@ from typing import Literal
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
+
 Backend = Literal["sqlite", "postgres"]
 
 
@@ -39,3 +42,15 @@ def scratch_database(backend: Backend, postgres_url: str) -> Iterator[str]:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@contextmanager
+def scratch_app(backend: Backend, postgres_url: str) -> Iterator[App]:
+    """The application on a scratch database (see ``scratch_database``), closed after."""
+    with scratch_database(backend, postgres_url) as url:
+        app = bootstrap(Settings(database_url=url, postgres_url=postgres_url,
+                                 environment="test"))
+        try:
+            yield app
+        finally:
+            app.close()
