@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from sqlalchemy import Engine
 
 from finbot.adapters.archive import FileArchive
-from finbot.adapters.db.agent_views import SqlLedgerView, SqlPolicyView
+from finbot.adapters.db.agent_views import (
+    SqlInvoiceView,
+    SqlLedgerView,
+    SqlPolicyView,
+    SqlSanctionsView,
+    SqlVendorView,
+)
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.adapters.redis.consumer import StreamConsumer
 from finbot.adapters.redis.streams import RedisStreamPublisher
+from finbot.agents import fraud, invoice, onboarding, payments
 from finbot.agents.ports import AgentTools
 from finbot.config import ModelSettings, Settings
+from finbot.domain.clock import now_us
+from finbot.domain.decisions import Stage
 from finbot.domain.errors import ConfigurationError, NotFound
-from finbot.domain.events import BUSINESS
-from finbot.execution.escalations import pay_approved_escalations
+from finbot.domain.events import AGENTS, BUSINESS
+from finbot.execution.escalations import pay_approved_decisions
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
+from finbot.fraud.registry import ModelRegistry, latest_or_default
+from finbot.fraud.scorer import Scorer
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
@@ -32,9 +46,11 @@ from finbot.services.decisions import DecisionService
 from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
+from finbot.services.orchestrator import DecidingAgent, StepRunner
 from finbot.services.policies import PolicyStore
 from finbot.services.relay import OutboxRelay
 from finbot.services.reviews import ReviewService
+from finbot.services.workflows import ORCHESTRATED, VendorWork, orchestrate
 
 
 @dataclass
@@ -60,6 +76,9 @@ class App:
     consumers: dict[str, ConsumerSpec]
     archive: FileArchive
     models: ModelRouter
+    vendor_work: VendorWork
+    steps: StepRunner
+    fraud_scorer: Callable[[], Scorer]
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -126,7 +145,9 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     reads = overrides.pop("agent_engine", None) or make_engine(
         settings.effective_database_url, pool_size=4, read_only=True)
     parts["agent_engine"] = reads
-    parts["agent_tools"] = AgentTools(ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads))
+    parts["agent_tools"] = AgentTools(
+        ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads), vendors=SqlVendorView(reads),
+        invoices=SqlInvoiceView(reads), sanctions=SqlSanctionsView(reads))
     parts["outbox"] = Outbox()
     parts["breakers"] = BreakerService(uow, parts["audit"], outbox=parts["outbox"])
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
@@ -137,17 +158,54 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"])
     parts["consumers"] = {spec.name: spec for spec in (
-        ConsumerSpec("executor", "executor", pay_approved_escalations(
-            parts["payments"], source_account=settings.payment_source_account),
-            streams=(BUSINESS,), types=frozenset({"escalation.approved"})),
+        ConsumerSpec("executor", "executor", pay_approved_decisions(
+            parts["payments"], source_account=settings.payment_source_account,
+            ledger=parts["ledger"]), streams=(BUSINESS, AGENTS),
+            types=frozenset({"escalation.approved", "decision.recorded"})),
+        ConsumerSpec("orchestrator", "agents", orchestrate(outbox=parts["outbox"]),
+                     streams=(BUSINESS, AGENTS), types=ORCHESTRATED),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
     parts["models"] = overrides.pop("models", None) or model_router(settings)
+    parts["fraud_scorer"] = overrides.pop("fraud_scorer", None) or fraud_scorer(settings)
+    parts["vendor_work"] = VendorWork(uow, outbox=parts["outbox"])
+    parts["steps"] = StepRunner(uow, parts["decisions"], parts["policies"], parts["models"],
+                                parts["agent_tools"],
+                                deciding_agents(parts["agent_tools"], parts["fraud_scorer"]),
+                                outbox=parts["outbox"])
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
                                         socket_connect_timeout=5, health_check_interval=30)
     parts.update(overrides)
     return App(**parts)
+
+
+def deciding_agents(tools: AgentTools, scorer: Callable[[], Scorer]
+                    ) -> dict[str, DecidingAgent]:
+    """The agents that decide a workflow's steps, by step."""
+    return {
+        "onboarding": DecidingAgent(onboarding.SPEC, onboarding.onboarding_tools(tools),
+                                    Stage.ONBOARDING),
+        "invoice": DecidingAgent(invoice.SPEC, invoice.invoice_tools(tools), Stage.INVOICE),
+        "fraud": DecidingAgent(fraud.SPEC, fraud.fraud_tools(tools, scorer), Stage.FRAUD),
+        "payment": DecidingAgent(payments.SPEC, payments.payments_tools(tools), Stage.PAYMENT),
+    }
+
+
+def fraud_scorer(settings: Settings) -> Callable[[], Scorer]:
+    """The fraud model in use: the registry's newest version, loaded once (a fresh install
+    trains the default model on first use)."""
+    loaded: list[Scorer] = []
+    lock = threading.Lock()
+
+    def scorer() -> Scorer:
+        with lock:
+            if not loaded:
+                created = datetime.fromtimestamp(now_us() / 1e6, UTC).isoformat()
+                loaded.append(latest_or_default(ModelRegistry(settings.models_dir),
+                                                created_at=created))
+            return loaded[0]
+    return scorer
 
 
 def model_router(settings: Settings) -> ModelRouter:

@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from finbot.agents.ports import AgentTools, LedgerView, PolicyView
+from finbot.agents.ports import (
+    AgentTools,
+    InvoiceView,
+    LedgerView,
+    PolicyView,
+    SanctionsView,
+    VendorView,
+)
 from finbot.bootstrap import App
 from finbot.domain.ledger import TransferRequest
 
@@ -33,9 +40,15 @@ def test_agent_code_cannot_import_anything_that_writes() -> None:
 
 def test_the_tools_an_agent_gets_are_exactly_the_read_views() -> None:
     fields = {f.name: f.type for f in dataclasses.fields(AgentTools)}
-    assert fields == {"ledger": "LedgerView", "policy": "PolicyView"}
+    assert fields == {"ledger": "LedgerView", "policy": "PolicyView",
+                      "vendors": "VendorView", "invoices": "InvoiceView",
+                      "sanctions": "SanctionsView"}
     for view, reads in ((LedgerView, {"balances", "recent_transfers"}),
-                        (PolicyView, {"current"})):
+                        (PolicyView, {"current"}),
+                        (VendorView, {"vendor", "vendors", "purchase_order", "notes",
+                                      "messages"}),
+                        (InvoiceView, {"invoice", "of_vendor"}),
+                        (SanctionsView, {"parties"})):
         public = {name for name, _ in inspect.getmembers(view, inspect.isfunction)
                   if not name.startswith("_")}
         assert public == reads

@@ -10,10 +10,15 @@ nothing: only the gate's decision and the execution service move money.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from finbot.domain.invoices import Invoice, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy
+from finbot.domain.vendors import Message, Note, Vendor
+
+if TYPE_CHECKING:
+    from finbot.agents.sanctions import SanctionedParty
 
 
 class LedgerView(Protocol):
@@ -29,6 +34,31 @@ class PolicyView(Protocol):
     def current(self) -> Policy: ...
 
 
+class VendorView(Protocol):
+    """Vendors as registered, their purchase orders, notes and conversations."""
+
+    def vendor(self, vendor_id: str) -> Vendor | None: ...
+    def vendors(self, *, tenant: str | None = None, limit: int = 200) -> list[Vendor]: ...
+    def purchase_order(self, po_number: str) -> PurchaseOrder | None: ...
+    def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]: ...
+    def messages(self, vendor_id: str, *, conversation_id: str | None = None,
+                 limit: int = 50) -> list[Message]: ...
+
+
+class InvoiceView(Protocol):
+    """Invoices as submitted, and each vendor's earlier ones."""
+
+    def invoice(self, invoice_id: str) -> Invoice | None: ...
+    def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
+                  excluding: str | None = None) -> list[Invoice]: ...
+
+
+class SanctionsView(Protocol):
+    """The sanctions list as last imported (the shipped sample until one is)."""
+
+    def parties(self) -> list[SanctionedParty]: ...
+
+
 @dataclass(frozen=True)
 class AgentTools:
     """Everything an agent is given. Adding a field here is adding a capability: keep it
@@ -36,3 +66,6 @@ class AgentTools:
 
     ledger: LedgerView
     policy: PolicyView
+    vendors: VendorView
+    invoices: InvoiceView
+    sanctions: SanctionsView

@@ -27,6 +27,7 @@ class ModelAgent:
                  price: Price | None = None, clock: Callable[[], int] = now_us) -> None:
         self.agent_id = spec.agent_id
         self.spec = spec
+        self.required_tools = spec.required_tools
         self._model = model
         self._tools = tools
         self._policy_version = policy_version

@@ -10,7 +10,7 @@ times, then ModelOutputInvalid: the gate escalates the item and nothing executes
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -22,6 +22,7 @@ from finbot.domain.errors import FinbotError, ModelOutputInvalid
 from finbot.llm.messages import (
     Message,
     ModelRequest,
+    ModelResponse,
     ToolCallRequest,
     ToolSpec,
     system,
@@ -58,6 +59,8 @@ class AgentSpec(Generic[Output]):
     version: str
     prompt: str
     output: type[Output]
+    required_tools: frozenset[str] = frozenset()
+    """The checks an APPROVE must rest on; the gate escalates an APPROVE without them."""
 
     @property
     def prompt_hash(self) -> str:
@@ -99,6 +102,47 @@ def run_agent(spec: AgentSpec[Output], model: Model, tools: Sequence[Tool],
                 f"That answer was not valid: {error.message}. Reply with only a JSON object "
                 "matching the schema."))
     raise ModelOutputInvalid(f"{spec.agent_id} gave no answer in {max_steps} steps")
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """The assistant's reply to one chat turn, and the tool calls it made on the way."""
+
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+
+
+def chat(prompt: str, model: Model, tools: Sequence[Tool], history: Sequence[Message], *,
+         max_steps: int = 6) -> Iterator[str | ChatTurn]:
+    """Answer the last user message of ``history``: text deltas as the model streams them,
+    then (last) the whole turn. Tool rounds run in between, unseen by the reader."""
+    by_name = {tool.spec.name: tool for tool in tools}
+    request = ModelRequest((system(prompt), *history), tuple(t.spec for t in tools))
+    calls: list[ToolCall] = []
+    for _ in range(max_steps):
+        response = None
+        for item in model.stream(request):
+            if isinstance(item, ModelResponse):
+                response = item
+            elif item:
+                yield item
+        if response is None:
+            raise ModelOutputInvalid("the model's stream ended without an answer")
+        if not response.tool_calls:
+            yield ChatTurn(response.text, tuple(calls))
+            return
+        results = [_call(by_name, call, calls) for call in response.tool_calls]
+        request = request.extended(response.as_message(), *results)
+    raise ModelOutputInvalid(f"no answer after {max_steps} tool rounds")
+
+
+def chat_reply(prompt: str, model: Model, tools: Sequence[Tool],
+               history: Sequence[Message]) -> ChatTurn:
+    """The whole reply of ``chat``, for callers that do not stream."""
+    for item in chat(prompt, model, tools, history):
+        if isinstance(item, ChatTurn):
+            return item
+    raise ModelOutputInvalid("the chat ended without a reply")
 
 
 def _validated(output: type[Output], text: str) -> Output:

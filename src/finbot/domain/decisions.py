@@ -46,6 +46,20 @@ class Mode(StrEnum):
         return self is not Mode.SHADOW
 
 
+class Stage(StrEnum):
+    """Which agent's decision a record is. Only a ``payment`` decision names a payment
+    that may execute; the others are checks a workflow must pass to get there."""
+
+    ONBOARDING = "onboarding"
+    INVOICE = "invoice"
+    FRAUD = "fraud"
+    PAYMENT = "payment"
+
+    @property
+    def pays(self) -> bool:
+        return self is Stage.PAYMENT
+
+
 class ProposalRejected(InvalidInput):
     """Raised when a proposal is malformed, inconsistent or late; the item escalates."""
 

@@ -47,6 +47,13 @@ class NotFound(FinbotError):
     code = "not_found"
 
 
+class Forbidden(FinbotError):
+    """Raised when the caller may not see or do what it asked (another tenant's data, a
+    role it does not hold)."""
+
+    code = "forbidden"
+
+
 class Conflict(FinbotError):
     """Raised when a request clashes with what is already recorded."""
 

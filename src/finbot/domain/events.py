@@ -36,6 +36,9 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("decision.recorded", 1, AGENTS, {
             "decision_id": str, "agent_id": str, "outcome": str, "mode": str,
             "vendor_id": str, "amount": str, "currency": str}),
+        EventSchema("decision.recorded", 2, AGENTS, {
+            "decision_id": str, "agent_id": str, "stage": str, "outcome": str, "mode": str,
+            "vendor_id": str, "amount": str, "currency": str}),
         EventSchema("review.queued", 1, BUSINESS, {
             "decision_id": str, "vendor_id": str, "priority": int, "due_at": int,
             "required_approvals": int}),
@@ -43,6 +46,16 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "decision_id": str, "reviewer_id": str, "verdict": str, "status": str}),
         EventSchema("escalation.approved", 1, BUSINESS, {
             "decision_id": str, "vendor_id": str, "amount": str, "currency": str}),
+        EventSchema("vendor.registered", 1, BUSINESS, {"vendor_id": str}),
+        EventSchema("vendor.status_changed", 1, BUSINESS, {"vendor_id": str, "status": str}),
+        EventSchema("vendor.bank_changed", 1, BUSINESS, {"vendor_id": str}),
+        EventSchema("vendor.notified", 1, BUSINESS, {"vendor_id": str, "subject_id": str}),
+        EventSchema("invoice.submitted", 1, BUSINESS, {
+            "invoice_id": str, "vendor_id": str, "amount": str, "currency": str}),
+        EventSchema("invoice.status_changed", 1, BUSINESS, {
+            "invoice_id": str, "vendor_id": str, "status": str}),
+        EventSchema("workflow.failed", 1, BUSINESS, {
+            "workflow_id": str, "step": str, "error": str}, push=False),
         EventSchema("breaker.changed", 1, AGENTS, {
             "agent_id": str, "from_state": str, "to_state": str, "reason": str}),
         EventSchema("llm.requested", 1, AGENTS, {

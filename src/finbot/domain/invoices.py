@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from finbot.domain.errors import InvalidInput
 from finbot.domain.money import Money
@@ -56,6 +57,8 @@ class Invoice:
     po_number: str | None = None
     lines: tuple[InvoiceLine, ...] = ()
     text: str = ""
+    discount_percent: Decimal | None = None
+    discount_until: date | None = None
     status: InvoiceStatus = InvoiceStatus.SUBMITTED
     submitted_at_us: int = 0
     tenant: str = field(default="default")
@@ -69,9 +72,24 @@ class Invoice:
         if self.due_on < self.issued_on:
             raise InvalidInput("an invoice cannot fall due before it is issued",
                                field="due_on")
+        if self.discount_percent is not None and not 0 < self.discount_percent < 100:
+            raise InvalidInput("an early-payment discount is between 0 and 100 percent",
+                               field="discount_percent")
         if len(self.text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"invoice text is limited to {MAX_TEXT_CHARS} characters",
                                field="text")
+
+
+@dataclass(frozen=True)
+class PurchaseOrder:
+    """What the company agreed to buy from a vendor, and how much of it is still open."""
+
+    po_number: str
+    vendor_id: str
+    amount: Decimal
+    currency: str
+    remaining: Decimal
+    status: Literal["open", "closed"] = "open"
 
 
 def arithmetic_problems(invoice: Invoice) -> list[str]:

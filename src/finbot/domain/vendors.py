@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from finbot.domain.errors import InvalidInput
 
@@ -40,6 +41,8 @@ class Vendor:
     industry: str = ""
     website: str = ""
     profile: str = ""
+    documents: tuple[str, ...] = ()
+    timezone: str = "UTC"
     status: VendorStatus = VendorStatus.PENDING
     created_at_us: int = 0
     bank_changed_at_us: int | None = None
@@ -87,3 +90,25 @@ class Note:
         return {"author": self.author.value, "author_id": self.author_id,
                 "trusted": "yes" if self.author is not Author.VENDOR else "no",
                 "text": self.text}
+
+
+MAX_MESSAGE_CHARS = 4_000
+Role = Literal["vendor", "assistant", "notification", "admin"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message in a vendor's conversation: what the vendor asked, what the assistant
+    answered, or a notification the platform sent."""
+
+    vendor_id: str
+    conversation_id: str
+    role: Role
+    author_id: str
+    text: str
+    created_at_us: int
+
+    def __post_init__(self) -> None:
+        if not self.text.strip() or len(self.text) > MAX_MESSAGE_CHARS:
+            raise InvalidInput(f"a message is 1 to {MAX_MESSAGE_CHARS} characters",
+                               field="text")

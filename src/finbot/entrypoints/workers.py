@@ -65,11 +65,17 @@ def retention_round(app: App, *, at_us: int | None = None,
 
 
 def background_round(app: App, round_no: int) -> None:
-    """The embedded default's round: every consumer drains the outbox, then upkeep."""
-    for name in app.consumers:
-        consumer = app.consumer(name)
-        while consumer.poll():
-            pass
+    """The embedded default's round: every consumer drains the outbox and the due workflow
+    steps run, until neither has work left; then upkeep."""
+    busy = True
+    while busy:
+        busy = False
+        for name in app.consumers:
+            consumer = app.consumer(name)
+            while consumer.poll():
+                busy = True
+        while app.steps.run_due():
+            busy = True
     upkeep_round(app, round_no)
 
 
@@ -85,6 +91,8 @@ def role_tasks(app: App, role: str, *, copy: str | None = None) -> dict[
         tasks["relay"] = app.relay().run  # refuses without Redis
     for name in consumers_of(app, role):
         tasks[f"consumer:{name}"] = app.consumer(name, copy=copy).run
+    if role == "agents":
+        tasks["steps"] = app.steps.run
     if role == "executor":
         tasks["upkeep"] = lambda stop: _repeat(app, upkeep_round, stop)
     if role == ("relay" if app.redis is not None else "executor"):

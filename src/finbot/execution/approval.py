@@ -26,6 +26,9 @@ def check_approved(uow: UnitOfWork, saga: Saga) -> None:
         raise ExecutionRefused(f"decision {saga.decision_id!r} is not in the log",
                                field="decision_id")
     data = record.data
+    if data.get("stage", "payment") != "payment":
+        raise ExecutionRefused(f"decision {saga.decision_id!r} is a {data['stage']} check, "
+                               "not a payment decision", field="decision_id")
     if data.get("drill"):
         raise ExecutionRefused(f"decision {saga.decision_id!r} was a drill", field="decision_id")
     if data.get("mode") not in _EXECUTING_MODES or data.get("outcome") not in (

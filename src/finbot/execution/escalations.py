@@ -1,32 +1,88 @@
-"""Approved escalations flow on to execution: the executor's handler for
-``escalation.approved``.
+"""Approved payment decisions flow on to execution: the executor's handler for
+``decision.recorded`` (an APPROVE at the payment stage) and ``escalation.approved`` (an
+escalated payment that reviewers approved).
 
 The handler starts the payment saga in the consumer's transaction (so the event is marked
 handled exactly when the saga exists); the background rounds then run it. What to pay is
 read from the decision record in the audit log, never from the event, and the saga start
 re-checks the approval there (``check_approved``). The payment id is derived from the
-decision, so a redelivered event matches the saga already started.
+decision, so a redelivered event matches the saga already started. Decisions that are not
+payments (onboarding, invoice and fraud checks), drills, shadow decisions and anything
+but an APPROVE are not this handler's business and pass untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from finbot.domain.audit import AuditRecord
+from finbot.domain.clock import now_us
+from finbot.domain.decisions import Mode
 from finbot.domain.errors import ExecutionRefused
 from finbot.domain.events import Event
+from finbot.domain.ledger import AccountFlag, AccountType, ResultCode, TransferRequest
+from finbot.domain.posting import Group
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.events import Handler
+from finbot.services.ledger import LedgerService
 from finbot.services.ports import UnitOfWork
 
 
-def pay_approved_escalations(payments: PaymentExecutor, *, source_account: str) -> Handler:
-    """A handler that starts the payment of each approved escalation."""
+def payment_id_of(decision_id: str) -> str:
+    """The payment (saga) id that pays ``decision_id``."""
+    return f"pay-{decision_id}"
+
+
+def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
+                           ledger: LedgerService | None = None,
+                           expense_account: str = "company:expenses") -> Handler:
+    """A handler that starts the payment of each approved payment decision. A decision
+    that pays an invoice first accrues it (expense debited, the vendor's payable credited)
+    in the same transaction, opening the payable account on the vendor's first payment."""
     def handle(uow: UnitOfWork, event: Event) -> None:
         decision_id = str(event.payload["decision_id"])
         record = uow.audit.by_id(decision_id)
-        payment = (record.data.get("payment") or {}) if record is not None else {}
+        if record is None or not _pays(record, event) or uow.sagas.by_decision(decision_id):
+            return
+        payment = record.data.get("payment") or {}
         if not payment.get("payee_account"):
             raise ExecutionRefused(f"decision {decision_id!r} names no payee account",
                                    field="payee_account")
-        payments.start_in(uow, f"pay-{decision_id}", payee_account=payment["payee_account"],
+        if ledger is not None and payment.get("invoice_id"):
+            _accrue(uow, ledger, decision_id, payment, expense_account)
+        payments.start_in(uow, payment_id_of(decision_id),
+                          payee_account=payment["payee_account"],
                           source_account=source_account, amount=payment["amount"],
                           currency=payment["currency"], decision_id=decision_id)
     return handle
+
+
+
+
+def _pays(record: AuditRecord, event: Event) -> bool:
+    data = record.data
+    if record.kind != "decision" or data.get("stage", "payment") != "payment" or (
+            data.get("drill")):
+        return False
+    if event.type == "escalation.approved":
+        return True
+    return (event.version >= 2 and data.get("outcome") == "APPROVE"
+            and Mode(data.get("mode", "shadow")).executes)
+
+
+def _accrue(uow: UnitOfWork, ledger: LedgerService, decision_id: str,
+            payment: Mapping[str, Any], expense_account: str) -> None:
+    payable, currency = str(payment["payee_account"]), str(payment["currency"])
+    if uow.ledger.account_by_code(payable) is None:
+        uow.ledger.insert_account(code=payable, name=f"Payable to {payment['vendor_id']}",
+                                  type=AccountType.LIABILITY, currency=currency,
+                                  flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                                  now_us=now_us())
+    request = TransferRequest(f"accrue:{decision_id}", expense_account, payable,
+                              str(payment["amount"]), currency,
+                              reference=f"invoice {payment['invoice_id']}")
+    [[result]] = ledger.plan_in(uow, [Group([request])]).results
+    if result.code not in (ResultCode.OK, ResultCode.EXISTS):
+        raise ExecutionRefused(f"the invoice could not be accrued: {result.code.value}",
+                               field="amount")

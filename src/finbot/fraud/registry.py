@@ -21,7 +21,8 @@ from finbot.fraud.card import render_card
 from finbot.fraud.metadata import ModelInfo
 from finbot.fraud.metrics import Metrics
 from finbot.fraud.scorer import Scorer
-from finbot.fraud.training import TrainedModel, model_hash, version_for
+from finbot.fraud.synthetic import generate
+from finbot.fraud.training import TrainedModel, evaluate, model_hash, train, version_for
 
 _VERSION = re.compile(r"fraud-[0-9a-f]{12}")
 
@@ -135,3 +136,21 @@ class ModelRegistry:
         if not versions:
             raise UnknownModel(f"no fraud model versions in {self.root}")
         return self.info(versions[-1])
+
+
+DEFAULT_TRAINING = {"vendors": 300, "invoices": 6000, "fraud_rate": 0.02, "seed": 7}
+"""What ``finbot model train`` uses by default, and what a fresh install trains on first
+use (about five seconds), so the fraud agent always has a model to score with."""
+
+
+def latest_or_default(registry: ModelRegistry, *, created_at: str,
+                      training: dict[str, float] | None = None) -> Scorer:
+    """The newest registered model; with none registered, train and register the default."""
+    if not registry.versions():
+        spec = {**DEFAULT_TRAINING, **(training or {})}
+        dataset = generate(vendors=int(spec["vendors"]), invoices=int(spec["invoices"]),
+                           fraud_rate=float(spec["fraud_rate"]), seed=int(spec["seed"]))
+        trained = train(dataset, seed=int(spec["seed"]))
+        registry.save(trained, evaluate(trained, trained.test_set, review_budget=0.02),
+                      created_at=created_at)
+    return registry.load(registry.latest().version)

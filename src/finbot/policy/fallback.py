@@ -38,6 +38,18 @@ def rules_only_proposal(policy: Policy, facts: PaymentFacts, snapshot: Mapping[s
                     1.0, reasoning, started_at_us=now_us, proposed_at_us=now_us)
 
 
+def rules_only_check(policy: Policy, snapshot: Mapping[str, Any], *, agent_id: str,
+                     stage: str, now_us: int) -> Proposal:
+    """While the agent of a check (onboarding, invoice, fraud) is out, no rule can stand in
+    for its judgement: the item goes to a human."""
+    version = ModelVersion(FALLBACK_AGENT_VERSION, "none", _rules_hash(), policy.version)
+    return Proposal(agent_id, version, dict(snapshot), snapshot_hash(snapshot),
+                    Outcome.ESCALATE.value, 1.0,
+                    f"rules-only fallback escalates the {stage} check: its agent's circuit "
+                    "breaker is open and no rule can stand in for its judgement",
+                    started_at_us=now_us, proposed_at_us=now_us)
+
+
 def _doubts(policy: Policy, facts: PaymentFacts) -> list[str]:
     doubts = []
     if not facts.vendor.paid_before:

@@ -7,7 +7,7 @@ records all of them, not just the one that fired. Rules read only the facts hand
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rapidfuzz import fuzz, process, utils
 
-from finbot.domain.decisions import Outcome
+from finbot.domain.decisions import Outcome, Stage, ToolCall
 from finbot.domain.policy import Policy
 
 
@@ -171,13 +171,24 @@ HARD_RULES: tuple[Rule, ...] = (_required_fields, _max_single, _daily_volume, _v
                                 _bank_cooling_off, _over_po)
 
 
-def hard_rules(policy: Policy, facts: PaymentFacts) -> list[RuleResult]:
+ONBOARDING_HARD_RULES: tuple[Rule, ...] = (_sanctioned_country, _sanctioned_name)
+"""Onboarding decides about a vendor, not a payment: only the rules about the party."""
+
+
+def hard_rules(policy: Policy, facts: PaymentFacts, *,
+               stage: Stage = Stage.PAYMENT) -> list[RuleResult]:
     """Every hard rule's result; any fired means BLOCK and no model is called."""
-    return [rule(policy, facts) for rule in HARD_RULES]
+    rules = ONBOARDING_HARD_RULES if stage is Stage.ONBOARDING else HARD_RULES
+    return [rule(policy, facts) for rule in rules]
 
 
-def soft_rules(policy: Policy, facts: PaymentFacts, confidence: float) -> list[RuleResult]:
-    """Every soft rule's result; any fired turns an APPROVE into ESCALATE."""
+def soft_rules(policy: Policy, facts: PaymentFacts, confidence: float, *,
+               stage: Stage = Stage.PAYMENT) -> list[RuleResult]:
+    """Every soft rule's result; any fired turns an APPROVE into ESCALATE. The rules about
+    a payment's shape and timing judge the payment decision; the checks before it answer
+    to the confidence rule alone (one escalation per invoice, not one per agent)."""
+    if not stage.pays:
+        return [_low_confidence(policy, confidence)]
     s, amount = policy.soft, facts.amount
     normal = facts.vendor.avg_daily_volume
     results = [
@@ -189,11 +200,16 @@ def soft_rules(policy: Policy, facts: PaymentFacts, confidence: float) -> list[R
                    f"first payment to this payee: {amount} (threshold {s.new_payee_threshold})"
                    if not facts.vendor.paid_before else "payee paid before"),
         _unusual_hours(policy, facts),
-        RuleResult("low_confidence", confidence < s.min_confidence,
-                   f"agent confidence {confidence:.2f} (minimum {s.min_confidence:.2f})"),
+        _low_confidence(policy, confidence),
         _structuring(policy, facts),
     ]
     return results
+
+
+def _low_confidence(policy: Policy, confidence: float) -> RuleResult:
+    minimum = policy.soft.min_confidence
+    return RuleResult("low_confidence", confidence < minimum,
+                      f"agent confidence {confidence:.2f} (minimum {minimum:.2f})")
 
 
 def _velocity_detail(total: Decimal, normal: Decimal) -> str:
@@ -228,16 +244,46 @@ def _structuring(policy: Policy, facts: PaymentFacts) -> RuleResult:
     return RuleResult("structuring", just_under or split, detail)
 
 
+def evidence_rules(tool_calls: Sequence[ToolCall],
+                   required: Collection[str]) -> list[RuleResult]:
+    """An APPROVE must stand on the agent's own checks: every check the agent is required
+    to run was run, and none of the checks it ran reported a failure. The results come
+    from FinBot's tools, not from the model, so a model talked into approving by injected
+    text cannot also talk away what its tools found."""
+    called = {call.name for call in tool_calls}
+    missing = sorted(set(required) - called)
+    failed = [detail for call in tool_calls for detail in failed_checks(call.result)]
+    return [
+        RuleResult("evidence_missing", bool(missing),
+                   "checks not run: {}" if missing else "every required check ran",
+                   (", ".join(missing),) if missing else ()),
+        RuleResult("evidence_contradicts", bool(failed),
+                   "the agent's own checks failed: {}" if failed else
+                   "no check the agent ran failed", ("; ".join(failed[:5]),) if failed else ()),
+    ]
+
+
+def failed_checks(result: Any) -> list[str]:
+    """The details of failed checks anywhere in a tool's result."""
+    if isinstance(result, Mapping):
+        if result.get("passed") is False and "check" in result:
+            return [f"{result['check']}: {result.get('detail', '')}"]
+        return [d for value in result.values() for d in failed_checks(value)]
+    if isinstance(result, list):
+        return [d for item in result for d in failed_checks(item)]
+    return []
+
+
 def judge(policy: Policy, facts: PaymentFacts, proposed: Outcome | None,
-          confidence: float) -> tuple[Outcome, list[RuleResult]]:
+          confidence: float, *, stage: Stage = Stage.PAYMENT) -> tuple[Outcome, list[RuleResult]]:
     """The gate's verdict: BLOCK on a hard rule (``proposed`` is None: no model was asked),
     ESCALATE when an APPROVE trips a soft rule, else the agent's outcome."""
-    hard = hard_rules(policy, facts)
+    hard = hard_rules(policy, facts, stage=stage)
     if any(r.fired for r in hard):
         return Outcome.BLOCK, hard
     if proposed is None:
         raise ValueError("no hard rule fired: the agent must be asked before judging")
-    soft = soft_rules(policy, facts, confidence)
+    soft = soft_rules(policy, facts, confidence, stage=stage)
     if proposed is Outcome.APPROVE and any(r.fired for r in soft):
         return Outcome.ESCALATE, hard + soft
     return proposed, hard + soft

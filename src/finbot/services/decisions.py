@@ -10,17 +10,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from finbot.domain.audit import AuditRecord, canonical_json
 from finbot.domain.breakers import Observation
 from finbot.domain.clock import now_us
-from finbot.domain.decisions import Mode, Outcome, Proposal, ProposalRejected, check_proposal
+from finbot.domain.decisions import (
+    Mode,
+    Outcome,
+    Proposal,
+    ProposalRejected,
+    Stage,
+    check_proposal,
+)
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
-from finbot.policy.fallback import rules_only_proposal
-from finbot.policy.guardrails import PaymentFacts, RuleResult, hard_rules, judge
+from finbot.policy.fallback import rules_only_check, rules_only_proposal
+from finbot.policy.guardrails import (
+    PaymentFacts,
+    RuleResult,
+    evidence_rules,
+    hard_rules,
+    judge,
+)
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.events import Outbox
@@ -48,6 +61,7 @@ class Decision:
     error: str | None
     record_seq: int
     drill: bool = False
+    stage: Stage = Stage.PAYMENT
 
 
 class DecisionService:
@@ -65,38 +79,47 @@ class DecisionService:
 
     def decide(self, decision_id: str, *, policy: Policy, facts: PaymentFacts,
                snapshot: Mapping[str, Any], agent: Agent, mode: Mode = Mode.LIVE,
-               drill: bool = False) -> Decision:
-        """Decide one payment. A ``drill`` decision is logged as such, never queued, counted
-        or executable: it exists to prove the path (e.g. the breaker's fallback) works."""
-        hard = hard_rules(policy, facts)
+               drill: bool = False, stage: Stage = Stage.PAYMENT) -> Decision:
+        """Decide one step: a payment (``stage`` payment, the only kind that may execute)
+        or a check on the way to one. A ``drill`` decision is logged as such, never queued,
+        counted or executable: it exists to prove the path (e.g. the breaker's fallback)
+        works."""
+        path = _Path(decision_id, policy, facts, mode, stage, drill)
+        hard = hard_rules(policy, facts, stage=stage)
         if any(r.fired for r in hard):
             fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
             return self._observed(agent, None, self._record(
-                decision_id, policy, facts, mode, Outcome.BLOCK, hard,
-                reasoning=f"blocked by hard guardrail ({fired})", agent=agent, drill=drill))
+                path, Outcome.BLOCK, hard, reasoning=f"blocked by hard guardrail ({fired})",
+                agent=agent))
         if mode is Mode.LIVE and self._breakers is not None and (
                 not self._breakers.allows_agent(agent.agent_id)):
-            return self._fall_back(decision_id, policy, facts, snapshot, agent, drill=drill)
+            return self._fall_back(path, snapshot, agent)
         proposal, proposed, error, latency_us = self._ask(agent, snapshot)
         if proposal is None or proposed is None:
             return self._observed(agent, latency_us, self._record(
-                decision_id, policy, facts, mode, Outcome.ESCALATE, hard,
-                reasoning="the agent's proposal could not be used", agent=agent,
-                proposal=proposal, error=error, drill=drill))
-        outcome, rules = judge(policy, facts, proposed, float(proposal.confidence))
+                path, Outcome.ESCALATE, hard, reasoning="the agent's proposal could not be used",
+                agent=agent, proposal=proposal, error=error))
+        outcome, rules = judge(policy, facts, proposed, float(proposal.confidence), stage=stage)
+        evidence = evidence_rules(proposal.tool_calls, getattr(agent, "required_tools", ()))
+        if outcome is Outcome.APPROVE and any(r.fired for r in evidence):
+            outcome = Outcome.ESCALATE
+        rules = rules + evidence
         return self._observed(agent, latency_us, self._record(
-            decision_id, policy, facts, mode, outcome, rules, reasoning=proposal.reasoning,
-            agent=agent, proposal=proposal, drill=drill))
+            path, outcome, rules, reasoning=proposal.reasoning, agent=agent, proposal=proposal))
 
-    def _fall_back(self, decision_id: str, policy: Policy, facts: PaymentFacts,
-                   snapshot: Mapping[str, Any], agent: Agent, *, drill: bool) -> Decision:
-        """The agent's breaker is open: the rules-only fallback decides (mode = fallback)."""
-        proposal = rules_only_proposal(policy, facts, snapshot, agent_id=agent.agent_id,
-                                       now_us=self._clock())
-        outcome, rules = judge(policy, facts, Outcome(proposal.outcome), proposal.confidence)
-        return self._record(decision_id, policy, facts, Mode.FALLBACK, outcome, rules,
-                            reasoning=proposal.reasoning, agent=agent, proposal=proposal,
-                            drill=drill)
+    def _fall_back(self, path: _Path, snapshot: Mapping[str, Any], agent: Agent) -> Decision:
+        """The agent's breaker is open: the rules-only fallback decides (mode = fallback).
+        It knows payments only; a check on the way to one goes to a human."""
+        if path.stage.pays:
+            proposal = rules_only_proposal(path.policy, path.facts, snapshot,
+                                           agent_id=agent.agent_id, now_us=self._clock())
+        else:
+            proposal = rules_only_check(path.policy, snapshot, agent_id=agent.agent_id,
+                                        stage=path.stage.value, now_us=self._clock())
+        outcome, rules = judge(path.policy, path.facts, Outcome(proposal.outcome),
+                               proposal.confidence, stage=path.stage)
+        return self._record(replace(path, mode=Mode.FALLBACK), outcome, rules,
+                            reasoning=proposal.reasoning, agent=agent, proposal=proposal)
 
     def _observed(self, agent: Agent, latency_us: int | None, decision: Decision) -> Decision:
         """Show a live decision to the agent's breaker, which may trip on it."""
@@ -124,17 +147,21 @@ class DecisionService:
             return proposal, None, f"{rejected.code}: {rejected.message}", latency_us
         return proposal, outcome, None, latency_us
 
-    def _record(self, decision_id: str, policy: Policy, facts: PaymentFacts, mode: Mode,
-                outcome: Outcome, rules: list[RuleResult], *, reasoning: str, agent: Agent,
-                proposal: Proposal | None = None, error: str | None = None,
-                drill: bool = False) -> Decision:
+    def _record(self, path: _Path, outcome: Outcome, rules: list[RuleResult], *,
+                reasoning: str, agent: Agent, proposal: Proposal | None = None,
+                error: str | None = None) -> Decision:
+        decision_id, policy, facts, mode, drill = (path.decision_id, path.policy, path.facts,
+                                                   path.mode, path.drill)
         data: dict[str, Any] = {
+            "stage": path.stage.value,
             "mode": mode.value, "outcome": outcome.value, "reasoning": reasoning,
             "error": error, "agent_id": agent.agent_id,
             "policy": {"version": policy.version, "digest": policy.digest,
                        "max_single_payment": str(policy.hard.max_single_payment)},
             "payment": {"vendor_id": facts.vendor.vendor_id, "amount": str(facts.amount),
-                        "currency": facts.currency, "payee_account": facts.payee_account},
+                        "currency": facts.currency, "payee_account": facts.payee_account,
+                        **({"invoice_id": str(facts.invoice["invoice_id"])}
+                           if facts.invoice.get("invoice_id") else {})},
             "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
             "proposal": _proposal_data(proposal),
         }
@@ -150,7 +177,8 @@ class DecisionService:
                               "priority": int(item.priority), "due_at": item.due_at_us}
         counted = agent.agent_id if mode is Mode.LIVE and not drill else None
         record = retrying(lambda: self._append(decision_id, data, item, counted, outcome))
-        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill)
+        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
+                        path.stage)
 
     def _append(self, decision_id: str, data: dict[str, Any], item: ReviewItem | None,
                 counted: str | None, outcome: Outcome) -> AuditRecord:
@@ -159,9 +187,9 @@ class DecisionService:
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
                                            decision_id=decision_id)
-            self._outbox.emit_in(uow, "decision.recorded", decision_id, {
+            self._outbox.emit_in(uow, "decision.recorded", decision_id, version=2, payload={
                 "decision_id": decision_id, "agent_id": data["agent_id"],
-                "outcome": outcome.value, "mode": data["mode"],
+                "stage": data["stage"], "outcome": outcome.value, "mode": data["mode"],
                 "vendor_id": data["payment"]["vendor_id"], "amount": data["payment"]["amount"],
                 "currency": data["payment"]["currency"]})
             if item is not None:
@@ -174,6 +202,18 @@ class DecisionService:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
             uow.commit()
         return record
+
+
+@dataclass(frozen=True)
+class _Path:
+    """What one decision is about, carried along the path to its record."""
+
+    decision_id: str
+    policy: Policy
+    facts: PaymentFacts
+    mode: Mode
+    stage: Stage
+    drill: bool
 
 
 def _since(started: float) -> int:

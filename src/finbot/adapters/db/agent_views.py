@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
+from finbot.adapters.db.tables import sanctions_entries
+from finbot.adapters.db.vendor_repo import SqlVendorRepo
+from finbot.agents.sanctions import SanctionedParty, sample_parties
 from finbot.domain.errors import NotFound
+from finbot.domain.invoices import Invoice, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy, policy_from_mapping
+from finbot.domain.vendors import Message, Note, Vendor
 
 
 class SqlLedgerView:
@@ -42,3 +48,70 @@ class SqlPolicyView:
         if latest is None:
             raise NotFound("no policy has been published", field="policy")
         return policy_from_mapping(latest[0], json.loads(latest[2]))
+
+
+class SqlVendorView:
+    """Vendors, purchase orders, notes and messages, read on the read-only engine."""
+
+    def __init__(self, read_only_engine: Engine) -> None:
+        self._engine = read_only_engine
+
+    def vendor(self, vendor_id: str) -> Vendor | None:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).get(vendor_id)
+
+    def vendors(self, *, tenant: str | None = None, limit: int = 200) -> list[Vendor]:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).all(tenant=tenant, limit=min(limit, 1000))
+
+    def purchase_order(self, po_number: str) -> PurchaseOrder | None:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).po(po_number)
+
+    def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).notes(vendor_id, limit=min(limit, 100))
+
+    def messages(self, vendor_id: str, *, conversation_id: str | None = None,
+                 limit: int = 50) -> list[Message]:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).messages(vendor_id, conversation_id=conversation_id,
+                                                limit=min(limit, 200))
+
+
+class SqlInvoiceView:
+    """Invoices, read on the read-only engine."""
+
+    def __init__(self, read_only_engine: Engine) -> None:
+        self._engine = read_only_engine
+
+    def invoice(self, invoice_id: str) -> Invoice | None:
+        with self._engine.connect() as conn:
+            return SqlInvoiceRepo(conn).get(invoice_id)
+
+    def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
+                  excluding: str | None = None) -> list[Invoice]:
+        with self._engine.connect() as conn:
+            return SqlInvoiceRepo(conn).of_vendor(vendor_id, since_us=since_us,
+                                                  limit=min(limit, 500), excluding=excluding)
+
+
+class SqlSanctionsView:
+    """The imported sanctions list, cached until a newer import; the shipped sample while
+    nothing has been imported."""
+
+    def __init__(self, read_only_engine: Engine) -> None:
+        self._engine = read_only_engine
+        self._cached: tuple[int, list[SanctionedParty]] | None = None
+
+    def parties(self) -> list[SanctionedParty]:
+        with self._engine.connect() as conn:
+            stamp = conn.execute(select(func.max(sanctions_entries.c.imported_at))).scalar()
+            if stamp is None:
+                return sample_parties()
+            if self._cached is None or self._cached[0] != stamp:
+                rows = conn.execute(select(sanctions_entries)).mappings()
+                self._cached = (int(stamp), [SanctionedParty(
+                    int(r["entry_id"]), r["name"], r["kind"], tuple(json.loads(r["programs"])),
+                    tuple(json.loads(r["aliases"]))) for r in rows])
+        return self._cached[1]

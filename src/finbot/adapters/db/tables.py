@@ -301,3 +301,103 @@ dead_letters = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+vendors = Table(
+    "vendors", metadata,
+    Column("vendor_id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("legal_name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("tax_id", String(64), nullable=False),
+    Column("iban", String(64), nullable=False),
+    Column("bic", String(16), nullable=False),
+    Column("routing_number", String(16), nullable=False),
+    Column("account_number", String(34), nullable=False),
+    Column("industry", String(200), nullable=False),
+    Column("website", String(200), nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("documents", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("bank_changed_at", BigInteger),
+)
+
+purchase_orders = Table(
+    "purchase_orders", metadata,
+    Column("po_number", String(64), primary_key=True),
+    Column("vendor_id", String(64), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+invoices = Table(
+    "invoices", metadata,
+    Column("invoice_id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("vendor_id", String(64), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("tax", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("issued_on", String(10), nullable=False),
+    Column("due_on", String(10), nullable=False),
+    Column("po_number", String(64)),
+    Column("lines", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("discount_percent", String(8)),
+    Column("discount_until", String(10)),
+    Column("status", String(16), nullable=False),
+    Column("submitted_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+vendor_notes = Table(
+    "vendor_notes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("vendor_id", String(64), nullable=False),
+    Column("author", String(16), nullable=False),
+    Column("author_id", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("vendor_id", String(64), nullable=False),
+    Column("conversation_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("author_id", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+workflow_steps = Table(
+    "workflow_steps", metadata,
+    Column("workflow_id", String(96), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("subject_id", String(64), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+sanctions_entries = Table(
+    "sanctions_entries", metadata,
+    Column("entry_id", BigInteger, primary_key=True),
+    Column("name", String(512), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("programs", Text, nullable=False),
+    Column("aliases", Text, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+)

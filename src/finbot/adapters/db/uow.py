@@ -15,11 +15,14 @@ from sqlalchemy.exc import DBAPIError
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
+from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
 from finbot.adapters.db.outbox_repo import SqlOutboxRepo
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
+from finbot.adapters.db.vendor_repo import SqlVendorRepo
+from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
 from finbot.services.ports import TransientConflict
 
 _TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
@@ -60,6 +63,9 @@ class SqlUnitOfWork:
         self.reviews: SqlReviewRepo
         self.breakers: SqlBreakerRepo
         self.outbox: SqlOutboxRepo
+        self.vendors: SqlVendorRepo
+        self.invoices: SqlInvoiceRepo
+        self.workflows: SqlWorkflowRepo
 
     @property
     def connection(self) -> Connection:
@@ -80,6 +86,9 @@ class SqlUnitOfWork:
         self.reviews = SqlReviewRepo(conn)
         self.breakers = SqlBreakerRepo(conn)
         self.outbox = SqlOutboxRepo(conn)
+        self.vendors = SqlVendorRepo(conn)
+        self.invoices = SqlInvoiceRepo(conn)
+        self.workflows = SqlWorkflowRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -154,6 +163,18 @@ class LedgerUnitOfWork:
 
     @property
     def outbox(self) -> SqlOutboxRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def vendors(self) -> SqlVendorRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def invoices(self) -> SqlInvoiceRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def workflows(self) -> SqlWorkflowRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

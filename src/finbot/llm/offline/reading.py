@@ -121,9 +121,8 @@ def _finding(item: Any) -> Finding | None:
                  or item.get("check") or item.get("name") or item)
     if item.get("passed") is True or item.get("ok") is True:
         return None
-    if item.get("passed") is False or item.get("ok") is False:
-        return Finding("reject", detail)
-    severity = str(item.get("severity", "escalate")).lower()
+    failed = item.get("passed") is False or item.get("ok") is False
+    severity = str(item.get("severity", "reject" if failed else "escalate")).lower()
     if severity in _REJECT:
         return Finding("reject", detail)
     return Finding("escalate", detail) if severity in _ESCALATE else None

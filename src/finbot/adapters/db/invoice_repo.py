@@ -1,0 +1,81 @@
+"""Invoices in SQL: amounts in minor units, dates as ISO text, lines as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from finbot.adapters.db.tables import invoices
+from finbot.adapters.db.vendor_repo import major
+from finbot.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
+from finbot.domain.money import Money
+
+
+class SqlInvoiceRepo:
+    def __init__(self, connection: Connection) -> None:
+        self.conn = connection
+
+    def add(self, invoice: Invoice) -> None:
+        self.conn.execute(insert(invoices).values(
+            invoice_id=invoice.invoice_id, tenant=invoice.tenant, vendor_id=invoice.vendor_id,
+            number=invoice.number, amount=Money.of(invoice.amount, invoice.currency).minor,
+            tax=Money.of(invoice.tax, invoice.currency).minor, currency=invoice.currency,
+            issued_on=invoice.issued_on.isoformat(), due_on=invoice.due_on.isoformat(),
+            po_number=invoice.po_number, lines=json.dumps([_line(x) for x in invoice.lines]),
+            text=invoice.text,
+            discount_percent=(str(invoice.discount_percent)
+                              if invoice.discount_percent is not None else None),
+            discount_until=(invoice.discount_until.isoformat()
+                            if invoice.discount_until else None),
+            status=invoice.status.value, submitted_at=invoice.submitted_at_us,
+            updated_at=invoice.submitted_at_us))
+
+    def get(self, invoice_id: str) -> Invoice | None:
+        row = self.conn.execute(select(invoices).where(invoices.c.invoice_id == invoice_id)
+                                ).mappings().first()
+        return _invoice(row) if row else None
+
+    def set_status(self, invoice_id: str, status: InvoiceStatus, now_us: int) -> None:
+        self.conn.execute(update(invoices).where(invoices.c.invoice_id == invoice_id)
+                          .values(status=status.value, updated_at=now_us))
+
+    def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
+                  excluding: str | None = None) -> list[Invoice]:
+        """The vendor's invoices submitted since ``since_us``, newest first."""
+        query = (select(invoices).where(invoices.c.vendor_id == vendor_id,
+                                        invoices.c.submitted_at >= since_us)
+                 .order_by(invoices.c.submitted_at.desc()).limit(limit))
+        if excluding is not None:
+            query = query.where(invoices.c.invoice_id != excluding)
+        return [_invoice(row) for row in self.conn.execute(query).mappings()]
+
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self.conn.execute(select(invoices.c.status, func.count())
+                                 .group_by(invoices.c.status)).all()
+        return {str(status): int(count) for status, count in rows}
+
+
+def _line(line: InvoiceLine) -> dict[str, str]:
+    return {"description": line.description, "quantity": str(line.quantity),
+            "unit_price": str(line.unit_price), "amount": str(line.amount)}
+
+
+def _invoice(row: Any) -> Invoice:
+    currency = row["currency"]
+    lines = tuple(InvoiceLine(x["description"], Decimal(x["quantity"]), Decimal(x["unit_price"]),
+                              Decimal(x["amount"])) for x in json.loads(row["lines"]))
+    return Invoice(
+        row["invoice_id"], row["vendor_id"], row["number"], major(row["amount"], currency),
+        currency, date.fromisoformat(row["issued_on"]), date.fromisoformat(row["due_on"]),
+        tax=major(row["tax"], currency), po_number=row["po_number"], lines=lines,
+        text=row["text"],
+        discount_percent=(Decimal(row["discount_percent"])
+                          if row["discount_percent"] is not None else None),
+        discount_until=(date.fromisoformat(row["discount_until"])
+                        if row["discount_until"] else None),
+        status=InvoiceStatus(row["status"]), submitted_at_us=row["submitted_at"],
+        tenant=row["tenant"])

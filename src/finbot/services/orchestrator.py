@@ -1,0 +1,249 @@
+"""The orchestrator's step runner: takes due workflow steps and runs each once to its end.
+
+A step is leased (so one runner holds it), then run with no transaction open: the agent
+reads through its read-only views and the model is asked while nothing is locked. A
+deciding step ends in the gate's decision record, whose id is the step's, so a step
+retried after a crash finds its decision already in the log and does not ask again. The
+step is then marked done with the model's request/response events in one transaction. A
+failing step is retried with backoff and, after ``max_attempts``, marked failed with its
+error and announced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from finbot.agents import communication
+from finbot.agents.ports import AgentTools
+from finbot.agents.proposer import ModelAgent
+from finbot.agents.rails import schedule
+from finbot.agents.runner import AgentSpec, Tool, Verdict
+from finbot.domain.clock import now_us
+from finbot.domain.decisions import Stage
+from finbot.domain.errors import NotFound
+from finbot.domain.invoices import Invoice, InvoiceStatus
+from finbot.domain.vendors import Message, Vendor
+from finbot.domain.workflows import Step, StepStatus
+from finbot.llm.router import ModelRouter
+from finbot.policy.guardrails import PaymentFacts, VendorFacts
+from finbot.services.decisions import DecisionService
+from finbot.services.events import Outbox
+from finbot.services.ledger import UowFactory
+from finbot.services.policies import PolicyStore
+from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
+
+logger = logging.getLogger(__name__)
+_DAY_US = 86_400_000_000
+_COUNTED = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED, InvoiceStatus.PAID})
+
+ToolFactory = Callable[[Mapping[str, Any]], Sequence[Tool]]
+
+
+@dataclass(frozen=True)
+class DecidingAgent:
+    """One deciding agent as the orchestrator runs it: its spec and its tools."""
+
+    spec: AgentSpec[Verdict]
+    tools: ToolFactory
+    stage: Stage
+
+
+def payable_account(vendor_id: str) -> str:
+    """The ledger account that holds what the company owes ``vendor_id``."""
+    return f"vendor:{vendor_id}:payable"
+
+
+class StepRunner:
+    """Runs due workflow steps (see the module docstring)."""
+
+    def __init__(self, uow: UowFactory, decisions: DecisionService, policies: PolicyStore,
+                 models: ModelRouter, agent_tools: AgentTools,
+                 agents: Mapping[str, DecidingAgent], *, outbox: Outbox | None = None,
+                 max_attempts: int = 5, lease_s: float = 300.0, backoff_s: float = 1.0,
+                 clock: Callable[[], int] = now_us) -> None:
+        self._uow = uow
+        self._decisions = decisions
+        self._policies = policies
+        self._models = models
+        self._tools = agent_tools
+        self._agents = agents
+        self._outbox = outbox or Outbox(clock=clock)
+        self._max_attempts = max_attempts
+        self._lease_us = int(lease_s * 1_000_000)
+        self._backoff_us = int(backoff_s * 1_000_000)
+        self._clock = clock
+
+    def run_due(self, *, limit: int = 50) -> int:
+        """Run the steps due now; how many were taken."""
+        taken = 0
+        for step in self._lease(limit):
+            taken += 1
+            self._run(step)
+        return taken
+
+    def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
+        while not stop.is_set():
+            if not self.run_due():
+                stop.wait(idle_s)
+
+    def _lease(self, limit: int) -> list[Step]:
+        now = self._clock()
+        with self._uow() as uow:
+            due = uow.workflows.due(now_us=now, limit=limit)
+            leased = [s for s in due
+                      if uow.workflows.lease(s, now_us=now, until_us=now + self._lease_us)]
+            uow.commit()
+        return leased
+
+    def _run(self, step: Step) -> None:
+        events: list[tuple[str, Mapping[str, Any]]] = []
+        try:
+            message = self._perform(step, lambda type_, payload: events.append((type_, payload)))
+        except Exception as failure:  # the step is retried, then failed; the error is kept
+            logger.warning("workflow step %s failed", step.decision_id, exc_info=True)
+            error = f"{type(failure).__name__}: {failure}"
+            retrying(lambda: self._failed(step, error))
+            return
+        retrying(lambda: self._done(step, events, message))
+
+    def _perform(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]
+                 ) -> Message | None:
+        if step.step == "notify":
+            return self._notify(step, sink)
+        with self._uow() as uow:
+            decided = uow.audit.by_id(step.decision_id) is not None
+        if not decided:  # else a run before a crash decided it: never ask twice
+            self._decide(step, sink)
+        return None
+
+    def _decide(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> None:
+        agent = self._agents[step.step]
+        policy = self._policies.current()
+        facts, snapshot = self._facts(step, policy.hard.max_single_payment)
+        model = self._models.model_for(agent.spec.agent_id)
+        proposer = ModelAgent(agent.spec, model, agent.tools,
+                              policy_version=lambda: policy.version, sink=sink,
+                              price=self._models.price_of(model), clock=self._clock)
+        self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
+                               agent=proposer, stage=agent.stage)
+
+    def _notify(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> Message:
+        vendor_id, outcome = self._notice(step)
+        model = self._models.model_for("communication")
+        turn = communication.notification(model, self._tools, vendor_id=vendor_id,
+                                          subject=step.subject_id, outcome=outcome)
+        return Message(vendor_id, step.workflow_id, "notification", "communication",
+                       turn.text[:4000] or f"Update on {step.subject_id}: {outcome}",
+                       self._clock())
+
+    def _notice(self, step: Step) -> tuple[str, str]:
+        with self._uow() as uow:
+            if step.kind == "onboarding":
+                vendor = uow.vendors.get(step.subject_id)
+                return step.subject_id, vendor.status.value if vendor else "unknown"
+            invoice = uow.invoices.get(step.subject_id)
+        if invoice is None:
+            raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
+        return invoice.vendor_id, invoice.status.value
+
+    def _facts(self, step: Step, limit: Decimal) -> tuple[PaymentFacts, dict[str, Any]]:
+        now = self._clock()
+        with self._uow() as uow:
+            if step.kind == "onboarding":
+                vendor = _vendor(uow, step.subject_id)
+                return onboarding_facts(vendor, now), {
+                    "workflow_id": step.workflow_id, "tenant": step.tenant,
+                    "vendor_id": vendor.vendor_id, "as_of_us": now}
+            invoice = uow.invoices.get(step.subject_id)
+            if invoice is None:
+                raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
+            vendor = _vendor(uow, invoice.vendor_id)
+            history = uow.invoices.of_vendor(vendor.vendor_id, since_us=now - 30 * _DAY_US,
+                                             excluding=invoice.invoice_id)
+            po = uow.vendors.po(invoice.po_number) if invoice.po_number else None
+        facts = invoice_facts(invoice, vendor, history, now_us=now,
+                              po_amount=po.amount if po else None)
+        return facts, {"workflow_id": step.workflow_id, "tenant": step.tenant,
+                       "invoice_id": invoice.invoice_id, "vendor_id": vendor.vendor_id,
+                       "invoice_number": invoice.number, "amount": str(facts.amount),
+                       "currency": invoice.currency, "as_of_us": now}
+
+    def _done(self, step: Step, events: list[tuple[str, Mapping[str, Any]]],
+              message: Message | None) -> None:
+        with self._uow() as uow:
+            for type_, payload in events:
+                self._outbox.emit_in(uow, type_, step.workflow_id, payload, tenant=step.tenant)
+            if message is not None:
+                uow.vendors.add_message(message)
+                self._outbox.emit_in(uow, "vendor.notified", message.vendor_id, {
+                    "vendor_id": message.vendor_id, "subject_id": step.subject_id},
+                    tenant=step.tenant)
+            uow.workflows.finish(step, StepStatus.DONE, now_us=self._clock())
+            uow.commit()
+
+    def _failed(self, step: Step, error: str) -> None:
+        now = self._clock()
+        attempts = step.attempts + 1
+        with self._uow() as uow:
+            if attempts >= self._max_attempts:
+                uow.workflows.finish(step, StepStatus.FAILED, now_us=now, error=error)
+                self._outbox.emit_in(uow, "workflow.failed", step.workflow_id, {
+                    "workflow_id": step.workflow_id, "step": step.step,
+                    "error": error[:500]}, tenant=step.tenant)
+            else:
+                uow.workflows.finish(step, StepStatus.PENDING, now_us=now, error=error,
+                                     retry_at_us=now + self._backoff_us * 2 ** (attempts - 1))
+            uow.commit()
+
+
+def _vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
+    vendor = uow.vendors.get(vendor_id)
+    if vendor is None:
+        raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
+    return vendor
+
+
+def _vendor_facts(vendor: Vendor, history: Sequence[Invoice], now_us: int) -> VendorFacts:
+    paid = [i for i in history if i.status in _COUNTED]
+    return VendorFacts(
+        vendor.vendor_id, vendor.legal_name, vendor.country, _at(vendor.created_at_us),
+        vendor.timezone, _at(vendor.bank_changed_at_us) if vendor.bank_changed_at_us else None,
+        sum((i.amount for i in paid), Decimal("0")) / 30, bool(paid))
+
+
+def onboarding_facts(vendor: Vendor, now_us: int) -> PaymentFacts:
+    """What the gate judges an onboarding by: the party (sanctions), not a payment."""
+    return PaymentFacts({"vendor_id": vendor.vendor_id}, Decimal("0"), "USD",
+                        _vendor_facts(vendor, (), now_us), _at(now_us))
+
+
+def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[Invoice], *,
+                  now_us: int, po_amount: Decimal | None) -> PaymentFacts:
+    """The gate's facts for paying ``invoice``: the amount due (after an early-payment
+    discount still reachable), the vendor, its last 30 days' approved invoices."""
+    now = _at(now_us)
+    amount = schedule(today=now.date(), due_on=invoice.due_on, amount=invoice.amount,
+                      discount_percent=invoice.discount_percent,
+                      discount_until=invoice.discount_until, settle_days=1).amount_after_discount
+    counted = [i for i in history if i.status in _COUNTED and i.currency == invoice.currency]
+    today = now_us - now_us % _DAY_US
+    return PaymentFacts(
+        {"invoice_id": invoice.invoice_id, "invoice_number": invoice.number,
+         "amount": str(invoice.amount), "currency": invoice.currency,
+         "vendor_id": invoice.vendor_id},
+        amount, invoice.currency, _vendor_facts(vendor, counted, now_us), now,
+        volume_today=sum((i.amount for i in counted if i.submitted_at_us >= today), Decimal(0)),
+        volume_30d=sum((i.amount for i in counted), Decimal(0)), po_amount=po_amount,
+        recent_payments=tuple((_at(i.submitted_at_us), i.amount) for i in counted),
+        payee_account=payable_account(vendor.vendor_id))
+
+
+def _at(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
