@@ -4,7 +4,7 @@ invoices that pass every check, and a loop that runs the orchestrator until it i
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
@@ -17,6 +17,7 @@ from finbot.entrypoints.workers import background_round
 from finbot.fraud import generate, train
 from finbot.fraud.scorer import Scorer
 from finbot.fraud.training import version_for
+from finbot.simulation import daytime_zone
 
 _YEAR_US = 400 * 86_400_000_000
 
@@ -26,14 +27,6 @@ def small_scorer() -> Scorer:
     """A fraud model trained once per test session on a small seeded set (about a second)."""
     trained = train(generate(vendors=60, invoices=1500, fraud_rate=0.03, seed=3), seed=3)
     return Scorer(trained.model_string, version=version_for(trained.model_hash))
-
-
-def daytime_zone() -> str:
-    """A time zone where it is now around noon, so the gate's business-hours rule is quiet
-    whenever the tests run."""
-    offset = 12 - datetime.now(UTC).hour
-    offset = offset - 24 if offset > 14 else offset + 24 if offset < -12 else offset
-    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
 
 
 def open_company(app: App, *, funds: str = "500000.00") -> None:

@@ -47,7 +47,8 @@ def test_a_clean_vendor_is_onboarded_and_told(company: App) -> None:
     with company.uow() as uow:
         vendor = uow.vendors.get("v-acme")
         messages = uow.vendors.messages("v-acme")
-    assert vendor is not None and vendor.status.value == "active"
+    assert vendor is not None
+    assert vendor.status.value == "active"
     decision = _decisions(company, "onboarding:v-acme")["onboarding"]
     assert (decision["stage"], decision["outcome"]) == ("onboarding", "APPROVE")
     assert [m.role for m in messages] == ["notification"]
@@ -83,7 +84,8 @@ def test_an_invoice_runs_through_every_agent_and_is_paid_once(company: App) -> N
     with company.uow() as uow:
         invoice = uow.invoices.get("inv-1")
         notes = [m.text for m in uow.vendors.messages("v-acme")]
-    assert invoice is not None and invoice.status.value == "approved"
+    assert invoice is not None
+    assert invoice.status.value == "approved"
     assert any("INV-1001" in text for text in notes), notes
 
 
@@ -129,7 +131,8 @@ def test_a_fooled_invoice_agent_still_cannot_get_a_broken_invoice_paid(
         run_until_idle(app)
         decision = _decisions(app, "invoice:inv-1")["invoice"]
         proposal = decision["proposal"]
-        assert isinstance(proposal, dict) and proposal["outcome"] == "APPROVE"  # fooled
+        assert isinstance(proposal, dict)
+        assert proposal["outcome"] == "APPROVE"
         assert decision["outcome"] == "ESCALATE"  # the gate held
         assert {r["rule"] for r in decision["rules"] if r["fired"]} >= {  # type: ignore[union-attr]
             "evidence_contradicts"}

@@ -20,6 +20,7 @@ from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.review import review_cli
+from finbot.entrypoints.cli.simulate import simulate
 from finbot.entrypoints.cli.worker import worker
 
 cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touch money.",
@@ -36,6 +37,7 @@ cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
 cli.command("worker")(worker)
+cli.command("simulate")(simulate)
 
 
 @cli.command()
