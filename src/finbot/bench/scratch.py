@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -45,11 +45,12 @@ def scratch_database(backend: Backend, postgres_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_app(backend: Backend, postgres_url: str) -> Iterator[App]:
-    """The application on a scratch database (see ``scratch_database``), closed after."""
+def scratch_app(backend: Backend, postgres_url: str, **overrides: Any) -> Iterator[App]:
+    """The application on a scratch database (see ``scratch_database``), closed after;
+    ``overrides`` go to ``bootstrap``."""
     with scratch_database(backend, postgres_url) as url:
         app = bootstrap(Settings(database_url=url, postgres_url=postgres_url,
-                                 environment="test"))
+                                 environment="test"), **overrides)
         try:
             yield app
         finally:
