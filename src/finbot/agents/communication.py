@@ -66,13 +66,12 @@ def vendor_tools(tools: AgentTools, vendor_id: str) -> Sequence[Tool]:
 
     return [
         tool("my_account", "The vendor's own account: status, masked bank details.",
-             lambda a: _account(tools, vendor_id), topic="What the vendor asked about"),
+             lambda a: _account(tools, vendor_id)),
         tool("my_invoices", "The vendor's recent invoices and their status.",
              lambda a: {"invoices": [{"invoice_number": i.number, "amount": str(i.amount),
                                       "currency": i.currency, "status": i.status.value,
                                       "due_on": i.due_on.isoformat()}
-                                     for i in tools.invoices.of_vendor(vendor_id, limit=20)]},
-             topic="What the vendor asked about"),
+                                     for i in tools.invoices.of_vendor(vendor_id, limit=20)]}),
         tool("my_invoice", "One of the vendor's invoices by its number.", own_invoice,
              invoice_number="The invoice number, e.g. INV-1042"),
     ]
@@ -87,8 +86,7 @@ def admin_tools(tools: AgentTools) -> Sequence[Tool]:
         tool("list_vendors", "Every vendor with its status.",
              lambda a: {"vendors": [{"vendor_id": v.vendor_id, "legal_name": v.legal_name,
                                      "status": v.status.value}
-                                    for v in tools.vendors.vendors(limit=100)]},
-             topic="What the administrator asked about"),
+                                    for v in tools.vendors.vendors(limit=100)]}),
         tool("vendor_account", "One vendor's account.", vendor, vendor_id="The vendor's id"),
         tool("vendor_invoices", "One vendor's recent invoices.",
              lambda a: {"invoices": [invoice_facts(i) for i in tools.invoices.of_vendor(
