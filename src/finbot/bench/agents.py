@@ -40,7 +40,8 @@ def run_agents_bench(*, backend: Backend, postgres_url: str, scores: int = 5_000
     say(f"fraud scoring: {len(contexts)} payments x 3 rounds, next to LightGBM predict")
     results: dict[str, Any] = {"backend": backend, **_scoring(trained, contexts)}
     scorer = trained.scorer()
-    with scratch_app(backend, postgres_url, fraud_scorer=lambda: scorer) as app:
+    # Embedded (no Redis): the consumers read the outbox, as `finbot up` does.
+    with scratch_app(backend, postgres_url, fraud_scorer=lambda: scorer, redis=None) as app:
         say(f"offline-model invoice workflow: {decisions} invoices")
         results.update(_workflow(app, decisions))
     results["targets_met"] = {
