@@ -11,12 +11,14 @@ from functools import cache
 from finbot.bootstrap import App
 from finbot.domain.clock import now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
-from finbot.domain.ledger import AccountType, TransferRequest
+from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
 from finbot.entrypoints.workers import background_round
 from finbot.fraud import generate, train
 from finbot.fraud.scorer import Scorer
 from finbot.fraud.training import version_for
+from finbot.policy.shipped import shipped_policy
+from finbot.services.demo import open_company as open_company_accounts
 from finbot.simulation import daytime_zone
 
 _YEAR_US = 400 * 86_400_000_000
@@ -30,20 +32,10 @@ def small_scorer() -> Scorer:
 
 
 def open_company(app: App, *, funds: str = "500000.00") -> None:
-    app.policies.publish(app_policy())
-    for code, type_ in (("company:bank", AccountType.ASSET), ("company:equity",
-                        AccountType.EQUITY), ("company:expenses", AccountType.EXPENSE)):
-        app.ledger.open_account(code, name=code, type=type_, currency="USD")
+    app.policies.publish(shipped_policy())
+    open_company_accounts(app.ledger)
     app.ledger.transfer(TransferRequest("funding", "company:bank", "company:equity", funds,
                                         "USD"))
-
-
-def app_policy() -> dict[str, object]:
-    from importlib import resources
-
-    import yaml
-    return dict(yaml.safe_load(resources.files("finbot.policy").joinpath("default.yaml")
-                               .read_text()))
 
 
 def clean_vendor(vendor_id: str = "v-acme", **changes: object) -> Vendor:

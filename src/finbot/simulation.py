@@ -24,10 +24,13 @@ from typing import Any, Literal
 
 from finbot.bootstrap import App
 from finbot.domain.clock import now_us
-from finbot.domain.errors import AccountExists, FinbotError
+from finbot.domain.errors import FinbotError
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
-from finbot.domain.ledger import AccountType, TransferRequest
+from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
+from finbot.entrypoints.workers import drain
+from finbot.policy.shipped import shipped_policy
+from finbot.services.demo import open_company
 
 Reviews = Literal["auto", "queue"]
 Progress = Callable[[str, int, int], None]
@@ -81,7 +84,7 @@ def simulate(app: App, *, vendors: int, invoices: int, fraud_rate: float = 0.05,
     labels: dict[str, str] = {}
     registered = [_register(app, _vendor(rng, prefix, i, bad_vendor_rate)) for i in
                   range(vendors)]
-    _drain(app, reviews, labels, progress, "onboarding", len(registered))
+    reviewed = _drain(app, reviews, labels, progress, "onboarding", len(registered))
     active = [v for v in registered if _status(app, v.vendor_id) == "active"]
     start = now_us() - _SPREAD_US
     for n in range(invoices):
@@ -95,10 +98,11 @@ def simulate(app: App, *, vendors: int, invoices: int, fraud_rate: float = 0.05,
         if pattern == "bank_change":  # its later invoices wait out the cooling-off period
             active.remove(vendor)
         if (n + 1) % 25 == 0:
-            _drain(app, reviews, labels, progress, "invoices", n + 1, total=invoices)
-    _drain(app, reviews, labels, progress, "invoices", invoices, total=invoices)
+            reviewed += _drain(app, reviews, labels, progress, "invoices", n + 1,
+                               total=invoices)
+    reviewed += _drain(app, reviews, labels, progress, "invoices", invoices, total=invoices)
     summary = _summary(app, prefix, labels)
-    summary.reviews = labels_reviewed(labels)
+    summary.reviews = reviewed
     return summary
 
 
@@ -106,15 +110,8 @@ def _prepare_company(app: App) -> None:
     try:
         app.policies.current()
     except FinbotError:
-        from importlib import resources
-
-        import yaml
-        app.policies.publish(yaml.safe_load(resources.files("finbot.policy").joinpath(
-            "default.yaml").read_text()))
-    for code, type_ in (("company:bank", AccountType.ASSET), ("company:equity",
-                        AccountType.EQUITY), ("company:expenses", AccountType.EXPENSE)):
-        with contextlib.suppress(AccountExists):
-            app.ledger.open_account(code, name=code, type=type_, currency="USD")
+        app.policies.publish(shipped_policy())
+    open_company(app.ledger)
     app.ledger.transfer(TransferRequest("sim:funding", "company:bank", "company:equity",
                                         "50000000.00", "USD", reference="Simulation funds"))
 
@@ -196,36 +193,28 @@ def _amount(amount: Decimal, *, lines_off: bool = False) -> dict[str, Any]:
 
 
 def _drain(app: App, reviews: Reviews, labels: dict[str, str], progress: Progress | None,
-           stage: str, done: int, *, total: int | None = None) -> None:
-    """Run consumers, steps and payments until idle, settling reviews as they appear."""
+           stage: str, done: int, *, total: int | None = None) -> int:
+    """Run consumers, steps and payments until idle, settling reviews as they appear;
+    how many review items were settled."""
+    reviewed = 0
     for _ in range(200):
-        busy = False
-        for name in app.consumers:
-            consumer = app.consumer(name)
-            while consumer.poll():
-                busy = True
-        while app.steps.run_due():
-            busy = True
-        if reviews == "auto" and _review(app, labels):
-            busy = True
+        busy = drain(app)
+        if reviews == "auto":
+            settled = _review(app, labels)
+            reviewed += settled
+            busy = busy or settled > 0
         app.payments.resume_all()
         if not busy:
             break
     if progress is not None:
         progress(stage, done, total or done)
+    return reviewed
 
 
-_REVIEWED = "__reviewed__"
-
-
-def labels_reviewed(labels: dict[str, str]) -> int:
-    return int(labels.get(_REVIEWED, "0"))
-
-
-def _review(app: App, labels: dict[str, str]) -> bool:
-    """The simulated reviewers: they approve what is legitimate and reject the rest."""
+def _review(app: App, labels: dict[str, str]) -> int:
+    """The simulated reviewers: they approve what is legitimate and reject the rest; how
+    many items they took."""
     pending = app.reviews.pending(limit=200)
-    labels[_REVIEWED] = str(labels_reviewed(labels) + len(pending))
     for item in pending:
         with app.uow() as uow:
             record = uow.audit.by_id(item.decision_id)
@@ -242,7 +231,7 @@ def _review(app: App, labels: dict[str, str]) -> bool:
                                              f"({labels.get(subject, 'normal')})")
             except FinbotError:
                 break  # settled by the first verdict, or already reviewed
-    return bool(pending)
+    return len(pending)
 
 
 def _status(app: App, vendor_id: str) -> str:
@@ -258,7 +247,7 @@ def _summary(app: App, prefix: str, labels: dict[str, str]) -> Summary:
             if vendor.vendor_id.startswith(prefix):
                 summary.vendors[vendor.status.value] += 1
         for invoice_id, label in labels.items():
-            invoice = uow.invoices.get(invoice_id) if invoice_id != _REVIEWED else None
+            invoice = uow.invoices.get(invoice_id)
             if invoice is None:
                 continue
             summary.invoices[invoice.status.value] += 1

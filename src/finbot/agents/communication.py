@@ -108,10 +108,7 @@ def converse(model: Model, tools: AgentTools, history: Sequence[Message], *, vie
 
 
 def _account(tools: AgentTools, vendor_id: str) -> dict[str, Any]:
-    vendor = tools.vendors.vendor(vendor_id)
-    if vendor is None:
-        raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
-    return _public(vendor)
+    return _public(_vendor(tools, vendor_id))
 
 
 def _public(vendor: Vendor) -> dict[str, Any]:

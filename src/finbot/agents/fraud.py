@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from finbot.agents.fraud_rules import PaymentHistory, fraud_rules, fraud_verdict_hint
-from finbot.agents.invoice import load_invoice
+from finbot.agents.invoice import as_of_us, task_invoice
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import AgentSpec, Tool, Verdict
-from finbot.agents.tooling import same_id, tool
+from finbot.agents.tooling import tool
 from finbot.domain.invoices import Invoice, InvoiceStatus
 from finbot.domain.money import Money
 from finbot.domain.vendors import Vendor
@@ -50,14 +50,11 @@ def fraud_tools(tools: AgentTools, scorer: Callable[[], Scorer]
     """The fraud agent's tool for one task (bound to its invoice); ``scorer`` gives the
     fraud model version in use."""
     def for_task(task: Mapping[str, Any]) -> Sequence[Tool]:
-        invoice_id = str(task["invoice_id"])
-        as_of = int(task.get("as_of_us") or 0)
+        invoice = task_invoice(tools, task)
 
         def assess(arguments: Mapping[str, Any]) -> dict[str, Any]:
-            invoice = load_invoice(tools, same_id(arguments, "invoice_id", invoice_id,
-                                                  what="invoice"))
-            return assessment(invoice, tools, scorer(), as_of_us=as_of or
-                              invoice.submitted_at_us)
+            found = invoice(arguments)
+            return assessment(found, tools, scorer(), as_of_us=as_of_us(task, found))
         return [tool("fraud_assessment", "The fraud model's score with its reasons, and the "
                      "fraud rules' findings, for paying this invoice.", assess,
                      invoice_id="The invoice's id")]

@@ -48,12 +48,7 @@ DUPLICATE_WINDOW_DAYS = 365
 def invoice_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[Tool]]:
     """The invoice agent's tools for one task (bound to its invoice)."""
     def for_task(task: Mapping[str, Any]) -> Sequence[Tool]:
-        invoice_id = str(task["invoice_id"])
-
-        def invoice(arguments: Mapping[str, Any]) -> Invoice:
-            return load_invoice(tools, same_id(arguments, "invoice_id", invoice_id,
-                                               what="invoice"))
-
+        invoice = task_invoice(tools, task)
         return [
             tool("get_invoice", "The invoice as the vendor submitted it.",
                  lambda a: invoice_facts(invoice(a)), invoice_id="The invoice's id"),
@@ -62,6 +57,21 @@ def invoice_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[T
                  invoice_id="The invoice's id"),
         ]
     return for_task
+
+
+def task_invoice(tools: AgentTools, task: Mapping[str, Any]
+                 ) -> Callable[[Mapping[str, Any]], Invoice]:
+    """The loader a tool uses for the task's invoice: the ``invoice_id`` argument the model
+    gives must be the task's own."""
+    invoice_id = str(task["invoice_id"])
+    return lambda arguments: load_invoice(tools, same_id(arguments, "invoice_id", invoice_id,
+                                                         what="invoice"))
+
+
+def as_of_us(task: Mapping[str, Any], invoice: Invoice) -> int:
+    """The moment the task is judged at (recorded in the task, so a replay sees the same
+    history); the submission time when the task names none."""
+    return int(task.get("as_of_us") or 0) or invoice.submitted_at_us
 
 
 def load_invoice(tools: AgentTools, invoice_id: str) -> Invoice:

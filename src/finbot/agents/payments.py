@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from finbot.agents.findings import finding, passed
-from finbot.agents.invoice import load_invoice
+from finbot.agents.invoice import as_of_us, task_invoice
 from finbot.agents.ports import AgentTools
 from finbot.agents.rails import choose_rail, schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
-from finbot.agents.tooling import masked, same_id, tool
+from finbot.agents.tooling import masked, tool
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
 
@@ -41,13 +41,11 @@ SPEC = AgentSpec("payments", "payments/1", PROMPT, Verdict,
 def payments_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[Tool]]:
     """The payments agent's tool for one task (bound to its invoice)."""
     def for_task(task: Mapping[str, Any]) -> Sequence[Tool]:
-        invoice_id = str(task["invoice_id"])
-        as_of = int(task.get("as_of_us") or 0)
+        invoice = task_invoice(tools, task)
 
         def plan(arguments: Mapping[str, Any]) -> dict[str, Any]:
-            invoice = load_invoice(tools, same_id(arguments, "invoice_id", invoice_id,
-                                                  what="invoice"))
-            return payment_plan(invoice, tools, as_of_us=as_of or invoice.submitted_at_us)
+            found = invoice(arguments)
+            return payment_plan(found, tools, as_of_us=as_of_us(task, found))
         return [tool("plan_payment", "Plans the payment of this invoice: rail, dates, fee, "
                      "discount.", plan, invoice_id="The invoice's id")]
     return for_task

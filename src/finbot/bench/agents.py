@@ -25,6 +25,8 @@ from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
 from finbot.entrypoints.workers import background_round
 from finbot.fraud import feature_vector, generate, train
+from finbot.policy.shipped import shipped_policy
+from finbot.services.demo import open_company
 from finbot.simulation import daytime_zone
 
 Progress = Callable[[str], None]
@@ -109,10 +111,8 @@ def _workflow(app: Any, count: int) -> dict[str, Any]:
 
 
 def _bench_company(app: Any) -> str:
-    app.policies.publish(_default_policy())
-    for code, type_ in (("company:bank", "asset"), ("company:equity", "equity"),
-                        ("company:expenses", "expense")):
-        app.ledger.open_account(code, name=code, type=type_, currency="USD")
+    app.policies.publish(shipped_policy())
+    open_company(app.ledger)
     app.ledger.transfer(TransferRequest("funding", "company:bank", "company:equity",
                                         "90000000.00", "USD"))
     vendor = Vendor("bench-vendor", "Bench Office Supplies Inc", "US", tax_id="04-2103594",
@@ -139,11 +139,3 @@ def _bench_invoice(vendor_id: str, n: int) -> Invoice:
 def count_days(n: int) -> int:
     """Spread the bench's invoices over past days, as a vendor would send them."""
     return (n % 365) * 86_400_000_000
-
-
-def _default_policy() -> dict[str, Any]:
-    from importlib import resources
-
-    import yaml
-    return dict(yaml.safe_load(resources.files("finbot.policy").joinpath("default.yaml")
-                               .read_text()))

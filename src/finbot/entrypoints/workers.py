@@ -64,18 +64,23 @@ def retention_round(app: App, *, at_us: int | None = None,
     return report
 
 
-def background_round(app: App, round_no: int) -> None:
-    """The embedded default's round: every consumer drains the outbox and the due workflow
-    steps run, until neither has work left; then upkeep."""
-    busy = True
-    while busy:
-        busy = False
-        for name in app.consumers:
-            consumer = app.consumer(name)
-            while consumer.poll():
-                busy = True
-        while app.steps.run_due():
+def drain(app: App) -> bool:
+    """Every consumer takes what is waiting for it, then the due workflow steps run (which
+    may leave more for the consumers); True if anything was done."""
+    busy = False
+    for name in app.consumers:
+        consumer = app.consumer(name)
+        while consumer.poll():
             busy = True
+    while app.steps.run_due():
+        busy = True
+    return busy
+
+
+def background_round(app: App, round_no: int) -> None:
+    """The embedded default's round: drain until idle, then upkeep."""
+    while drain(app):
+        pass
     upkeep_round(app, round_no)
 
 

@@ -39,13 +39,18 @@ def vendor_account_code(index: int) -> str:
     return f"vendor:{index + 1:03d}:payable"
 
 
+def open_company(ledger: LedgerService, *, currency: str = "USD") -> None:
+    """Open the company's bank, equity and expense accounts (idempotent)."""
+    for code, name, type_, flags in COMPANY_ACCOUNTS:
+        ledger.open_account(code, name=name, type=type_, currency=currency, flags=flags)
+
+
 def seed_demo(ledger: LedgerService, *, vendors: int = len(DEMO_VENDORS),
               invoices_per_vendor: int = 6, currency: str = "USD",
               seed: int = 7) -> SeedReport:
     """Open the company's and vendors' accounts, fund the bank, accrue and pay invoices."""
     rng = random.Random(seed)  # noqa: S311 - demo amounts, not security
-    for code, name, type_, flags in COMPANY_ACCOUNTS:
-        ledger.open_account(code, name=name, type=type_, currency=currency, flags=flags)
+    open_company(ledger, currency=currency)
     for i in range(vendors):
         name = DEMO_VENDORS[i % len(DEMO_VENDORS)]
         ledger.open_account(vendor_account_code(i), name=f"{name} (payable)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from finbot.bootstrap import bootstrap
 from finbot.domain.audit import canonical_json
 from finbot.domain.errors import InvalidInput
 from finbot.entrypoints.cli.common import console, reports_errors
+from finbot.policy.shipped import shipped_policy_text
 
 policy_cli = typer.Typer(help="Versioned guardrail policy.", no_args_is_help=True)
 
@@ -21,8 +21,7 @@ policy_cli = typer.Typer(help="Versioned guardrail policy.", no_args_is_help=Tru
 def load_policy_file(path: Path | None) -> dict[str, Any]:
     """A policy mapping from YAML; without a path, the policy shipped with FinBot."""
     try:
-        text = (path.read_text() if path is not None else
-                resources.files("finbot.policy").joinpath("default.yaml").read_text())
+        text = path.read_text() if path is not None else shipped_policy_text()
         data = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as error:
         raise InvalidInput(f"cannot read the policy: {error}", field="file") from None
