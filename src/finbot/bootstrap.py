@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 from sqlalchemy import Engine
@@ -35,8 +35,6 @@ from finbot.domain.events import AGENTS, BUSINESS
 from finbot.execution.escalations import pay_approved_decisions
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
-from finbot.fraud.registry import ModelRegistry, latest_or_default
-from finbot.fraud.scorer import Scorer
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
@@ -51,6 +49,9 @@ from finbot.services.policies import PolicyStore
 from finbot.services.relay import OutboxRelay
 from finbot.services.reviews import ReviewService
 from finbot.services.workflows import ORCHESTRATED, VendorWork, orchestrate
+
+if TYPE_CHECKING:
+    from finbot.fraud.scorer import Scorer
 
 
 @dataclass
@@ -199,6 +200,8 @@ def fraud_scorer(settings: Settings) -> Callable[[], Scorer]:
     lock = threading.Lock()
 
     def scorer() -> Scorer:
+        from finbot.fraud.registry import ModelRegistry, latest_or_default  # LightGBM, sklearn
+
         with lock:
             if not loaded:
                 created = datetime.fromtimestamp(now_us() / 1e6, UTC).isoformat()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finbot.agents.fraud_rules import PaymentHistory, fraud_rules, fraud_verdict_hint
 from finbot.agents.invoice import as_of_us, task_invoice
@@ -22,7 +22,9 @@ from finbot.domain.invoices import Invoice, InvoiceStatus
 from finbot.domain.money import Money
 from finbot.domain.vendors import Vendor
 from finbot.fraud.features import PaymentContext, VendorSize, just_under_limit
-from finbot.fraud.scorer import Scorer
+
+if TYPE_CHECKING:
+    from finbot.fraud.scorer import Scorer
 
 PROMPT = """\
 You are FinBot's fraud agent, version 1. You judge whether paying an invoice looks like
