@@ -151,12 +151,16 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
     spawn = multiprocessing.get_context("spawn")
     stop = spawn.Event()
     results = spawn.Queue()
-    workers = [spawn.Process(target=_relay_main, args=(url, redis_url, prefix, stop)),
+    ready = [spawn.Event(), spawn.Event()]
+    workers = [spawn.Process(target=_relay_main, args=(url, redis_url, prefix, stop, ready[0])),
                spawn.Process(target=_consumer_main,
-                             args=(url, redis_url, prefix, stop, results))]
+                             args=(url, redis_url, prefix, stop, results, ready[1]))]
     for worker in workers:
         worker.start()
-    time.sleep(2.0)  # both are up and waiting
+    for event in ready:  # both are up and waiting: events produced from now on are seen
+        if not event.wait(timeout=120):
+            stop.set()
+            raise RuntimeError("the relay or consumer process did not start within 120 s")
     total = int(rate * seconds)
     start = time.perf_counter()
 
@@ -202,17 +206,19 @@ def _worker_app(url: str) -> App:
     return bootstrap(Settings(database_url=url, environment="test"), run_migrations=False)
 
 
-def _relay_main(url: str, redis_url: str, prefix: str, stop: Any) -> None:
+def _relay_main(url: str, redis_url: str, prefix: str, stop: Any, ready: Any) -> None:
     app = _worker_app(url)
     client = Redis.from_url(redis_url)
     relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=BATCH)
+    ready.set()
     while not stop.is_set():
         if not relay.relay_once():
             time.sleep(0.01)
     app.close()
 
 
-def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: Any) -> None:
+def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: Any,
+                   ready: Any) -> None:
     app = _worker_app(url)
     client = Redis.from_url(redis_url)
 
@@ -225,6 +231,7 @@ def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: An
                               prefix=prefix, block_ms=50, name="bench", on_settled=settled)
     consumer.ensure_groups()
     client.xgroup_setid(stream_key("agents", prefix=prefix), "bench-e2e", "$")
+    ready.set()
     while not stop.is_set():
         consumer.poll()
     app.close()
