@@ -3,6 +3,7 @@ invoices that pass every check, and a loop that runs the orchestrator until it i
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from finbot.domain.clock import now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
-from finbot.entrypoints.workers import background_round
+from finbot.entrypoints.workers import background_round, settled
 from finbot.fraud import generate, train
 from finbot.fraud.scorer import Scorer
 from finbot.fraud.training import version_for
@@ -60,15 +61,36 @@ def clean_invoice(invoice_id: str = "inv-1", *, vendor_id: str = "v-acme",
                                       amount),), text=text)
 
 
+def two_vendors_with_an_invoice_each(app: App) -> None:
+    """Vendors v-a (invoice A-1) and v-b (invoice B-7), for tenant-isolation tests."""
+    app.vendor_work.register_vendor(clean_vendor("v-a"))
+    app.vendor_work.register_vendor(clean_vendor("v-b", legal_name="Other Corp"))
+    app.vendor_work.submit_invoice(clean_invoice("inv-a", vendor_id="v-a", number="A-1",
+                                                 po_number=None))
+    app.vendor_work.submit_invoice(clean_invoice("inv-b", vendor_id="v-b", number="B-7",
+                                                 po_number=None))
+
+
 def purchase_order(po_number: str = "PO-1", *, vendor_id: str = "v-acme",
                    amount: str = "50000.00") -> PurchaseOrder:
     return PurchaseOrder(po_number, vendor_id, Decimal(amount), "USD", Decimal(amount))
 
 
-def run_until_idle(app: App, *, rounds: int = 20) -> None:
-    """Drain every consumer and due step, and run upkeep (payments), a few times over."""
-    for round_no in range(1, rounds + 1):
+def run_until_idle(app: App, *, timeout_s: float = 30.0) -> None:
+    """Drain every consumer and due step, and run upkeep (payments), until no step is due
+    and every consumer has taken every event written so far.
+
+    On PostgreSQL the embedded consumers see an event only once every transaction older
+    than it has ended, anywhere on the server (see the outbox repository), so a
+    transaction held open elsewhere can keep an event out of sight for a moment: the
+    loop waits for it rather than stopping with work still on its way."""
+    deadline = time.monotonic() + timeout_s
+    round_no = 0
+    while True:
+        round_no += 1
         background_round(app, round_no)
-        with app.uow() as uow:
-            if not uow.workflows.due(now_us=now_us(), limit=1):
-                return
+        if settled(app):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the workflows were still busy after {timeout_s} s")
+        time.sleep(0.02)

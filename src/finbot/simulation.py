@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from finbot.domain.errors import FinbotError
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
-from finbot.entrypoints.workers import drain
+from finbot.entrypoints.workers import drain, settled
 from finbot.policy.shipped import shipped_policy
 from finbot.services.demo import open_company
 
@@ -197,15 +198,17 @@ def _drain(app: App, reviews: Reviews, labels: dict[str, str], progress: Progres
     """Run consumers, steps and payments until idle, settling reviews as they appear;
     how many review items were settled."""
     reviewed = 0
-    for _ in range(200):
+    for _ in range(3000):
         busy = drain(app)
         if reviews == "auto":
-            settled = _review(app, labels)
-            reviewed += settled
-            busy = busy or settled > 0
+            decided = _review(app, labels)
+            reviewed += decided
+            busy = busy or decided > 0
         app.payments.resume_all()
-        if not busy:
+        if not busy and settled(app):
             break
+        if not busy:  # an event is on its way (see ``settled``): give it a moment
+            time.sleep(0.01)
     if progress is not None:
         progress(stage, done, total or done)
     return reviewed

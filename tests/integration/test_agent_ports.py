@@ -47,7 +47,7 @@ def test_the_tools_an_agent_gets_are_exactly_the_read_views() -> None:
                         (PolicyView, {"current"}),
                         (VendorView, {"vendor", "vendors", "purchase_order", "notes",
                                       "messages"}),
-                        (InvoiceView, {"invoice", "of_vendor"}),
+                        (InvoiceView, {"invoice", "of_vendor", "history"}),
                         (SanctionsView, {"parties"})):
         public = {name for name, _ in inspect.getmembers(view, inspect.isfunction)
                   if not name.startswith("_")}

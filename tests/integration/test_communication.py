@@ -14,19 +14,18 @@ from finbot.config import Settings
 from finbot.domain.errors import Forbidden
 from finbot.llm.messages import user
 from finbot.llm.offline import OfflineModel
-from tests.workflow_kit import clean_invoice, clean_vendor, open_company, small_scorer
+from tests.workflow_kit import (
+    open_company,
+    small_scorer,
+    two_vendors_with_an_invoice_each,
+)
 
 
 @pytest.fixture
 def two_vendors(settings: Settings) -> Iterator[App]:
     app = bootstrap(settings, run_migrations=False, fraud_scorer=small_scorer)
     open_company(app)
-    app.vendor_work.register_vendor(clean_vendor("v-a"))
-    app.vendor_work.register_vendor(clean_vendor("v-b", legal_name="Other Corp"))
-    app.vendor_work.submit_invoice(clean_invoice("inv-a", vendor_id="v-a", number="A-1",
-                                                 po_number=None))
-    app.vendor_work.submit_invoice(clean_invoice("inv-b", vendor_id="v-b", number="B-7",
-                                                 po_number=None))
+    two_vendors_with_an_invoice_each(app)
     yield app
     app.close()
 

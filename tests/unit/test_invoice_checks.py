@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from finbot.agents.findings import Finding
 from finbot.agents.invoice_checks import (
@@ -19,6 +21,7 @@ from finbot.agents.invoice_checks import (
     check_tax,
     check_threshold,
     check_vendor_status,
+    could_repeat,
     find_duplicates,
     lines_digest,
 )
@@ -247,6 +250,25 @@ def test_a_near_number_is_no_duplicate_when_amount_date_status_or_currency_diffe
                         "issued_on": ISSUED - timedelta(days=20), **changes})
     [found] = find_duplicates(_invoice(), [earlier])
     assert found["passed"] is True
+
+
+@given(number=st.sampled_from(["INV-001", " INV-001 ", "inv 001", "INV-0001", "INV-002",
+                                "X-9"]),
+       cents=st.integers(100_00, 1300_00), days=st.integers(0, 40),
+       currency=st.sampled_from(["EUR", "USD"]), status=st.sampled_from(["paid", "rejected"]),
+       same_lines=st.booleans())
+def test_an_earlier_invoice_that_could_not_repeat_this_one_is_never_a_duplicate(
+        number: str, cents: int, days: int, currency: str, status: str,
+        same_lines: bool) -> None:
+    """The invoice agent reads lines only for earlier invoices that ``could_repeat``: that
+    filter must never drop one that ``find_duplicates`` would report."""
+    invoice = _invoice()
+    earlier = _prior(number=number, amount=Decimal(cents).scaleb(-2), currency=currency,
+                     issued_on=ISSUED - timedelta(days=days), status=status,
+                     lines_digest=lines_digest(invoice) if same_lines else "0" * 64)
+    [found] = find_duplicates(invoice, [earlier])
+    if not could_repeat(invoice, earlier.number, earlier.amount, earlier.currency):
+        assert found["passed"] is True
 
 
 def test_the_next_serial_number_is_not_a_near_duplicate() -> None:

@@ -18,8 +18,8 @@ from finbot.agents.invoice import as_of_us, task_invoice
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.agents.tooling import tool
-from finbot.domain.invoices import Invoice, InvoiceStatus
-from finbot.domain.money import Money
+from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
+from finbot.domain.money import ISO_4217_EXPONENTS, Money
 from finbot.domain.vendors import Vendor
 from finbot.fraud.features import PaymentContext, VendorSize, just_under_limit
 
@@ -66,8 +66,8 @@ def fraud_tools(tools: AgentTools, scorer: Callable[[], Scorer]
 def assessment(invoice: Invoice, tools: AgentTools, scorer: Scorer, *,
                as_of_us: int) -> dict[str, Any]:
     vendor = tools.vendors.vendor(invoice.vendor_id)
-    prior = [p for p in tools.invoices.of_vendor(invoice.vendor_id, excluding=invoice.invoice_id)
-             if p.submitted_at_us <= as_of_us]
+    prior = tools.invoices.history(invoice.vendor_id, until_us=as_of_us, limit=500,
+                                   excluding=invoice.invoice_id)
     policy = tools.policy.current()
     context = payment_context(invoice, vendor, prior, as_of_us=as_of_us,
                               limit=policy.hard.max_single_payment)
@@ -81,11 +81,13 @@ def assessment(invoice: Invoice, tools: AgentTools, scorer: Scorer, *,
             "reasons": scorer.reasons(context, score), "findings": findings}
 
 
-def payment_context(invoice: Invoice, vendor: Vendor | None, prior: Sequence[Invoice], *,
+def payment_context(invoice: Invoice, vendor: Vendor | None,
+                    prior: Sequence[InvoiceSummary], *,
                     as_of_us: int, limit: Decimal) -> PaymentContext:
     """The scorer's view of paying ``invoice``, from the vendor's earlier invoices."""
     minor = Money.of(invoice.amount, invoice.currency).minor
-    same_currency = [Money.of(p.amount, p.currency).minor for p in prior
+    exponent = ISO_4217_EXPONENTS[invoice.currency]
+    same_currency = [int(p.amount.scaleb(exponent)) for p in prior
                      if p.currency == invoice.currency]
     last = max((p.submitted_at_us for p in prior), default=None)
     created = vendor.created_at_us if vendor else as_of_us
@@ -107,7 +109,7 @@ def payment_context(invoice: Invoice, vendor: Vendor | None, prior: Sequence[Inv
         vendor_size=_size(len(prior)))
 
 
-def payment_history(vendor: Vendor | None, prior: Sequence[Invoice], *,
+def payment_history(vendor: Vendor | None, prior: Sequence[InvoiceSummary], *,
                     as_of_us: int) -> PaymentHistory:
     """The fraud rules' view of the vendor's history."""
     paid = [p for p in prior if p.status in _PAID]

@@ -18,6 +18,7 @@ from finbot.agents.invoice_checks import (
     check_tax,
     check_threshold,
     check_vendor_status,
+    could_repeat,
     find_duplicates,
     lines_digest,
 )
@@ -87,15 +88,17 @@ def invoice_findings(invoice: Invoice, tools: AgentTools) -> list[Finding]:
     vendor = tools.vendors.vendor(invoice.vendor_id)
     po = tools.vendors.purchase_order(invoice.po_number) if invoice.po_number else None
     since = invoice.submitted_at_us - DUPLICATE_WINDOW_DAYS * 86_400_000_000
+    earlier = tools.invoices.history(invoice.vendor_id, since_us=since, limit=2000,
+                                     excluding=invoice.invoice_id)
+    candidates = (tools.invoices.invoice(p.invoice_id) for p in earlier
+                  if could_repeat(invoice, p.number, p.amount, p.currency))
     prior = [PriorInvoice(p.invoice_id, p.number, p.amount, p.currency, p.issued_on,
-                          p.status.value, lines_digest(p))
-             for p in tools.invoices.of_vendor(invoice.vendor_id, since_us=since,
-                                               excluding=invoice.invoice_id)]
+                          p.status.value, lines_digest(p)) for p in candidates if p]
     return [
         check_vendor_status(vendor.status.value if vendor else "unknown"),
         check_purchase_order(invoice, po, tolerance=policy.hard.po_tolerance),
         check_tax(invoice, country=vendor.country if vendor else ""),
         *check_arithmetic(invoice),
-        *find_duplicates(invoice, prior),
+        *find_duplicates(invoice, prior, of_earlier=len(earlier)),
         check_threshold(invoice.amount, approval_threshold=policy.review.four_eyes_above),
     ]

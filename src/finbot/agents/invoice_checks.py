@@ -166,18 +166,30 @@ SAME_AMOUNT_DAYS = 7
 _REVISION = re.compile(r"[^\W\d_]|\d{1,2}|(?:rev|revision|r|v|version)\d{0,2}")
 
 
-def find_duplicates(invoice: Invoice, prior: Sequence[PriorInvoice]) -> list[Finding]:
+def find_duplicates(invoice: Invoice, prior: Sequence[PriorInvoice], *,
+                    of_earlier: int | None = None) -> list[Finding]:
     """Earlier invoices this one may repeat: exact copies reject, near copies escalate.
 
     A rejected earlier invoice still counts as an exact copy (resubmitting a refused
     invoice is suspicious in itself) but not as a near one. Matching by lines needs lines:
-    two line-less invoices are compared by number, amount and date only.
+    two line-less invoices are compared by number, amount and date only. ``prior`` may be
+    only the earlier invoices that ``could_repeat`` this one, out of ``of_earlier``.
     """
     digest = lines_digest(invoice) if invoice.lines else None
     found = [f for p in prior if p.invoice_id != invoice.invoice_id
              and (f := _compare(invoice, digest, p)) is not None]
+    earlier = len(prior) if of_earlier is None else of_earlier
     return found or [passed("duplicates", f"invoice {invoice.number} matches none of "
-                            f"{len(prior)} earlier invoice(s) of vendor {invoice.vendor_id}")]
+                            f"{earlier} earlier invoice(s) of vendor {invoice.vendor_id}")]
+
+
+def could_repeat(invoice: Invoice, number: str, amount: Decimal, currency: str) -> bool:
+    """Whether an earlier invoice with this number and amount could be found a duplicate of
+    ``invoice`` at all: the same number, or an amount close enough to be a near copy. Only
+    those need their lines read."""
+    return number.strip() == invoice.number.strip() or (
+        currency == invoice.currency
+        and abs(invoice.amount - amount) <= NEAR_AMOUNT_FRACTION * max(invoice.amount, amount))
 
 
 def _compare(invoice: Invoice, digest: str | None, p: PriorInvoice) -> Finding | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from finbot.domain.invoices import Invoice, PurchaseOrder
+from finbot.domain.invoices import Invoice, InvoiceSummary, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy
 from finbot.domain.vendors import Message, Note, Vendor
@@ -46,11 +46,14 @@ class VendorView(Protocol):
 
 
 class InvoiceView(Protocol):
-    """Invoices as submitted, and each vendor's earlier ones."""
+    """Invoices as submitted, and each vendor's earlier ones (whole, or as summaries for
+    the history checks)."""
 
     def invoice(self, invoice_id: str) -> Invoice | None: ...
     def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
                   excluding: str | None = None) -> list[Invoice]: ...
+    def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,
+                limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]: ...
 
 
 class SanctionsView(Protocol):

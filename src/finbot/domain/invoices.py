@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from finbot.domain.errors import InvalidInput
 from finbot.domain.money import Money
@@ -78,6 +78,21 @@ class Invoice:
         if len(self.text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"invoice text is limited to {MAX_TEXT_CHARS} characters",
                                field="text")
+
+
+class InvoiceSummary(NamedTuple):
+    """An earlier invoice as the history checks read it: no lines, no text.
+
+    Read straight from stored rows (validated when the invoice was submitted), so a
+    vendor's history of hundreds of invoices costs a query, not hundreds of Invoices."""
+
+    invoice_id: str
+    number: str
+    amount: Decimal
+    currency: str
+    issued_on: date
+    status: InvoiceStatus
+    submitted_at_us: int
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,19 @@ def drain(app: App) -> bool:
     return busy
 
 
+def settled(app: App) -> bool:
+    """No workflow step is due and every consumer has taken every event written so far.
+
+    On PostgreSQL the embedded consumers see an event only once every older transaction
+    on the server has ended (see the outbox repository), so ``drain`` can find nothing to
+    do while an event is still on its way; this tells the two apart."""
+    with app.uow() as uow:
+        if uow.workflows.due(now_us=now_us(), limit=1):
+            return False
+        newest = uow.outbox.newest()
+        return newest == (-1, 0) or uow.outbox.slowest_offset(list(app.consumers)) >= newest
+
+
 def background_round(app: App, round_no: int) -> None:
     """The embedded default's round: drain until idle, then upkeep."""
     while drain(app):

@@ -27,7 +27,7 @@ from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.domain.clock import now_us
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import NotFound
-from finbot.domain.invoices import Invoice, InvoiceStatus
+from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
 from finbot.domain.vendors import Message, Vendor
 from finbot.domain.workflows import Step, StepStatus
 from finbot.llm.router import ModelRouter
@@ -165,8 +165,8 @@ class StepRunner:
             if invoice is None:
                 raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
             vendor = _vendor(uow, invoice.vendor_id)
-            history = uow.invoices.of_vendor(vendor.vendor_id, since_us=now - 30 * _DAY_US,
-                                             excluding=invoice.invoice_id)
+            history = uow.invoices.history(vendor.vendor_id, since_us=now - 30 * _DAY_US,
+                                           limit=2000, excluding=invoice.invoice_id)
             po = uow.vendors.po(invoice.po_number) if invoice.po_number else None
         facts = invoice_facts(invoice, vendor, history, now_us=now,
                               po_amount=po.amount if po else None)
@@ -210,7 +210,8 @@ def _vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
     return vendor
 
 
-def _vendor_facts(vendor: Vendor, history: Sequence[Invoice], now_us: int) -> VendorFacts:
+def _vendor_facts(vendor: Vendor, history: Sequence[InvoiceSummary], now_us: int
+                  ) -> VendorFacts:
     paid = [i for i in history if i.status in _COUNTED]
     return VendorFacts(
         vendor.vendor_id, vendor.legal_name, vendor.country, _at(vendor.created_at_us),
@@ -224,7 +225,7 @@ def onboarding_facts(vendor: Vendor, now_us: int) -> PaymentFacts:
                         _vendor_facts(vendor, (), now_us), _at(now_us))
 
 
-def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[Invoice], *,
+def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[InvoiceSummary], *,
                   now_us: int, po_amount: Decimal | None) -> PaymentFacts:
     """The gate's facts for paying ``invoice``: the amount due (after an early-payment
     discount still reachable), the vendor, its last 30 days' approved invoices."""

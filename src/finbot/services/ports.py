@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from finbot.domain.audit import AuditRecord
 from finbot.domain.breakers import StoredBreaker
 from finbot.domain.events import Event, Outgoing
-from finbot.domain.invoices import Invoice, InvoiceStatus, PurchaseOrder
+from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary, PurchaseOrder
 from finbot.domain.ledger import (
     Account,
     AccountFlag,
@@ -26,6 +26,9 @@ from finbot.domain.payments import Saga, SagaStep
 from finbot.domain.reviews import Review, ReviewItem
 from finbot.domain.vendors import Message, Note, Vendor, VendorStatus
 from finbot.domain.workflows import Step, StepStatus
+
+if TYPE_CHECKING:
+    from finbot.agents.sanctions import SanctionedParty
 
 
 class TransientConflict(Exception):
@@ -133,6 +136,7 @@ class OutboxRepo(Protocol):
                 limit: int) -> list[tuple[int, Event]]: ...
     def delete(self, ids: list[int]) -> None: ...
     def slowest_offset(self, consumers: list[str]) -> tuple[int, int]: ...
+    def newest(self) -> tuple[int, int]: ...
     def unclaim(self, consumer: str, event_id: str) -> None: ...
     def prune_processed(self, *, before_us: int) -> int: ...
     def stats(self) -> dict[str, int]: ...
@@ -164,7 +168,17 @@ class InvoiceRepo(Protocol):
     def set_status(self, invoice_id: str, status: InvoiceStatus, now_us: int) -> None: ...
     def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
                   excluding: str | None = None) -> list[Invoice]: ...
+    def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,
+                limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]: ...
     def counts_by_status(self) -> dict[str, int]: ...
+
+
+class SanctionsRepo(Protocol):
+    """The stored sanctions list, as importing and reporting on it need it."""
+
+    def replace_all(self, parties: Sequence[SanctionedParty], *,
+                    imported_at_us: int) -> int: ...
+    def summary(self) -> tuple[int, int | None]: ...
 
 
 class WorkflowRepo(Protocol):
@@ -203,6 +217,8 @@ class UnitOfWork(Protocol):
     def invoices(self) -> InvoiceRepo: ...
     @property
     def workflows(self) -> WorkflowRepo: ...
+    @property
+    def sanctions(self) -> SanctionsRepo: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -14,7 +14,7 @@ from finbot.adapters.db.tables import sanctions_entries
 from finbot.adapters.db.vendor_repo import SqlVendorRepo
 from finbot.agents.sanctions import SanctionedParty, sample_parties
 from finbot.domain.errors import NotFound
-from finbot.domain.invoices import Invoice, PurchaseOrder
+from finbot.domain.invoices import Invoice, InvoiceSummary, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy, policy_from_mapping
 from finbot.domain.vendors import Message, Note, Vendor
@@ -94,6 +94,12 @@ class SqlInvoiceView:
         with self._engine.connect() as conn:
             return SqlInvoiceRepo(conn).of_vendor(vendor_id, since_us=since_us,
                                                   limit=min(limit, 500), excluding=excluding)
+
+    def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,
+                limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]:
+        with self._engine.connect() as conn:
+            return SqlInvoiceRepo(conn).history(vendor_id, since_us=since_us, until_us=until_us,
+                                                limit=min(limit, 2000), excluding=excluding)
 
 
 class SqlSanctionsView:

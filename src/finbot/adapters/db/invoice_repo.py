@@ -11,8 +11,10 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from finbot.adapters.db.tables import invoices
 from finbot.adapters.db.vendor_repo import major
-from finbot.domain.invoices import Invoice, InvoiceLine, InvoiceStatus
-from finbot.domain.money import Money
+from finbot.domain.invoices import Invoice, InvoiceLine, InvoiceStatus, InvoiceSummary
+from finbot.domain.money import ISO_4217_EXPONENTS, Money
+
+_STATUSES = {status.value: status for status in InvoiceStatus}
 
 
 class SqlInvoiceRepo:
@@ -52,6 +54,25 @@ class SqlInvoiceRepo:
         if excluding is not None:
             query = query.where(invoices.c.invoice_id != excluding)
         return [_invoice(row) for row in self.conn.execute(query).mappings()]
+
+    def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,
+                limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]:
+        """The vendor's invoices submitted in [since_us, until_us], newest first, as
+        summaries read straight from their rows (no lines, no text)."""
+        columns = invoices.c
+        query = (select(columns.invoice_id, columns.number, columns.amount, columns.currency,
+                        columns.issued_on, columns.status, columns.submitted_at)
+                 .where(columns.vendor_id == vendor_id, columns.submitted_at >= since_us)
+                 .order_by(columns.submitted_at.desc()).limit(limit))
+        if until_us is not None:
+            query = query.where(columns.submitted_at <= until_us)
+        if excluding is not None:
+            query = query.where(columns.invoice_id != excluding)
+        return [InvoiceSummary(invoice_id, number,
+                               Decimal(amount).scaleb(-ISO_4217_EXPONENTS[currency]), currency,
+                               date.fromisoformat(issued_on), _STATUSES[status], submitted_at)
+                for invoice_id, number, amount, currency, issued_on, status, submitted_at
+                in self.conn.execute(query)]
 
     def counts_by_status(self) -> dict[str, int]:
         rows = self.conn.execute(select(invoices.c.status, func.count())

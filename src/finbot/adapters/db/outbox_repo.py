@@ -95,6 +95,12 @@ class SqlOutboxRepo:
                                 .limit(1)).first()
         return (int(row[0]), int(row[1])) if row else (-1, 0)
 
+    def newest(self) -> Cursor:
+        """The cursor of the last event written, whether or not readers may see it yet."""
+        row = self.conn.execute(select(outbox.c.txid, outbox.c.id).order_by(
+            outbox.c.txid.desc(), outbox.c.id.desc()).limit(1)).first()
+        return (int(row[0]), int(row[1])) if row else (-1, 0)
+
     def offset(self, consumer: str, *, lock: bool = False) -> Cursor:
         query = select(consumer_offsets.c.txid, consumer_offsets.c.outbox_id).where(
             consumer_offsets.c.consumer == consumer)

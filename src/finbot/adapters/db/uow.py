@@ -21,6 +21,7 @@ from finbot.adapters.db.outbox_repo import SqlOutboxRepo
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
+from finbot.adapters.db.sanctions_repo import SqlSanctionsRepo
 from finbot.adapters.db.vendor_repo import SqlVendorRepo
 from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
 from finbot.services.ports import TransientConflict
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.vendors: SqlVendorRepo
         self.invoices: SqlInvoiceRepo
         self.workflows: SqlWorkflowRepo
+        self.sanctions: SqlSanctionsRepo
 
     @property
     def connection(self) -> Connection:
@@ -89,6 +91,7 @@ class SqlUnitOfWork:
         self.vendors = SqlVendorRepo(conn)
         self.invoices = SqlInvoiceRepo(conn)
         self.workflows = SqlWorkflowRepo(conn)
+        self.sanctions = SqlSanctionsRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -175,6 +178,10 @@ class LedgerUnitOfWork:
 
     @property
     def workflows(self) -> SqlWorkflowRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def sanctions(self) -> SqlSanctionsRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -13,6 +13,7 @@ import typer
 from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
+from finbot.entrypoints.cli.chat import chat
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
 from finbot.entrypoints.cli.ledger import ledger_cli
@@ -20,6 +21,7 @@ from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.review import review_cli
+from finbot.entrypoints.cli.sanctions import sanctions_cli
 from finbot.entrypoints.cli.simulate import simulate
 from finbot.entrypoints.cli.worker import worker
 
@@ -36,8 +38,10 @@ cli.add_typer(breaker_cli, name="breaker")
 cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
+cli.add_typer(sanctions_cli, name="sanctions")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
+cli.command("chat")(chat)
 
 
 @cli.command()

@@ -25,6 +25,6 @@ def reports_errors(command: F) -> F:
         except FinbotError as error:
             field = f" (field: {error.field})" if error.field else ""
             errors.print(f"error[{error.code}]: {error.message}{field}", markup=False,
-                         style="red")
+                         style="red", soft_wrap=True)
             raise typer.Exit(2) from None
     return wrapper  # type: ignore[return-value]

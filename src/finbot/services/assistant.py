@@ -1,0 +1,107 @@
+"""The vendor assistant as a use case: a vendor's question is stored before the model is
+asked, the conversation so far goes with it, and the streamed reply is stored when whole.
+
+The question is committed first so that a model that fails or times out loses nothing the
+vendor wrote; the reply is committed on its own once the model has finished.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+from finbot.agents.communication import converse
+from finbot.agents.ports import AgentTools
+from finbot.agents.runner import ChatTurn
+from finbot.domain.clock import now_us
+from finbot.domain.errors import InvalidInput, NotFound
+from finbot.domain.vendors import MAX_MESSAGE_CHARS, Message, Role
+from finbot.llm import messages as llm
+from finbot.llm.model import Model
+from finbot.services.ledger import UowFactory
+from finbot.services.ports import UnitOfWork
+
+AGENT_ID = "communication"
+"""The agent whose model answers, and the author of the assistant's stored replies."""
+MAX_CONVERSATION_ID = 64
+"""The width of ``messages.conversation_id``."""
+_LLM_ROLES: dict[Role, llm.Role] = {
+    "vendor": "user", "assistant": "assistant", "notification": "assistant",
+    "admin": "assistant"}
+"""Only the vendor speaks as the user; notifications and an admin's words are the
+platform's side of the conversation, as the assistant's are."""
+
+
+class ModelSource(Protocol):
+    """Where an agent's model comes from (``ModelRouter``; a fixed model in tests)."""
+
+    def model_for(self, agent_id: str) -> Model: ...
+
+
+class VendorAssistant:
+    """The vendor assistant chat: ``start`` a conversation, then ``ask`` in it."""
+
+    def __init__(self, uow: UowFactory, models: ModelSource, agent_tools: AgentTools, *,
+                 clock: Callable[[], int] = now_us, history: int = 20) -> None:
+        """``history``: how many of the conversation's latest messages the model sees,
+        the new question included."""
+        self._uow = uow
+        self._models = models
+        self._tools = agent_tools
+        self._clock = clock
+        self._history = history
+
+    def start(self, vendor_id: str) -> str:
+        """A new conversation id for ``vendor_id``; NotFound for an unknown vendor."""
+        with self._uow() as uow:
+            _check_vendor(uow, vendor_id)
+        return f"chat-{uuid.uuid4().hex}"
+
+    def ask(self, vendor_id: str, text: str, *,
+            conversation_id: str) -> Iterator[str | ChatTurn]:
+        """Store the vendor's question, then stream the reply: text deltas, then the whole
+        ChatTurn once its text is stored. Raises NotFound (unknown vendor) and InvalidInput
+        (an empty or too long question or conversation id) at once, before anything is
+        stored or the model is asked."""
+        if not 0 < len(conversation_id) <= MAX_CONVERSATION_ID:
+            raise InvalidInput(f"a conversation id is 1 to {MAX_CONVERSATION_ID} characters",
+                               field="conversation_id")
+        question = Message(vendor_id, conversation_id, "vendor", vendor_id, text,
+                           self._clock())
+        history = self._store_question(question)
+        reply = converse(self._models.model_for(AGENT_ID), self._tools,
+                         [llm.Message(_LLM_ROLES[m.role], m.text) for m in history],
+                         viewer="vendor", vendor_id=vendor_id)
+        return self._storing(reply, question)
+
+    def _store_question(self, question: Message) -> Sequence[Message]:
+        with self._uow() as uow:
+            _check_vendor(uow, question.vendor_id)
+            uow.vendors.add_message(question)
+            history = uow.vendors.messages(question.vendor_id,
+                                           conversation_id=question.conversation_id,
+                                           limit=self._history)
+            uow.commit()
+        return history
+
+    def _storing(self, reply: Iterator[str | ChatTurn],
+                 question: Message) -> Iterator[str | ChatTurn]:
+        for item in reply:
+            if isinstance(item, ChatTurn):
+                self._store_answer(question, item.text)
+            yield item
+
+    def _store_answer(self, question: Message, text: str) -> None:
+        if not text.strip():
+            return  # nothing to keep: a stored message holds words
+        answer = Message(question.vendor_id, question.conversation_id, "assistant", AGENT_ID,
+                         text[:MAX_MESSAGE_CHARS], self._clock())
+        with self._uow() as uow:
+            uow.vendors.add_message(answer)
+            uow.commit()
+
+
+def _check_vendor(uow: UnitOfWork, vendor_id: str) -> None:
+    if uow.vendors.get(vendor_id) is None:
+        raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
