@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
@@ -83,7 +84,7 @@ def run_agent(spec: AgentSpec[Output], model: Model, tools: Sequence[Tool],
     by_name = {tool.spec.name: tool for tool in tools}
     request = ModelRequest((system(spec.prompt), user(json.dumps(task, sort_keys=True,
                                                                  default=str))),
-                           tuple(t.spec for t in tools), spec.output.model_json_schema())
+                           tuple(t.spec for t in tools), _schema_of(spec.output))
     calls: list[ToolCall] = []
     invalid = 0
     for step in range(1, max_steps + 1):
@@ -182,3 +183,9 @@ def _checked_run(tool: Tool, call: ToolCallRequest) -> Any:
         return tool.run(call.arguments)
     except FinbotError as error:
         return {"error": error.message}
+
+
+@cache
+def _schema_of(output: type[BaseModel]) -> dict[str, Any]:
+    """An output model's JSON schema, built once (pydantic builds it anew on each call)."""
+    return output.model_json_schema()

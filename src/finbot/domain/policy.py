@@ -6,9 +6,11 @@ new version, never an edit of an old one. Amounts are Decimal in the payment's c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from finbot.domain.audit import canonical_json, sha256_hex
@@ -64,6 +66,13 @@ class Policy:
     soft: SoftLimits = field(default_factory=SoftLimits)
     digest: str = ""
     review: ReviewRules = field(default_factory=ReviewRules)
+
+
+@lru_cache(maxsize=64)
+def policy_from_json(version: str, text: str) -> Policy:
+    """A stored policy (its canonical JSON text): parsed and validated once per distinct
+    text, since a Policy is immutable and every decision reads the current one."""
+    return policy_from_mapping(version, json.loads(text))
 
 
 def policy_from_mapping(version: str, data: Mapping[str, Any]) -> Policy:

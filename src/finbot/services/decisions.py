@@ -38,7 +38,11 @@ from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
+from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
+
+Along = Callable[[UnitOfWork], None]
+"""Writes a caller makes in a decision's own transaction."""
 
 
 class Agent(Protocol):
@@ -79,12 +83,14 @@ class DecisionService:
 
     def decide(self, decision_id: str, *, policy: Policy, facts: PaymentFacts,
                snapshot: Mapping[str, Any], agent: Agent, mode: Mode = Mode.LIVE,
-               drill: bool = False, stage: Stage = Stage.PAYMENT) -> Decision:
+               drill: bool = False, stage: Stage = Stage.PAYMENT,
+               along: Along | None = None) -> Decision:
         """Decide one step: a payment (``stage`` payment, the only kind that may execute)
         or a check on the way to one. A ``drill`` decision is logged as such, never queued,
         counted or executable: it exists to prove the path (e.g. the breaker's fallback)
-        works."""
-        path = _Path(decision_id, policy, facts, mode, stage, drill)
+        works. ``along`` writes the caller's own bookkeeping in the decision's transaction
+        (the orchestrator marks its step done), so the two commit together or not at all."""
+        path = _Path(decision_id, policy, facts, mode, stage, drill, along)
         hard = hard_rules(policy, facts, stage=stage)
         if any(r.fired for r in hard):
             fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
@@ -176,14 +182,15 @@ class DecisionService:
             data["review"] = {"required_approvals": item.required_approvals,
                               "priority": int(item.priority), "due_at": item.due_at_us}
         counted = agent.agent_id if mode is Mode.LIVE and not drill else None
-        record = retrying(lambda: self._append(decision_id, data, item, counted, outcome))
+        record = retrying(lambda: self._append(decision_id, data, item, counted, outcome,
+                                               path.along))
         return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
                         path.stage)
 
     def _append(self, decision_id: str, data: dict[str, Any], item: ReviewItem | None,
-                counted: str | None, outcome: Outcome) -> AuditRecord:
-        """The decision record, its queue item (an escalation) and the agent's hourly
-        outcome count (a live decision): one transaction."""
+                counted: str | None, outcome: Outcome, along: Along | None) -> AuditRecord:
+        """The decision record, its queue item (an escalation), the agent's hourly
+        outcome count (a live decision) and the caller's ``along``: one transaction."""
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
                                            decision_id=decision_id)
@@ -200,6 +207,8 @@ class DecisionService:
                     "required_approvals": item.required_approvals})
             if counted is not None and self._breakers is not None:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
+            if along is not None:
+                along(uow)
             uow.commit()
         return record
 
@@ -214,6 +223,7 @@ class _Path:
     mode: Mode
     stage: Stage
     drill: bool
+    along: Along | None = None
 
 
 def _since(started: float) -> int:

@@ -2,11 +2,12 @@
 
 A step is leased (so one runner holds it), then run with no transaction open: the agent
 reads through its read-only views and the model is asked while nothing is locked. A
-deciding step ends in the gate's decision record, whose id is the step's, so a step
-retried after a crash finds its decision already in the log and does not ask again. The
-step is then marked done with the model's request/response events in one transaction. A
-failing step is retried with backoff and, after ``max_attempts``, marked failed with its
-error and announced.
+deciding step ends in the gate's decision record, whose id is the step's; the step is
+marked done, with the model's request/response events, in that record's own transaction,
+so a step is never decided without being marked nor marked without its decision (and a
+step that finds its decision already logged does not ask again). A failing step is
+retried with backoff and, after ``max_attempts``, marked failed with its error and
+announced.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from finbot.domain.vendors import Message, Vendor
 from finbot.domain.workflows import Step, StepStatus
 from finbot.llm.router import ModelRouter
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
-from finbot.services.decisions import DecisionService
+from finbot.services.decisions import Along, DecisionService
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.policies import PolicyStore
@@ -105,25 +106,28 @@ class StepRunner:
     def _run(self, step: Step) -> None:
         events: list[tuple[str, Mapping[str, Any]]] = []
         try:
-            message = self._perform(step, lambda type_, payload: events.append((type_, payload)))
+            self._perform(step, events)
         except Exception as failure:  # the step is retried, then failed; the error is kept
             logger.warning("workflow step %s failed", step.decision_id, exc_info=True)
             error = f"{type(failure).__name__}: {failure}"
             retrying(lambda: self._failed(step, error))
-            return
-        retrying(lambda: self._done(step, events, message))
 
-    def _perform(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]
-                 ) -> Message | None:
+    def _perform(self, step: Step, events: list[tuple[str, Mapping[str, Any]]]) -> None:
+        def sink(type_: str, payload: Mapping[str, Any]) -> None:
+            events.append((type_, payload))
         if step.step == "notify":
-            return self._notify(step, sink)
+            message = self._notify(step, sink)
+            retrying(lambda: self._done(step, events, message))
+            return
         with self._uow() as uow:
             decided = uow.audit.by_id(step.decision_id) is not None
-        if not decided:  # else a run before a crash decided it: never ask twice
-            self._decide(step, sink)
-        return None
+        if decided:  # recorded by an earlier run whose step was not marked: never ask twice
+            retrying(lambda: self._done(step, events, None))
+        else:  # the step is marked done in the decision's own transaction
+            self._decide(step, sink, lambda uow: self._done_in(uow, step, events, None))
 
-    def _decide(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> None:
+    def _decide(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None],
+                along: Along) -> None:
         agent = self._agents[step.step]
         policy = self._policies.current()
         facts, snapshot = self._facts(step, policy.hard.max_single_payment)
@@ -132,7 +136,7 @@ class StepRunner:
                               policy_version=lambda: policy.version, sink=sink,
                               price=self._models.price_of(model), clock=self._clock)
         self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
-                               agent=proposer, stage=agent.stage)
+                               agent=proposer, stage=agent.stage, along=along)
 
     def _notify(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> Message:
         vendor_id, outcome = self._notice(step)
@@ -178,15 +182,21 @@ class StepRunner:
     def _done(self, step: Step, events: list[tuple[str, Mapping[str, Any]]],
               message: Message | None) -> None:
         with self._uow() as uow:
-            for type_, payload in events:
-                self._outbox.emit_in(uow, type_, step.workflow_id, payload, tenant=step.tenant)
-            if message is not None:
-                uow.vendors.add_message(message)
-                self._outbox.emit_in(uow, "vendor.notified", message.vendor_id, {
-                    "vendor_id": message.vendor_id, "subject_id": step.subject_id},
-                    tenant=step.tenant)
-            uow.workflows.finish(step, StepStatus.DONE, now_us=self._clock())
+            self._done_in(uow, step, events, message)
             uow.commit()
+
+    def _done_in(self, uow: UnitOfWork, step: Step,
+                 events: list[tuple[str, Mapping[str, Any]]], message: Message | None) -> None:
+        """The step's end: the model's request/response events, the message it wrote (a
+        notification), and the step marked done."""
+        for type_, payload in events:
+            self._outbox.emit_in(uow, type_, step.workflow_id, payload, tenant=step.tenant)
+        if message is not None:
+            uow.vendors.add_message(message)
+            self._outbox.emit_in(uow, "vendor.notified", message.vendor_id, {
+                "vendor_id": message.vendor_id, "subject_id": step.subject_id},
+                tenant=step.tenant)
+        uow.workflows.finish(step, StepStatus.DONE, now_us=self._clock())
 
     def _failed(self, step: Step, error: str) -> None:
         now = self._clock()

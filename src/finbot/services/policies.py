@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from finbot.domain.audit import canonical_json
 from finbot.domain.clock import now_us
 from finbot.domain.errors import NotFound
-from finbot.domain.policy import Policy, policy_from_mapping
+from finbot.domain.policy import Policy, policy_from_json, policy_from_mapping
 from finbot.services.audit import AuditLog
 from finbot.services.ledger import UowFactory
 from finbot.services.retry import retrying
@@ -33,7 +32,7 @@ class PolicyStore:
         with self._uow() as uow:
             latest = uow.policies.latest()
             if latest is not None and latest[3] == digest:
-                return policy_from_mapping(latest[0], json.loads(latest[2]))
+                return policy_from_json(latest[0], latest[2])
             seq = (latest[1] if latest else 0) + 1
             version = f"v{seq}"
             uow.policies.add(version, seq, canonical_json(dict(data)), digest, self._clock())
@@ -48,11 +47,11 @@ class PolicyStore:
         if latest is None:
             raise NotFound("no policy has been published; run `finbot policy publish FILE`",
                            field="policy")
-        return policy_from_mapping(latest[0], json.loads(latest[2]))
+        return policy_from_json(latest[0], latest[2])
 
     def get(self, version: str) -> Policy:
         with self._uow() as uow:
             found = uow.policies.get(version)
         if found is None:
             raise NotFound(f"no policy version {version!r}", field="version")
-        return policy_from_mapping(found[0], json.loads(found[2]))
+        return policy_from_json(found[0], found[2])

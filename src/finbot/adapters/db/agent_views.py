@@ -16,7 +16,7 @@ from finbot.agents.sanctions import SanctionedParty, sample_parties
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice, InvoiceSummary, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
-from finbot.domain.policy import Policy, policy_from_mapping
+from finbot.domain.policy import Policy, policy_from_json
 from finbot.domain.vendors import Message, Note, Vendor
 
 
@@ -47,7 +47,7 @@ class SqlPolicyView:
             latest = SqlPolicyRepo(conn).latest()
         if latest is None:
             raise NotFound("no policy has been published", field="policy")
-        return policy_from_mapping(latest[0], json.loads(latest[2]))
+        return policy_from_json(latest[0], latest[2])
 
 
 class SqlVendorView:

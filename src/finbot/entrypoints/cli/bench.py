@@ -85,14 +85,19 @@ def events(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Dat
 @reports_errors
 def agents(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
            scores: int = typer.Option(5_000, min=100, help="Payments scored per round."),
-           decisions: int = typer.Option(1_000, min=10, help="Decisions on the offline model."),
+           decisions: int = typer.Option(1_000, min=10,
+                                         help="Invoices run through the workflow."),
+           vendors: int = typer.Option(20, min=1, max=10_000,
+                                       help="Vendors the invoices are spread over."),
            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
            ) -> None:
-    """Fraud-score latency next to LightGBM's own predict, and the offline-model decision
-    path (agent with read-only tools → gate → audit log)."""
+    """Fraud-score latency next to LightGBM's own predict, and the invoice workflow on the
+    offline model (submission → invoice, fraud and payment agents with their read-only
+    tools → gate → audit log → notification), next to plain INSERT commits."""
     from finbot.bench.agents import run_agents_bench
 
     chosen: Literal["sqlite", "postgres"] = backend.value
     results = run_agents_bench(backend=chosen, postgres_url=Settings().postgres_url,
-                               scores=scores, decisions=decisions, progress=_progress)
+                               scores=scores, decisions=decisions, vendors=vendors,
+                               progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
