@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from finbot.agents.ports import AgentTools
 from finbot.agents.runner import Tool
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice
@@ -47,6 +48,12 @@ def invoice_facts(invoice: Invoice) -> dict[str, Any]:
                   for x in invoice.lines],
         "text": invoice.text,
     }
+
+
+def vendor_notes(tools: AgentTools, vendor_id: str) -> dict[str, Any]:
+    """The vendor's notes, newest first, each with who wrote it and whether it is trusted
+    (a vendor's own note never is, whatever its words claim)."""
+    return {"notes": [note.as_context() for note in tools.vendors.notes(vendor_id)]}
 
 
 def masked(value: str) -> str:

@@ -41,8 +41,8 @@ from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 
-Along = Callable[[UnitOfWork], None]
-"""Writes a caller makes in a decision's own transaction."""
+Along = Callable[[UnitOfWork, Mapping[str, Any]], None]
+"""Writes a caller makes in a decision's own transaction, given the decision's record."""
 
 
 class Agent(Protocol):
@@ -208,7 +208,7 @@ class DecisionService:
             if counted is not None and self._breakers is not None:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
             if along is not None:
-                along(uow)
+                along(uow, data)
             uow.commit()
         return record
 

@@ -29,7 +29,7 @@ from finbot.domain.clock import now_us
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
-from finbot.domain.vendors import Message, Vendor
+from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import Step, StepStatus
 from finbot.llm.router import ModelRouter
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
@@ -124,7 +124,8 @@ class StepRunner:
         if decided:  # recorded by an earlier run whose step was not marked: never ask twice
             retrying(lambda: self._done(step, events, None))
         else:  # the step is marked done in the decision's own transaction
-            self._decide(step, sink, lambda uow: self._done_in(uow, step, events, None))
+            self._decide(step, sink, lambda uow, decided: self._decided_in(uow, step, events,
+                                                                           decided))
 
     def _decide(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None],
                 along: Along) -> None:
@@ -184,6 +185,23 @@ class StepRunner:
         with self._uow() as uow:
             self._done_in(uow, step, events, message)
             uow.commit()
+
+    def _decided_in(self, uow: UnitOfWork, step: Step,
+                    events: list[tuple[str, Mapping[str, Any]]],
+                    decision: Mapping[str, Any]) -> None:
+        """A deciding step's end, in its decision's transaction: done, and a decision that
+        stopped the workflow remembered as an agent's note on the vendor for the agents
+        that look at the vendor later. The note holds what the gate recorded (stage,
+        outcome, the rules that fired), never the model's own words, which injected text
+        may have shaped."""
+        self._done_in(uow, step, events, None)
+        if decision["outcome"] == "APPROVE":
+            return
+        fired = [r["rule"] for r in decision["rules"] if r["fired"]]
+        uow.vendors.add_note(Note(
+            decision["payment"]["vendor_id"], Author.AGENT, decision["agent_id"],
+            f"{step.step} decision on {step.subject_id}: {decision['outcome']}"
+            + (f" (rules fired: {', '.join(fired)})" if fired else ""), self._clock()))
 
     def _done_in(self, uow: UnitOfWork, step: Step,
                  events: list[tuple[str, Mapping[str, Any]]], message: Message | None) -> None:

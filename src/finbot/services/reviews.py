@@ -15,6 +15,7 @@ from typing import Any
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.reviews import Review, ReviewItem, ReviewStatus, Verdict, apply_review
+from finbot.domain.vendors import MAX_NOTE_CHARS, Author, Note
 from finbot.services.audit import AuditLog
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
@@ -67,6 +68,11 @@ class ReviewService:
                                    reviewer_vendors=uow.reviews.vendors_of(reviewer_id))
             uow.reviews.add_review(review)
             uow.reviews.save(settled)
+            if review.rationale:  # what the reviewer saw is remembered for the agents
+                uow.vendors.add_note(Note(
+                    item.vendor_id, Author.REVIEWER, reviewer_id,
+                    f"{verdict.value} on {decision_id}: {review.rationale}"[:MAX_NOTE_CHARS],
+                    self._clock()))
             self._audit.append_in(uow, "review", review.review_id, {
                 "reviewer": reviewer_id, "verdict": verdict.value, "rationale": review.rationale,
                 "status": settled.status.value, "approvals": list(settled.approvals),
