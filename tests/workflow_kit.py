@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import cache
 
 from finbot.bootstrap import App
-from finbot.domain.clock import now_us
+from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
@@ -22,7 +22,7 @@ from finbot.policy.shipped import shipped_policy
 from finbot.services.demo import open_company as open_company_accounts
 from finbot.simulation import daytime_zone
 
-_YEAR_US = 400 * 86_400_000_000
+_YEAR_US = 400 * DAY_US
 
 
 @cache

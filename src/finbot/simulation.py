@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from finbot.bootstrap import App
-from finbot.domain.clock import now_us
+from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.errors import FinbotError
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
@@ -42,9 +42,9 @@ _NAMES = ("Office Supplies", "Logistics", "Cloud Services", "Consulting", "Facil
           "Industrial Parts", "Security Services", "Software Licences", "Catering", "Print")
 _BRANDS = ("Acme", "Northwind", "Globex", "Initech", "Umbra", "Stark", "Wayne", "Hooli",
            "Vandelay", "Soylent")
-_SPREAD_US = 90 * 86_400_000_000
+_SPREAD_US = 90 * DAY_US
 """Invoices are spread over the last 90 days, as a real vendor base would send them."""
-_YEAR_US = 400 * 86_400_000_000
+_YEAR_US = 400 * DAY_US
 
 
 @dataclass

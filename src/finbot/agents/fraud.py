@@ -18,6 +18,7 @@ from finbot.agents.invoice import as_of_us, notes_tool, task_invoice
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.agents.tooling import tool
+from finbot.domain.clock import DAY_US
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
 from finbot.domain.money import ISO_4217_EXPONENTS, Money
 from finbot.domain.vendors import Vendor
@@ -45,7 +46,6 @@ SPEC = AgentSpec("fraud", "fraud/2", PROMPT, Verdict,
                  required_tools=frozenset({"fraud_assessment"}))
 REVIEW_AT, BLOCK_AT = 0.5, 0.9
 _PAID = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED, InvoiceStatus.PAID})
-_DAY_US = 86_400_000_000
 
 
 def fraud_tools(tools: AgentTools, scorer: Callable[[], Scorer]
@@ -96,17 +96,17 @@ def payment_context(invoice: Invoice, vendor: Vendor | None,
     return PaymentContext(
         amount_minor=minor, currency=invoice.currency,
         vendor_country=vendor.country if vendor else "",
-        vendor_age_days=max(0, (as_of_us - created) // _DAY_US),
+        vendor_age_days=max(0, (as_of_us - created) // DAY_US),
         days_since_bank_change=None if changed is None else max(0, (as_of_us - changed)
-                                                                 // _DAY_US),
-        invoices_last_7d=sum(1 for p in prior if p.submitted_at_us >= as_of_us - 7 * _DAY_US),
+                                                                 // DAY_US),
+        invoices_last_7d=sum(1 for p in prior if p.submitted_at_us >= as_of_us - 7 * DAY_US),
         vendor_median_amount_minor=int(statistics.median(same_currency)) if same_currency else 0,
-        days_since_last_invoice=None if last is None else max(0, (as_of_us - last) // _DAY_US),
+        days_since_last_invoice=None if last is None else max(0, (as_of_us - last) // DAY_US),
         payee_paid_before=any(p.status in _PAID for p in prior),
         amount_just_under_limit=just_under_limit(
             minor, Money.of(limit, invoice.currency).minor),
         same_amount_count_30d=sum(1 for p in prior if p.amount == invoice.amount and (
-            p.submitted_at_us >= as_of_us - 30 * _DAY_US)),
+            p.submitted_at_us >= as_of_us - 30 * DAY_US)),
         vendor_size=_size(len(prior)))
 
 
@@ -117,13 +117,13 @@ def payment_history(vendor: Vendor | None, prior: Sequence[InvoiceSummary], *,
     changed = vendor.bank_changed_at_us if vendor else None
     last_paid = max((p.submitted_at_us for p in paid), default=None)
     return PaymentHistory(
-        amounts_7d=tuple(p.amount for p in prior if p.submitted_at_us >= as_of_us - 7 * _DAY_US),
-        amounts_3d=tuple(p.amount for p in prior if p.submitted_at_us >= as_of_us - 3 * _DAY_US),
-        days_since_bank_change=None if changed is None else (as_of_us - changed) // _DAY_US,
-        days_since_last_payment=None if last_paid is None else (as_of_us - last_paid) // _DAY_US,
+        amounts_7d=tuple(p.amount for p in prior if p.submitted_at_us >= as_of_us - 7 * DAY_US),
+        amounts_3d=tuple(p.amount for p in prior if p.submitted_at_us >= as_of_us - 3 * DAY_US),
+        days_since_bank_change=None if changed is None else (as_of_us - changed) // DAY_US,
+        days_since_last_payment=None if last_paid is None else (as_of_us - last_paid) // DAY_US,
         payee_paid_before=bool(paid),
         vendor_median=statistics.median([p.amount for p in paid]) if paid else None,
-        invoices_24h=sum(1 for p in prior if p.submitted_at_us >= as_of_us - _DAY_US))
+        invoices_24h=sum(1 for p in prior if p.submitted_at_us >= as_of_us - DAY_US))
 
 
 def _size(invoices: int) -> VendorSize:

@@ -25,6 +25,7 @@ from finbot.agents.invoice_checks import (
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.agents.tooling import invoice_facts, same_id, tool, vendor_notes
+from finbot.domain.clock import DAY_US
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice
 
@@ -98,7 +99,7 @@ def invoice_findings(invoice: Invoice, tools: AgentTools) -> list[Finding]:
     policy = tools.policy.current()
     vendor = tools.vendors.vendor(invoice.vendor_id)
     po = tools.vendors.purchase_order(invoice.po_number) if invoice.po_number else None
-    since = invoice.submitted_at_us - DUPLICATE_WINDOW_DAYS * 86_400_000_000
+    since = invoice.submitted_at_us - DUPLICATE_WINDOW_DAYS * DAY_US
     earlier = tools.invoices.history(invoice.vendor_id, since_us=since, limit=2000,
                                      excluding=invoice.invoice_id)
     candidates = (tools.invoices.invoice(p.invoice_id) for p in earlier

@@ -20,7 +20,7 @@ import numpy as np
 from finbot.bench import baseline
 from finbot.bench.samples import percentile
 from finbot.bench.scratch import Backend, scratch_app
-from finbot.domain.clock import now_us
+from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
@@ -31,7 +31,6 @@ from finbot.services.demo import open_company
 from finbot.simulation import daytime_zone
 
 Progress = Callable[[str], None]
-_DAY_US = 86_400_000_000
 
 
 def run_agents_bench(*, backend: Backend, postgres_url: str, scores: int = 5_000,
@@ -133,7 +132,7 @@ def _bench_company(app: Any, vendors: int) -> list[str]:
                         tax_id="04-2103594", routing_number="111000025",
                         account_number=f"{123456789 + n}", industry="office supplies",
                         documents=("certificate_of_incorporation", "bank_letter"),
-                        timezone=daytime_zone(), created_at_us=now_us() - 400 * _DAY_US)
+                        timezone=daytime_zone(), created_at_us=now_us() - 400 * DAY_US)
         app.vendor_work.register_vendor(vendor)
         app.vendor_work.add_purchase_order(PurchaseOrder(
             f"PO-bench-{n}", vendor.vendor_id, Decimal("90000000.00"), "USD",
@@ -149,4 +148,4 @@ def _bench_invoice(vendor_n: int, n: int) -> Invoice:
     return Invoice(f"bench-inv-{n}", f"bench-vendor-{vendor_n}", f"B-{n:07d}", amount, "USD",
                    today, today + timedelta(days=30), po_number=f"PO-bench-{vendor_n}",
                    lines=(InvoiceLine("Office supplies", Decimal(1), amount, amount),),
-                   text="Office supplies", submitted_at_us=now_us() - (n % 365) * _DAY_US)
+                   text="Office supplies", submitted_at_us=now_us() - (n % 365) * DAY_US)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from finbot.adapters.redis.streams import stream_key, trim_stream
 from finbot.bootstrap import App
-from finbot.domain.clock import now_us
+from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.events import STREAMS
 from finbot.services.history import Progress, TrimReport, trim_outbox
 
@@ -53,7 +53,7 @@ def retention_round(app: App, *, at_us: int | None = None,
     """Archive and delete outbox rows past retention, then trim the Redis streams up to
     the same moment (never past what a consumer group has not acknowledged)."""
     cutoff = (at_us or now_us()) - int(
-        app.settings.events_retention_days * 86_400 * 1_000_000)
+        app.settings.events_retention_days * DAY_US)
     report = trim_outbox(app.uow, app.archive, before_us=cutoff,
                          relayed_only=app.redis is not None, consumers=list(app.consumers),
                          progress=progress)

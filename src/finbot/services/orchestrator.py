@@ -25,7 +25,7 @@ from finbot.agents.ports import AgentTools
 from finbot.agents.proposer import ModelAgent
 from finbot.agents.rails import schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
-from finbot.domain.clock import now_us
+from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
@@ -41,7 +41,6 @@ from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 
 logger = logging.getLogger(__name__)
-_DAY_US = 86_400_000_000
 _COUNTED = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED, InvoiceStatus.PAID})
 
 ToolFactory = Callable[[Mapping[str, Any]], Sequence[Tool]]
@@ -170,7 +169,7 @@ class StepRunner:
             if invoice is None:
                 raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
             vendor = _vendor(uow, invoice.vendor_id)
-            history = uow.invoices.history(vendor.vendor_id, since_us=now - 30 * _DAY_US,
+            history = uow.invoices.history(vendor.vendor_id, since_us=now - 30 * DAY_US,
                                            limit=2000, excluding=invoice.invoice_id)
             po = uow.vendors.po(invoice.po_number) if invoice.po_number else None
         facts = invoice_facts(invoice, vendor, history, now_us=now,
@@ -262,7 +261,7 @@ def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[InvoiceSum
                       discount_percent=invoice.discount_percent,
                       discount_until=invoice.discount_until, settle_days=1).amount_after_discount
     counted = [i for i in history if i.status in _COUNTED and i.currency == invoice.currency]
-    today = now_us - now_us % _DAY_US
+    today = now_us - now_us % DAY_US
     return PaymentFacts(
         {"invoice_id": invoice.invoice_id, "invoice_number": invoice.number,
          "amount": str(invoice.amount), "currency": invoice.currency,
