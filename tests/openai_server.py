@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +41,7 @@ class Script:
                 "error": {"message": "the test scripted no more replies"}})
 
 
-def completion(content: str | None = None, *, tool_calls: list[tuple[str, str, str]] = (),
+def completion(content: str | None = None, *, tool_calls: Sequence[tuple[str, str, str]] = (),
                model: str = "tiny-1b", usage: tuple[int, int] = (11, 7)) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:

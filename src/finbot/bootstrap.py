@@ -157,7 +157,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                                      outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
-                                        audit=parts["audit"])
+                                        audit=parts["audit"], outbox=parts["outbox"])
     parts["consumers"] = {spec.name: spec for spec in (
         ConsumerSpec("executor", "executor", pay_approved_decisions(
             parts["payments"], source_account=settings.payment_source_account,

@@ -54,6 +54,9 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "invoice_id": str, "vendor_id": str, "amount": str, "currency": str}),
         EventSchema("invoice.status_changed", 1, BUSINESS, {
             "invoice_id": str, "vendor_id": str, "status": str}),
+        EventSchema("payment.settled", 1, BUSINESS, {
+            "payment_id": str, "decision_id": str, "state": str, "amount": str,
+            "currency": str}),
         EventSchema("workflow.failed", 1, BUSINESS, {
             "workflow_id": str, "step": str, "error": str}, push=False),
         EventSchema("breaker.changed", 1, AGENTS, {

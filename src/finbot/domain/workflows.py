@@ -86,3 +86,5 @@ def after(stage: Stage, outcome: Outcome | str) -> Transition:
 
 REJECTED_BY_REVIEW = Transition("notify", "rejected")
 """A reviewer rejected the escalation: the workflow ends and the vendor is told."""
+PAID = Transition(None, "paid")
+"""The invoice's payment completed (the vendor was told when it was approved)."""

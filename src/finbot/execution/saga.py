@@ -25,6 +25,7 @@ from finbot.domain.posting import Group
 from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 from finbot.services.audit import AuditLog
+from finbot.services.events import Outbox
 from finbot.services.idempotency import IdempotencyService, StoredResponse
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
@@ -44,7 +45,7 @@ class PaymentExecutor:
 
     def __init__(self, uow: UowFactory, ledger: LedgerService, rail: PaymentRail, *,
                  idempotency: IdempotencyService | None = None,
-                 audit: AuditLog | None = None,
+                 audit: AuditLog | None = None, outbox: Outbox | None = None,
                  clock: Callable[[], int] = now_us,
                  reservation_timeout_s: int = RESERVATION_TIMEOUT_S,
                  status_checks: int = 3, retry_delay_s: float = 0.05,
@@ -54,6 +55,7 @@ class PaymentExecutor:
         self._rail = rail
         self._idempotency = idempotency
         self._audit = audit
+        self._outbox = outbox
         self._clock = clock
         self._timeout_s = reservation_timeout_s
         self._status_checks = status_checks
@@ -292,6 +294,11 @@ class PaymentExecutor:
         if state.final and self._audit is not None:
             self._audit.append_in(uow, "execution", f"execution:{saga.id}",
                                   saga_public(moved), decision_id=saga.decision_id)
+        if state.final and self._outbox is not None:  # announced with its final state
+            public = saga_public(moved)
+            self._outbox.emit_in(uow, "payment.settled", saga.id, {
+                "payment_id": saga.id, "decision_id": saga.decision_id or "",
+                "state": state.value, "amount": public["amount"], "currency": saga.currency})
         return moved
 
     def _log(self, uow: UnitOfWork, saga: Saga, step: str, status: str,

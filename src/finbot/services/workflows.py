@@ -18,9 +18,11 @@ from finbot.domain.errors import Conflict, InvalidInput, NotFound
 from finbot.domain.events import Event
 from finbot.domain.invoices import Invoice, InvoiceStatus, PurchaseOrder
 from finbot.domain.money import Money
+from finbot.domain.payments import SagaState
 from finbot.domain.vendors import Author, Note, Vendor, VendorStatus
 from finbot.domain.workflows import (
     FIRST_STEP,
+    PAID,
     REJECTED_BY_REVIEW,
     Step,
     Transition,
@@ -33,7 +35,7 @@ from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 
 ORCHESTRATED = frozenset({"vendor.registered", "invoice.submitted", "decision.recorded",
-                          "escalation.approved", "review.recorded"})
+                          "escalation.approved", "review.recorded", "payment.settled"})
 """The event types the orchestrator consumes."""
 
 
@@ -136,7 +138,17 @@ def orchestrate(*, outbox: Outbox, clock: Callable[[], int] = now_us) -> Handler
             _advance(uow, outbox, str(payload["decision_id"]), Outcome.APPROVE, clock())
         elif event.type == "review.recorded" and payload.get("status") == "rejected":
             _advance(uow, outbox, str(payload["decision_id"]), None, clock())
+        elif event.type == "payment.settled" and payload["state"] == SagaState.COMPLETED:
+            _paid(uow, outbox, str(payload["decision_id"]), clock())
     return handle
+
+
+def _paid(uow: UnitOfWork, outbox: Outbox, decision_id: str, now: int) -> None:
+    """The invoice whose payment decision was paid is paid (a payment made outside a
+    workflow is not the orchestrator's)."""
+    found = _step_of(uow, decision_id)
+    if found is not None and found[0].kind == "invoice":
+        _set_status(uow, outbox, found[0], PAID, now)
 
 
 def _schedule(uow: UnitOfWork, kind: Any, subject_id: str, tenant: str, now: int) -> None:
