@@ -75,6 +75,25 @@ def test_an_event_of_a_rolled_back_change_never_exists(app: App) -> None:
     assert OutboxConsumer("test", app.uow, lambda uow, e: None).poll() == 0
 
 
+def test_events_written_together_continue_each_aggregates_sequence_in_order(app: App) -> None:
+    emit(app, 2, aggregate="agent:a")
+    change = {"agent_id": "a", "from_state": "open", "to_state": "closed"}
+    with app.uow() as uow:
+        written = app.outbox.emit_many_in(uow, "agent:a", [
+            ("breaker.changed", {**change, "reason": f"#{i}"}) for i in (2, 3, 4)])
+        other = app.outbox.emit_many_in(uow, "agent:b", [
+            ("breaker.changed", {**change, "reason": "#0"})])
+        uow.commit()
+    assert [e.aggregate_seq for e in written] == [3, 4, 5]
+    assert [e.aggregate_seq for e in other] == [1]
+    seen: list[Event] = []
+    consumer = OutboxConsumer("ordered", app.uow, remember(seen))  # type: ignore[arg-type]
+    assert drain(consumer, 6) == 6
+    assert [(e.aggregate_id, e.aggregate_seq, e.payload["reason"]) for e in seen] == [
+        ("agent:a", 1, "#0"), ("agent:a", 2, "#1"), ("agent:a", 3, "#2"),
+        ("agent:a", 4, "#3"), ("agent:a", 5, "#4"), ("agent:b", 1, "#0")]
+
+
 def test_a_payload_off_its_schema_is_refused_before_it_is_written(app: App) -> None:
     with app.uow() as uow, pytest.raises(InvalidInput, match="unexpected"):
         app.outbox.emit_in(uow, "breaker.changed", "agent:a", {

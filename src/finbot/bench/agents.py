@@ -24,7 +24,7 @@ from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
-from finbot.entrypoints.workers import background_round
+from finbot.entrypoints.workers import background_round, drain
 from finbot.fraud import feature_vector, generate, train
 from finbot.policy.shipped import shipped_policy
 from finbot.services.demo import open_company
@@ -102,6 +102,8 @@ def _workflow(app: Any, count: int, vendors: int) -> dict[str, Any]:
             break
     decided = time.perf_counter()
     background_round(app, 1)  # executor: accruals and payments of the approved invoices
+    while drain(app):  # the payments' payment.settled moves their invoices to paid
+        pass
     finished = time.perf_counter()
     with app.uow() as uow:
         statuses = uow.invoices.counts_by_status()

@@ -135,6 +135,19 @@ class Outbox:
                       tenant, self._clock(), trace_id or secrets.token_hex(16), dict(payload))
         return replace(event, aggregate_seq=uow.outbox.append(event))
 
+    def emit_many_in(self, uow: UnitOfWork, aggregate_id: str,
+                     events: Sequence[tuple[str, Mapping[str, Any]]], *,
+                     tenant: str = "default") -> list[Event]:
+        """Several version-1 events of one aggregate, in order, written together."""
+        built = []
+        for type_, payload in events:
+            schema = schema_for(type_, 1)
+            check_payload(schema, payload)
+            built.append(Event(str(uuid.uuid4()), type_, 1, schema.stream, aggregate_id, 0,
+                               tenant, self._clock(), secrets.token_hex(16), dict(payload)))
+        seqs = uow.outbox.append_many(built)
+        return [replace(event, aggregate_seq=seq) for event, seq in zip(built, seqs, strict=True)]
+
 
 class OutboxConsumer:
     """One named consumer of the outbox; copies with the same name share its offset."""

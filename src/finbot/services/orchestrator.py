@@ -206,8 +206,7 @@ class StepRunner:
                  events: list[tuple[str, Mapping[str, Any]]], message: Message | None) -> None:
         """The step's end: the model's request/response events, the message it wrote (a
         notification), and the step marked done."""
-        for type_, payload in events:
-            self._outbox.emit_in(uow, type_, step.workflow_id, payload, tenant=step.tenant)
+        self._outbox.emit_many_in(uow, step.workflow_id, events, tenant=step.tenant)
         if message is not None:
             uow.vendors.add_message(message)
             self._outbox.emit_in(uow, "vendor.notified", message.vendor_id, {

@@ -11,6 +11,8 @@ order there.
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_, update
@@ -31,6 +33,10 @@ Cursor = tuple[int, int]
 _NEXT_SEQ = text(
     "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, 1)"
     " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + 1"
+    " RETURNING seq")
+_RESERVE = text(
+    "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, :n)"
+    " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + :n"
     " RETURNING seq")
 _COLUMNS = ("event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
             "occurred_at, trace_id, payload")
@@ -75,6 +81,30 @@ class SqlOutboxRepo:
         seq = int(self.conn.execute(_NEXT_SEQ, values).scalar_one())
         self.conn.execute(_INSERT, {**values, "seq": seq})
         return seq
+
+    def append_many(self, events: Sequence[Event]) -> list[int]:
+        """Write ``events`` (in order) and return their sequence numbers: one counter update
+        per aggregate and one multi-row insert, whatever the count (a workflow step's
+        model events arrive a dozen at a time)."""
+        counts = Counter((e.stream, e.aggregate_id) for e in events)
+        next_seq = {}
+        for (stream, aggregate_id), n in counts.items():
+            last = int(self.conn.execute(_RESERVE, {"stream": stream, "aggregate_id": aggregate_id,
+                                                    "n": n}).scalar_one())
+            next_seq[stream, aggregate_id] = last - n + 1
+        rows, seqs = [], []
+        for event in events:
+            key = (event.stream, event.aggregate_id)
+            seq, next_seq[key] = next_seq[key], next_seq[key] + 1
+            seqs.append(seq)
+            rows.append({"event_id": event.event_id, "stream": event.stream,
+                         "type": event.type, "version": event.version,
+                         "aggregate_id": event.aggregate_id, "seq": seq, "tenant": event.tenant,
+                         "occurred_at": event.occurred_at_us, "trace_id": event.trace_id,
+                         "payload": json.dumps(dict(event.payload), sort_keys=True)})
+        if rows:
+            self.conn.execute(_INSERT, rows)
+        return seqs
 
     def after(self, cursor: Cursor, *, limit: int) -> list[tuple[Cursor, Event]]:
         """Committed events past ``cursor``, in commit-safe order."""
