@@ -204,11 +204,16 @@ def test_a_recorded_conversation_replays_byte_for_byte_without_the_server(
                                      tool_result(first.tool_calls[0], '{"status": "open"}'))
         second = live.request(follow_up)
     assert "sk-test" not in cassette.path.read_text()
-    replay = _model(url, transport=ReplayTransport(Cassette(cassette.path)))
+    transport = ReplayTransport(Cassette(cassette.path))
+    replay = _model(url, transport=transport)
     assert replay.request(request) == first
     assert replay.request(follow_up) == second
-    with pytest.raises(ReplayDiverged, match="differs from the recording"):
+    assert transport.exhausted
+    with pytest.raises(ReplayDiverged, match="differs from the recording; nothing recorded"):
         replay.request(_ask("A different question"))
+    fresh = _model(url, transport=ReplayTransport(Cassette(cassette.path)))
+    with pytest.raises(ReplayDiverged, match=r"first at request\.messages\[\d\]\.content"):
+        fresh.request(_ask("A different question"))
 
 
 def test_the_router_falls_back_when_the_first_provider_is_unavailable() -> None:

@@ -90,7 +90,25 @@ class ReplayTransport(httpx2.BaseTransport):
                     entry["status"], headers={"content-type": entry["content_type"]},
                     content=base64.b64decode(entry["body_base64"]))
         raise ReplayDiverged(f"{self._path} holds no recorded answer to this {request.method} "
-                             f"{request.url.path} (the request differs from the recording)")
+                             f"{request.url.path} (the request differs from the recording"
+                             f"{self._where(request)})")
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether every recorded exchange has been replayed."""
+        return not self._unused
+
+    def _where(self, request: httpx2.Request) -> str:
+        """Where the request first differs from the next unused recording of its route."""
+        same_route = [e for e in self._unused
+                      if (e["method"], e["path"]) == (request.method, request.url.path)]
+        if not same_route:
+            return "; nothing recorded for it is left"
+        try:
+            asked, recorded = json.loads(request.content), json.loads(same_route[0]["request"])
+        except ValueError:
+            return ""
+        return f"; first at {first_difference(recorded, asked)}"
 
 
 @dataclass(frozen=True)
