@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from redis import Redis
@@ -28,7 +27,7 @@ from finbot.adapters.redis.streams import RedisStreamPublisher
 from finbot.agents import fraud, invoice, onboarding, payments
 from finbot.agents.ports import AgentTools
 from finbot.config import ModelSettings, Settings
-from finbot.domain.clock import now_us
+from finbot.domain.clock import now_us, utc_datetime
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import ConfigurationError, NotFound
 from finbot.domain.events import AGENTS, BUSINESS
@@ -204,7 +203,7 @@ def fraud_scorer(settings: Settings) -> Callable[[], Scorer]:
 
         with lock:
             if not loaded:
-                created = datetime.fromtimestamp(now_us() / 1e6, UTC).isoformat()
+                created = utc_datetime(now_us()).isoformat()
                 loaded.append(latest_or_default(ModelRegistry(settings.models_dir),
                                                 created_at=created))
             return loaded[0]

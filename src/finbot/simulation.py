@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from finbot.bootstrap import App
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, now_us, utc_datetime
 from finbot.domain.errors import FinbotError
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
@@ -178,7 +178,7 @@ def _invoice(rng: random.Random, invoice_id: str, vendor: Vendor, number: str,
              at_us: int) -> Invoice:
     quantity = Decimal(rng.randint(1, 40))
     price = Decimal(rng.randint(1_000, 12_000)).scaleb(-2)
-    today = datetime.fromtimestamp(at_us / 1_000_000, UTC).date()
+    today = utc_datetime(at_us).date()
     return Invoice(invoice_id, vendor.vendor_id, number, quantity * price, "USD", today,
                    today + timedelta(days=rng.choice((15, 30, 45))),
                    po_number=f"PO-{vendor.vendor_id}",

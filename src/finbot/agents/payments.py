@@ -9,7 +9,6 @@ approved payment decision.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from finbot.agents.findings import finding, passed
@@ -18,6 +17,7 @@ from finbot.agents.ports import AgentTools
 from finbot.agents.rails import choose_rail, schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.agents.tooling import masked, tool
+from finbot.domain.clock import utc_datetime
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
 
@@ -52,7 +52,7 @@ def payments_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[
 
 
 def payment_plan(invoice: Invoice, tools: AgentTools, *, as_of_us: int) -> dict[str, Any]:
-    now = datetime.fromtimestamp(as_of_us / 1_000_000, UTC)
+    now = utc_datetime(as_of_us)
     vendor = tools.vendors.vendor(invoice.vendor_id)
     country = vendor.country if vendor else ""
     when = schedule(today=now.date(), due_on=invoice.due_on, amount=invoice.amount,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 SECOND_US = 1_000_000
 DAY_US = 86_400 * SECOND_US
@@ -11,3 +12,8 @@ DAY_US = 86_400 * SECOND_US
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def utc_datetime(us: int) -> datetime:
+    """A record's time (microseconds since the epoch) as an aware UTC datetime."""
+    return datetime.fromtimestamp(us / SECOND_US, UTC)

@@ -291,15 +291,21 @@ class PaymentExecutor:
         fields = {**asdict(saga), **changes, "state": state, "updated_at": now,
                   "version": saga.version + 1}
         moved = Saga(**fields)
-        if state.final and self._audit is not None:
-            self._audit.append_in(uow, "execution", f"execution:{saga.id}",
-                                  saga_public(moved), decision_id=saga.decision_id)
-        if state.final and self._outbox is not None:  # announced with its final state
-            public = saga_public(moved)
+        if state.final:
+            self._settled_in(uow, moved)
+        return moved
+
+    def _settled_in(self, uow: UnitOfWork, saga: Saga) -> None:
+        """A payment's final state: recorded in the audit chain and announced."""
+        public = saga_public(saga)
+        if self._audit is not None:
+            self._audit.append_in(uow, "execution", f"execution:{saga.id}", public,
+                                  decision_id=saga.decision_id)
+        if self._outbox is not None:
             self._outbox.emit_in(uow, "payment.settled", saga.id, {
                 "payment_id": saga.id, "decision_id": saga.decision_id or "",
-                "state": state.value, "amount": public["amount"], "currency": saga.currency})
-        return moved
+                "state": saga.state.value, "amount": public["amount"],
+                "currency": saga.currency})
 
     def _log(self, uow: UnitOfWork, saga: Saga, step: str, status: str,
              detail: dict[str, Any]) -> None:

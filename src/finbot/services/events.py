@@ -129,24 +129,26 @@ class Outbox:
     def emit_in(self, uow: UnitOfWork, type_: str, aggregate_id: str,
                 payload: Mapping[str, Any], *, version: int = 1, tenant: str = "default",
                 trace_id: str | None = None) -> Event:
-        schema = schema_for(type_, version)
-        check_payload(schema, payload)
-        event = Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id, 0,
-                      tenant, self._clock(), trace_id or secrets.token_hex(16), dict(payload))
+        event = self._checked(type_, version, aggregate_id, payload, tenant, trace_id)
         return replace(event, aggregate_seq=uow.outbox.append(event))
 
     def emit_many_in(self, uow: UnitOfWork, aggregate_id: str,
                      events: Sequence[tuple[str, Mapping[str, Any]]], *,
                      tenant: str = "default") -> list[Event]:
         """Several version-1 events of one aggregate, in order, written together."""
-        built = []
-        for type_, payload in events:
-            schema = schema_for(type_, 1)
-            check_payload(schema, payload)
-            built.append(Event(str(uuid.uuid4()), type_, 1, schema.stream, aggregate_id, 0,
-                               tenant, self._clock(), secrets.token_hex(16), dict(payload)))
+        built = [self._checked(type_, 1, aggregate_id, payload, tenant, None)
+                 for type_, payload in events]
         seqs = uow.outbox.append_many(built)
         return [replace(event, aggregate_seq=seq) for event, seq in zip(built, seqs, strict=True)]
+
+    def _checked(self, type_: str, version: int, aggregate_id: str,
+                 payload: Mapping[str, Any], tenant: str, trace_id: str | None) -> Event:
+        """A new event, its payload checked against its schema (its sequence number is
+        given when it is written)."""
+        schema = schema_for(type_, version)
+        check_payload(schema, payload)
+        return Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id, 0,
+                     tenant, self._clock(), trace_id or secrets.token_hex(16), dict(payload))
 
 
 class OutboxConsumer:

@@ -16,7 +16,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +24,7 @@ from finbot.agents.ports import AgentTools
 from finbot.agents.proposer import ModelAgent
 from finbot.agents.rails import schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, now_us, utc_datetime
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
@@ -240,22 +239,23 @@ def _vendor_facts(vendor: Vendor, history: Sequence[InvoiceSummary], now_us: int
                   ) -> VendorFacts:
     paid = [i for i in history if i.status in _COUNTED]
     return VendorFacts(
-        vendor.vendor_id, vendor.legal_name, vendor.country, _at(vendor.created_at_us),
-        vendor.timezone, _at(vendor.bank_changed_at_us) if vendor.bank_changed_at_us else None,
+        vendor.vendor_id, vendor.legal_name, vendor.country, utc_datetime(vendor.created_at_us),
+        vendor.timezone,
+        utc_datetime(vendor.bank_changed_at_us) if vendor.bank_changed_at_us else None,
         sum((i.amount for i in paid), Decimal("0")) / 30, bool(paid))
 
 
 def onboarding_facts(vendor: Vendor, now_us: int) -> PaymentFacts:
     """What the gate judges an onboarding by: the party (sanctions), not a payment."""
     return PaymentFacts({"vendor_id": vendor.vendor_id}, Decimal("0"), "USD",
-                        _vendor_facts(vendor, (), now_us), _at(now_us))
+                        _vendor_facts(vendor, (), now_us), utc_datetime(now_us))
 
 
 def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[InvoiceSummary], *,
                   now_us: int, po_amount: Decimal | None) -> PaymentFacts:
     """The gate's facts for paying ``invoice``: the amount due (after an early-payment
     discount still reachable), the vendor, its last 30 days' approved invoices."""
-    now = _at(now_us)
+    now = utc_datetime(now_us)
     amount = schedule(today=now.date(), due_on=invoice.due_on, amount=invoice.amount,
                       discount_percent=invoice.discount_percent,
                       discount_until=invoice.discount_until, settle_days=1).amount_after_discount
@@ -268,9 +268,7 @@ def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[InvoiceSum
         amount, invoice.currency, _vendor_facts(vendor, counted, now_us), now,
         volume_today=sum((i.amount for i in counted if i.submitted_at_us >= today), Decimal(0)),
         volume_30d=sum((i.amount for i in counted), Decimal(0)), po_amount=po_amount,
-        recent_payments=tuple((_at(i.submitted_at_us), i.amount) for i in counted),
+        recent_payments=tuple((utc_datetime(i.submitted_at_us), i.amount) for i in counted),
         payee_account=payable_account(vendor.vendor_id))
 
 
-def _at(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, UTC)

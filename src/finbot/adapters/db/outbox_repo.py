@@ -30,20 +30,17 @@ from finbot.domain.events import ENVELOPE, Event, Outgoing, envelope_fields
 Cursor = tuple[int, int]
 """(transaction id, outbox id): a consumer's position."""
 
-_NEXT_SEQ = text(
-    "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, 1)"
-    " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + 1"
-    " RETURNING seq")
 _RESERVE = text(
     "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, :n)"
     " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + :n"
     " RETURNING seq")
+"""Takes the aggregate's next ``n`` sequence numbers; returns the last of them."""
 _COLUMNS = ("event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
             "occurred_at, trace_id, payload")
 _INSERT = text(f"INSERT INTO outbox ({_COLUMNS}) VALUES (:event_id, :stream, :type, :version, "
                ":aggregate_id, :seq, :tenant, :occurred_at, :trace_id, :payload)")
 _APPEND_PG = text(
-    f"WITH next AS ({_NEXT_SEQ.text}) INSERT INTO outbox ({_COLUMNS}) "
+    f"WITH next AS ({_RESERVE.text}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
 _WAITING = (f"SELECT id, {', '.join(ENVELOPE)} FROM outbox WHERE relayed_at IS NULL "
@@ -53,6 +50,14 @@ _MARK_PG = text("UPDATE outbox SET relayed_at = :now WHERE id = ANY(:ids)")
 _MARK_SQLITE = text("UPDATE outbox SET relayed_at = :now "
                     "WHERE id IN (SELECT value FROM json_each(:ids))")
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+def _values(event: Event) -> dict[str, Any]:
+    """An event's row, but for its sequence number."""
+    return {"event_id": event.event_id, "stream": event.stream, "type": event.type,
+            "version": event.version, "aggregate_id": event.aggregate_id,
+            "tenant": event.tenant, "occurred_at": event.occurred_at_us,
+            "trace_id": event.trace_id, "payload": json.dumps(dict(event.payload), sort_keys=True)}
 
 
 def _event(row: Any) -> Event:
@@ -71,14 +76,10 @@ class SqlOutboxRepo:
         return that number. The aggregate's counter row stays locked until commit, so its
         events commit in sequence order. One prepared statement on PostgreSQL (this runs in
         every state change's transaction), two on SQLite."""
-        values = {"event_id": event.event_id, "stream": event.stream, "type": event.type,
-                  "version": event.version, "aggregate_id": event.aggregate_id,
-                  "tenant": event.tenant, "occurred_at": event.occurred_at_us,
-                  "trace_id": event.trace_id,
-                  "payload": json.dumps(dict(event.payload), sort_keys=True)}
+        values = {**_values(event), "n": 1}
         if self._postgres:
             return int(self.conn.execute(_APPEND_PG, values).scalar_one())
-        seq = int(self.conn.execute(_NEXT_SEQ, values).scalar_one())
+        seq = int(self.conn.execute(_RESERVE, values).scalar_one())
         self.conn.execute(_INSERT, {**values, "seq": seq})
         return seq
 
@@ -97,11 +98,7 @@ class SqlOutboxRepo:
             key = (event.stream, event.aggregate_id)
             seq, next_seq[key] = next_seq[key], next_seq[key] + 1
             seqs.append(seq)
-            rows.append({"event_id": event.event_id, "stream": event.stream,
-                         "type": event.type, "version": event.version,
-                         "aggregate_id": event.aggregate_id, "seq": seq, "tenant": event.tenant,
-                         "occurred_at": event.occurred_at_us, "trace_id": event.trace_id,
-                         "payload": json.dumps(dict(event.payload), sort_keys=True)})
+            rows.append({**_values(event), "seq": seq})
         if rows:
             self.conn.execute(_INSERT, rows)
         return seqs
@@ -118,17 +115,18 @@ class SqlOutboxRepo:
 
     def end(self) -> Cursor:
         """The cursor after the last committed-and-readable event."""
-        query = select(outbox.c.txid, outbox.c.id)
-        if self._postgres:
-            query = query.where(_VISIBLE)
-        row = self.conn.execute(query.order_by(outbox.c.txid.desc(), outbox.c.id.desc())
-                                .limit(1)).first()
-        return (int(row[0]), int(row[1])) if row else (-1, 0)
+        return self._last(visible_only=self._postgres)
 
     def newest(self) -> Cursor:
         """The cursor of the last event written, whether or not readers may see it yet."""
-        row = self.conn.execute(select(outbox.c.txid, outbox.c.id).order_by(
-            outbox.c.txid.desc(), outbox.c.id.desc()).limit(1)).first()
+        return self._last(visible_only=False)
+
+    def _last(self, *, visible_only: bool) -> Cursor:
+        query = select(outbox.c.txid, outbox.c.id)
+        if visible_only:
+            query = query.where(_VISIBLE)
+        row = self.conn.execute(query.order_by(outbox.c.txid.desc(), outbox.c.id.desc())
+                                .limit(1)).first()
         return (int(row[0]), int(row[1])) if row else (-1, 0)
 
     def offset(self, consumer: str, *, lock: bool = False) -> Cursor:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import typer
 from rich.table import Table
 
 from finbot.bootstrap import bootstrap
+from finbot.domain.clock import utc_datetime
 from finbot.entrypoints.cli.common import console, errors, reports_errors
 from finbot.services.breaker_drill import run_drill
 
@@ -23,7 +22,7 @@ def status() -> None:
     rows = bootstrap().breakers.status()
     table = Table("agent", "state", "since", "reason")
     for row in rows:
-        since = datetime.fromtimestamp(row.changed_at_us / 1e6, UTC).strftime(
+        since = utc_datetime(row.changed_at_us).strftime(
             "%Y-%m-%d %H:%M:%S UTC") if row.changed_at_us else "-"
         table.add_row(row.agent_id, row.state.value, since, row.reason)
     console.print(table)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from finbot.bootstrap import bootstrap
-from finbot.domain.clock import now_us
+from finbot.domain.clock import now_us, utc_datetime
 from finbot.domain.reviews import ReviewItem, Verdict
 from finbot.entrypoints.cli.common import console, reports_errors
 
@@ -22,7 +21,7 @@ RATIONALE = typer.Option(..., "--rationale", help="Why: required, recorded in th
 
 
 def _when(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_datetime(us).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @review_cli.command("list")

@@ -4,7 +4,6 @@ is in use."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import typer
 
 from finbot.agents.sanctions import sample_parties
 from finbot.bootstrap import bootstrap
+from finbot.domain.clock import utc_datetime
 from finbot.domain.errors import InvalidInput
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.services.sanctions import import_sanctions, sanctions_summary
@@ -81,6 +81,6 @@ def _read(path: Path, what: str) -> str:
 def _report(count: int, imported_at_us: int | None) -> dict[str, Any]:
     if imported_at_us is None:
         return {"source": "sample", "entries": len(sample_parties()), "imported_at": None}
-    moment = datetime.fromtimestamp(imported_at_us / 1_000_000, UTC)
+    moment = utc_datetime(imported_at_us)
     return {"source": "imported", "entries": count,
             "imported_at": moment.isoformat(timespec="seconds")}
