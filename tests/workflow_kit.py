@@ -51,11 +51,11 @@ def clean_vendor(vendor_id: str = "v-acme", **changes: object) -> Vendor:
 
 def clean_invoice(invoice_id: str = "inv-1", *, vendor_id: str = "v-acme",
                   number: str = "INV-1001", quantity: str = "12", price: str = "100.00",
-                  po_number: str | None = "PO-1", text: str = "Office supplies, November"
-                  ) -> Invoice:
+                  po_number: str | None = "PO-1", text: str = "Office supplies, November",
+                  currency: str = "USD") -> Invoice:
     amount = Decimal(quantity) * Decimal(price)
     today = date.today()
-    return Invoice(invoice_id, vendor_id, number, amount, "USD", today,
+    return Invoice(invoice_id, vendor_id, number, amount, currency, today,
                    today + timedelta(days=30), po_number=po_number,
                    lines=(InvoiceLine("Toner cartridges", Decimal(quantity), Decimal(price),
                                       amount),), text=text)
@@ -72,8 +72,8 @@ def two_vendors_with_an_invoice_each(app: App) -> None:
 
 
 def purchase_order(po_number: str = "PO-1", *, vendor_id: str = "v-acme",
-                   amount: str = "50000.00") -> PurchaseOrder:
-    return PurchaseOrder(po_number, vendor_id, Decimal(amount), "USD", Decimal(amount))
+                   amount: str = "50000.00", currency: str = "USD") -> PurchaseOrder:
+    return PurchaseOrder(po_number, vendor_id, Decimal(amount), currency, Decimal(amount))
 
 
 def run_until_idle(app: App, *, timeout_s: float = 30.0) -> None:

@@ -27,7 +27,7 @@ def test_demo_seed_is_idempotent_and_the_ledger_verifies(env: None) -> None:
     assert verify.exit_code == 0
     assert "ledger verifies" in verify.output
     accounts = runner.invoke(cli, ["ledger", "accounts", "--json"])
-    assert "vendor:003:payable" in accounts.output
+    assert "vendor:003:payable:USD" in accounts.output
 
 
 def test_an_unknown_account_is_a_clear_error_with_exit_status_2(env: None) -> None:
@@ -96,13 +96,13 @@ def test_the_development_server_refuses_remote_clients(app: App, settings: Setti
 def test_a_payment_through_the_cli_completes_and_the_ledger_verifies(env: None,
                                                                    app: App) -> None:
     runner.invoke(cli, ["demo", "seed", "--vendors", "1"])
-    approve(app, "d-1", payee="vendor:001:payable", amount="10.00")
-    approve(app, "d-2", payee="vendor:001:payable", amount="99999999", limit="999999999")
-    paid = runner.invoke(cli, ["payments", "pay", "p-1", "--payee", "vendor:001:payable",
+    approve(app, "d-1", payee="vendor:001:payable:USD", amount="10.00")
+    approve(app, "d-2", payee="vendor:001:payable:USD", amount="99999999", limit="999999999")
+    paid = runner.invoke(cli, ["payments", "pay", "p-1", "--payee", "vendor:001:payable:USD",
                                "--amount", "10.00", "--decision", "d-1"])
     assert paid.exit_code == 0, paid.output
     assert '"completed"' in paid.output
-    refused = runner.invoke(cli, ["payments", "pay", "p-2", "--payee", "vendor:001:payable",
+    refused = runner.invoke(cli, ["payments", "pay", "p-2", "--payee", "vendor:001:payable:USD",
                                   "--amount", "99999999", "--decision", "d-2"])
     assert refused.exit_code == 1
     assert "exceeds_credits" in refused.output

@@ -28,7 +28,7 @@ from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
 
-PAYABLE, BANK = "vendor:001:payable", "company:bank"
+PAYABLE, BANK = "vendor:001:payable:USD", "company:bank"
 # Small; above the four-eyes amount (1000 in the policy below); over the hard limit.
 AMOUNTS = ("50.00", "1200.00", "20000.00")
 WHY = "checked against the contract and the purchase order"

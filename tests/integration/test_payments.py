@@ -23,7 +23,7 @@ from finbot.domain.payments import Saga, SagaState
 from finbot.execution.saga import PaymentExecutor
 from tests.approvals import approve
 
-PAYABLE, BANK = "vendor:001:payable", "company:bank"
+PAYABLE, BANK = "vendor:001:payable:USD", "company:bank"
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ CRASH_SCRIPT = textwrap.dedent("""
 
     rail = SimulatedRail(app.engine, RailBehaviour(failure_rate=failure))
     PaymentExecutor(app.uow, app.ledger, rail, checkpoint=crash).execute_payment(
-        "pay-crash", payee_account="vendor:001:payable", source_account="company:bank",
+        "pay-crash", payee_account="vendor:001:payable:USD", source_account="company:bank",
         amount="40", currency="USD", decision_id="dec-1")
     sys.exit(3)  # the crash point was never reached
 """)

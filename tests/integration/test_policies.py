@@ -59,6 +59,9 @@ def test_the_cli_publishes_and_shows_policies(app: App, database_url: str, tmp_p
     shown = runner.invoke(cli, ["policy", "show"])
     assert shown.exit_code == 0
     assert "25000.00" in shown.output
+    assert '"base_currency": "USD"' in shown.output
+    assert '"EUR": {' in shown.output
+    assert "23000.00" in shown.output
     typo = tmp_path / "typo.yaml"
     typo.write_text("hard:\n  max_singel_payment: '1'\n")
     refused = runner.invoke(cli, ["policy", "publish", str(typo)])

@@ -130,7 +130,7 @@ def test_the_replayed_workflow_pays_the_invoice_once(company: App) -> None:
     assert (saga.state, saga.amount, saga.currency) == (SagaState.COMPLETED, 120_000, "USD")
     assert isinstance(company.rail, SimulatedRail)
     assert company.rail.payments_for(saga.rail_key) == 1
-    payable = company.queries.account(payable_account("v-acme")).balances
+    payable = company.queries.account(payable_account("v-acme", "USD")).balances
     assert payable.credits_posted == payable.debits_posted == 120_000  # accrued, then paid
     with company.uow() as uow:
         paid = uow.invoices.get("inv-1")

@@ -25,7 +25,7 @@ from finbot.entrypoints.workers import background_round
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
 
-PAYABLE, BANK = "vendor:001:payable", "company:bank"
+PAYABLE, BANK = "vendor:001:payable:USD", "company:bank"
 POLICY = policy_from_mapping("p8", {
     "hard": {"max_single_payment": "10000", "max_daily_volume": "25000",
              "max_30d_volume": "100000"},

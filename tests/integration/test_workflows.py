@@ -79,7 +79,7 @@ def test_an_invoice_runs_through_every_agent_and_is_paid_once(company: App) -> N
     assert "ach" in str(decisions["payment"]["proposal"]).lower()
     saga = company.payments.get(payment_id_of("invoice:inv-1:payment"))
     assert saga.state is SagaState.COMPLETED
-    payable = company.queries.account(payable_account("v-acme")).balances
+    payable = company.queries.account(payable_account("v-acme", "USD")).balances
     assert payable.credits_posted == payable.debits_posted == 120_000  # accrued, then paid
     with company.uow() as uow:
         invoice = uow.invoices.get("inv-1")

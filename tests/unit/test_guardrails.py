@@ -54,7 +54,7 @@ def test_an_ordinary_payment_passes_every_rule_and_all_are_reported() -> None:
     outcome, results = judge(POLICY, facts(), Outcome.APPROVE, 0.95)
     assert outcome is Outcome.APPROVE
     assert not fired(results)
-    assert len(results) == 9 + 5
+    assert len(results) == 10 + 5
 
 
 @pytest.mark.parametrize(("changes", "rule"), [

@@ -69,7 +69,7 @@ def assessment(invoice: Invoice, tools: AgentTools, scorer: Scorer, *,
     vendor = tools.vendors.vendor(invoice.vendor_id)
     prior = tools.invoices.history(invoice.vendor_id, until_us=as_of_us, limit=500,
                                    excluding=invoice.invoice_id)
-    policy = tools.policy.current()
+    policy = tools.policy.current().limits_for(invoice.currency)
     context = payment_context(invoice, vendor, prior, as_of_us=as_of_us,
                               limit=policy.hard.max_single_payment)
     score = scorer.score(context)

@@ -96,7 +96,7 @@ def load_invoice(tools: AgentTools, invoice_id: str) -> Invoice:
 
 def invoice_findings(invoice: Invoice, tools: AgentTools) -> list[Finding]:
     """Every check's finding, passed or not, in the order a reviewer reads them."""
-    policy = tools.policy.current()
+    policy = tools.policy.current().limits_for(invoice.currency)
     vendor = tools.vendors.vendor(invoice.vendor_id)
     po = tools.vendors.purchase_order(invoice.po_number) if invoice.po_number else None
     since = invoice.submitted_at_us - DUPLICATE_WINDOW_DAYS * DAY_US

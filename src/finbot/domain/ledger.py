@@ -136,6 +136,12 @@ class ResultCode(StrEnum):
         return self in (ResultCode.OK, ResultCode.EXISTS)
 
 
+def currency_account_code(code: str, currency: str) -> str:
+    """The conventional code of ``code``'s counterpart in another currency (an account
+    holds one currency): ``company:bank`` in EUR is ``company:bank:EUR``."""
+    return f"{code}:{currency}"
+
+
 class Balances(NamedTuple):
     """An account's four running totals in minor units (pending reservations apart)."""
 

@@ -2,6 +2,11 @@
 ``decision.recorded`` (an APPROVE at the payment stage) and ``escalation.approved`` (an
 escalated payment that reviewers approved).
 
+A payment leaves from the configured source account when it holds the payment's currency,
+else from its counterpart in that currency (``company:bank:EUR`` beside ``company:bank``),
+which must have been opened and funded: FinBot never opens a bank account by itself. The
+expense and payable accounts are bookkeeping and are opened in the currency on first use.
+
 The handler starts the payment saga in the consumer's transaction (so the event is marked
 handled exactly when the saga exists); the background rounds then run it. What to pay is
 read from the decision record in the audit log, never from the event, and the saga start
@@ -21,7 +26,13 @@ from finbot.domain.clock import now_us
 from finbot.domain.decisions import Mode
 from finbot.domain.errors import ExecutionRefused
 from finbot.domain.events import Event
-from finbot.domain.ledger import AccountFlag, AccountType, ResultCode, TransferRequest
+from finbot.domain.ledger import (
+    AccountFlag,
+    AccountType,
+    ResultCode,
+    TransferRequest,
+    currency_account_code,
+)
 from finbot.domain.posting import Group
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.events import Handler
@@ -49,11 +60,19 @@ def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
         if not payment.get("payee_account"):
             raise ExecutionRefused(f"decision {decision_id!r} names no payee account",
                                    field="payee_account")
+        currency = str(payment["currency"])
+        source = _in_currency(uow, source_account, currency)
+        if source is None:
+            raise ExecutionRefused(
+                f"no {currency} account to pay from: open and fund "
+                f"{currency_account_code(source_account, currency)!r} (an asset account in "
+                f"{currency}), then replay the event to the executor (finbot events replay)",
+                field="source_account")
         if ledger is not None and payment.get("invoice_id"):
             _accrue(uow, ledger, decision_id, payment, expense_account)
         payments.start_in(uow, payment_id_of(decision_id),
                           payee_account=payment["payee_account"],
-                          source_account=source_account, amount=payment["amount"],
+                          source_account=source, amount=payment["amount"],
                           currency=payment["currency"], decision_id=decision_id)
     return handle
 
@@ -71,15 +90,31 @@ def _pays(record: AuditRecord, event: Event) -> bool:
             and Mode(data.get("mode", "shadow")).executes)
 
 
+def _in_currency(uow: UnitOfWork, code: str, currency: str) -> str | None:
+    """``code`` when it holds ``currency``, else its counterpart in ``currency`` if open."""
+    for candidate in (code, currency_account_code(code, currency)):
+        account = uow.ledger.account_by_code(candidate)
+        if account is not None and account.currency == currency:
+            return candidate
+    return None
+
+
 def _accrue(uow: UnitOfWork, ledger: LedgerService, decision_id: str,
             payment: Mapping[str, Any], expense_account: str) -> None:
     payable, currency = str(payment["payee_account"]), str(payment["currency"])
     if uow.ledger.account_by_code(payable) is None:
-        uow.ledger.insert_account(code=payable, name=f"Payable to {payment['vendor_id']}",
-                                  type=AccountType.LIABILITY, currency=currency,
+        uow.ledger.insert_account(code=payable, name=f"Payable to {payment['vendor_id']} "
+                                  f"in {currency}", type=AccountType.LIABILITY,
+                                  currency=currency,
                                   flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS,
                                   now_us=now_us())
-    request = TransferRequest(f"accrue:{decision_id}", expense_account, payable,
+    expense = _in_currency(uow, expense_account, currency)
+    if expense is None:
+        expense = currency_account_code(expense_account, currency)
+        uow.ledger.insert_account(code=expense, name=f"Vendor expenses in {currency}",
+                                  type=AccountType.EXPENSE, currency=currency,
+                                  flags=AccountFlag.NONE, now_us=now_us())
+    request = TransferRequest(f"accrue:{decision_id}", expense, payable,
                               str(payment["amount"]), currency,
                               reference=f"invoice {payment['invoice_id']}")
     [[result]] = ledger.plan_in(uow, [Group([request])]).results

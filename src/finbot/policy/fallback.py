@@ -51,7 +51,7 @@ def rules_only_check(policy: Policy, snapshot: Mapping[str, Any], *, agent_id: s
 
 
 def _doubts(policy: Policy, facts: PaymentFacts) -> list[str]:
-    doubts = []
+    policy, doubts = policy.limits_for(facts.currency), []
     if not facts.vendor.paid_before:
         doubts.append("this payee has never been paid")
     if facts.po_amount is None:

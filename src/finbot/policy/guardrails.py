@@ -171,15 +171,35 @@ HARD_RULES: tuple[Rule, ...] = (_required_fields, _max_single, _daily_volume, _v
                                 _bank_cooling_off, _over_po)
 
 
+_BY_AMOUNT = frozenset({_max_single, _daily_volume, _volume_30d, _vendor_age})
+"""The hard rules that compare the payment with an amount set in the policy."""
+
 ONBOARDING_HARD_RULES: tuple[Rule, ...] = (_sanctioned_country, _sanctioned_name)
 """Onboarding decides about a vendor, not a payment: only the rules about the party."""
 
 
 def hard_rules(policy: Policy, facts: PaymentFacts, *,
                stage: Stage = Stage.PAYMENT) -> list[RuleResult]:
-    """Every hard rule's result; any fired means BLOCK and no model is called."""
-    rules = ONBOARDING_HARD_RULES if stage is Stage.ONBOARDING else HARD_RULES
-    return [rule(policy, facts) for rule in rules]
+    """Every hard rule's result; any fired means BLOCK and no model is called. Amounts are
+    judged against the policy's amounts in the payment's currency; a currency the policy
+    sets none for fires ``currency_limits``, and the rules that compare the payment with
+    the policy's amounts are left out then (they would compare two currencies)."""
+    if stage is Stage.ONBOARDING:
+        return [rule(policy, facts) for rule in ONBOARDING_HARD_RULES]
+    limits = policy.in_currency(facts.currency)
+    if limits is None:
+        return [_currency_limits(policy, facts.currency, limits),
+                *(rule(policy, facts) for rule in HARD_RULES if rule not in _BY_AMOUNT)]
+    return [_currency_limits(policy, facts.currency, limits),
+            *(rule(limits, facts) for rule in HARD_RULES)]
+
+
+def _currency_limits(policy: Policy, currency: str, limits: Policy | None) -> RuleResult:
+    if limits is None:
+        return RuleResult("currency_limits", True, "the policy sets no amounts for {} "
+                          "(it pays in {})", (currency, ", ".join(
+                              sorted({policy.base_currency, *policy.currencies}))))
+    return RuleResult("currency_limits", False, "amounts in {}", (currency,))
 
 
 def soft_rules(policy: Policy, facts: PaymentFacts, confidence: float, *,
@@ -189,6 +209,7 @@ def soft_rules(policy: Policy, facts: PaymentFacts, confidence: float, *,
     to the confidence rule alone (one escalation per invoice, not one per agent)."""
     if not stage.pays:
         return [_low_confidence(policy, confidence)]
+    policy = policy.limits_for(facts.currency)
     s, amount = policy.soft, facts.amount
     normal = facts.vendor.avg_daily_volume
     results = [

@@ -81,7 +81,7 @@ def _drill_facts(policy: Policy) -> PaymentFacts:
     amount = min(Decimal("100.00"), policy.hard.max_single_payment)
     vendor = VendorFacts("drill-vendor", "Drill Vendor", "US", now - timedelta(days=365),
                          paid_before=True, avg_daily_volume=amount * 10)
-    invoice = {"invoice_number": "DRILL-1", "amount": str(amount), "currency": "USD",
-               "vendor_id": "drill-vendor"}
-    return PaymentFacts(invoice, amount, "USD", vendor, now, po_amount=amount,
+    invoice = {"invoice_number": "DRILL-1", "amount": str(amount),
+               "currency": policy.base_currency, "vendor_id": "drill-vendor"}
+    return PaymentFacts(invoice, amount, policy.base_currency, vendor, now, po_amount=amount,
                         payee_account="drill:no-account")

@@ -156,13 +156,14 @@ class DecisionService:
     def _record(self, path: _Path, outcome: Outcome, rules: list[RuleResult], *,
                 reasoning: str, agent: Agent, proposal: Proposal | None = None,
                 error: str | None = None) -> Decision:
-        decision_id, policy, facts, mode, drill = (path.decision_id, path.policy, path.facts,
-                                                   path.mode, path.drill)
+        decision_id, facts, mode, drill = path.decision_id, path.facts, path.mode, path.drill
+        policy = path.policy.limits_for(facts.currency)
         data: dict[str, Any] = {
             "stage": path.stage.value,
             "mode": mode.value, "outcome": outcome.value, "reasoning": reasoning,
             "error": error, "agent_id": agent.agent_id,
             "policy": {"version": policy.version, "digest": policy.digest,
+                       "currency": policy.base_currency,
                        "max_single_payment": str(policy.hard.max_single_payment)},
             "payment": {"vendor_id": facts.vendor.vendor_id, "amount": str(facts.amount),
                         "currency": facts.currency, "payee_account": facts.payee_account,

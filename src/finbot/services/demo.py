@@ -10,7 +10,13 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from finbot.domain.ledger import AccountFlag, AccountType, TransferKind, TransferRequest
+from finbot.domain.ledger import (
+    AccountFlag,
+    AccountType,
+    TransferKind,
+    TransferRequest,
+    currency_account_code,
+)
 from finbot.services.ledger import LedgerService
 
 COMPANY_ACCOUNTS = (
@@ -35,48 +41,68 @@ class SeedReport:
     transfers_new: int
 
 
-def vendor_account_code(index: int) -> str:
-    return f"vendor:{index + 1:03d}:payable"
+def vendor_account_code(index: int, currency: str = "USD") -> str:
+    return f"vendor:{index + 1:03d}:payable:{currency}"
 
 
 def open_company(ledger: LedgerService, *, currency: str = "USD") -> None:
-    """Open the company's bank, equity and expense accounts (idempotent)."""
+    """Open the company's bank, equity and expense accounts in ``currency`` (idempotent):
+    ``company:bank`` and so on in US dollars, ``company:bank:EUR`` in euros."""
     for code, name, type_, flags in COMPANY_ACCOUNTS:
-        ledger.open_account(code, name=name, type=type_, currency=currency, flags=flags)
+        name = name if currency == "USD" else f"{name} in {currency}"
+        ledger.open_account(company_account(code, currency), name=name, type=type_,
+                            currency=currency, flags=flags)
+
+
+DEMO_FUNDS = {"USD": Decimal("250000.00"), "EUR": Decimal("200000.00")}
+
+
+def demo_currency(index: int) -> str:
+    """Every fourth demo vendor invoices in euros."""
+    return "EUR" if index % 4 == 3 else "USD"
 
 
 def seed_demo(ledger: LedgerService, *, vendors: int = len(DEMO_VENDORS),
-              invoices_per_vendor: int = 6, currency: str = "USD",
-              seed: int = 7) -> SeedReport:
-    """Open the company's and vendors' accounts, fund the bank, accrue and pay invoices."""
+              invoices_per_vendor: int = 6, seed: int = 7) -> SeedReport:
+    """Open the company's accounts in each currency and the vendors' payables, fund the
+    banks, accrue and pay invoices."""
     rng = random.Random(seed)  # noqa: S311 - demo amounts, not security
-    open_company(ledger, currency=currency)
+    requests = []
+    for currency, funds in DEMO_FUNDS.items():
+        open_company(ledger, currency=currency)
+        bank, equity = (company_account(c, currency) for c in ("company:bank", "company:equity"))
+        requests.append(TransferRequest(f"demo:funding:{currency}", bank, equity, funds,
+                                        currency, reference="Opening capital"))
     for i in range(vendors):
-        name = DEMO_VENDORS[i % len(DEMO_VENDORS)]
-        ledger.open_account(vendor_account_code(i), name=f"{name} (payable)",
+        name, currency = DEMO_VENDORS[i % len(DEMO_VENDORS)], demo_currency(i)
+        ledger.open_account(vendor_account_code(i, currency), name=f"{name} (payable)",
                             type=AccountType.LIABILITY, currency=currency,
                             flags=AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)
-    requests = [TransferRequest("demo:funding", "company:bank", "company:equity",
-                                Decimal("250000.00"), currency, reference="Opening capital")]
     for i in range(vendors):
-        requests += _vendor_invoices(rng, i, invoices_per_vendor, currency)
+        requests += _vendor_invoices(rng, i, invoices_per_vendor, demo_currency(i))
     results = ledger.submit(requests, linked=True)
-    return SeedReport(len(COMPANY_ACCOUNTS) + vendors, len(results),
+    return SeedReport(len(COMPANY_ACCOUNTS) * len(DEMO_FUNDS) + vendors, len(results),
                       sum(1 for r in results if r.code.value == "ok"))
+
+
+def company_account(code: str, currency: str) -> str:
+    """The demo company's ``code`` account in ``currency`` (US dollars are the base)."""
+    return code if currency == "USD" else currency_account_code(code, currency)
 
 
 def _vendor_invoices(rng: random.Random, vendor: int, count: int,
                      currency: str) -> list[TransferRequest]:
-    payable = vendor_account_code(vendor)
+    payable = vendor_account_code(vendor, currency)
+    bank, expenses = (company_account(c, currency) for c in ("company:bank", "company:expenses"))
     requests: list[TransferRequest] = []
     for n in range(1, count + 1):
         amount = Decimal(rng.randint(15_000, 950_000)).scaleb(-2)
         invoice = f"demo:v{vendor + 1:03d}:inv{n:03d}"
-        requests.append(TransferRequest(f"{invoice}:accrue", "company:expenses", payable,
+        requests.append(TransferRequest(f"{invoice}:accrue", expenses, payable,
                                         amount, currency, reference=f"Invoice {n}"))
         if n % 3 == 0:
             continue  # left unpaid: the vendor still has an open balance
-        requests.append(TransferRequest(f"{invoice}:reserve", payable, "company:bank", amount,
+        requests.append(TransferRequest(f"{invoice}:reserve", payable, bank, amount,
                                         currency, kind=TransferKind.PENDING,
                                         timeout_s=DEMO_PENDING_TIMEOUT_S,
                                         reference=f"Payment of invoice {n}"))

@@ -54,9 +54,10 @@ class DecidingAgent:
     stage: Stage
 
 
-def payable_account(vendor_id: str) -> str:
-    """The ledger account that holds what the company owes ``vendor_id``."""
-    return f"vendor:{vendor_id}:payable"
+def payable_account(vendor_id: str, currency: str) -> str:
+    """The ledger account that holds what the company owes ``vendor_id`` in ``currency``
+    (a ledger account holds one currency: a vendor paid in two has two)."""
+    return f"vendor:{vendor_id}:payable:{currency}"
 
 
 class StepRunner:
@@ -129,7 +130,7 @@ class StepRunner:
                 along: Along) -> None:
         agent = self._agents[step.step]
         policy = self._policies.current()
-        facts, snapshot = self._facts(step, policy.hard.max_single_payment)
+        facts, snapshot = self._facts(step)
         model = self._models.model_for(agent.spec.agent_id)
         proposer = ModelAgent(agent.spec, model, agent.tools,
                               policy_version=lambda: policy.version, sink=sink,
@@ -156,7 +157,7 @@ class StepRunner:
             raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
         return invoice.vendor_id, invoice.status.value
 
-    def _facts(self, step: Step, limit: Decimal) -> tuple[PaymentFacts, dict[str, Any]]:
+    def _facts(self, step: Step) -> tuple[PaymentFacts, dict[str, Any]]:
         now = self._clock()
         with self._uow() as uow:
             if step.kind == "onboarding":
@@ -269,6 +270,6 @@ def invoice_facts(invoice: Invoice, vendor: Vendor, history: Sequence[InvoiceSum
         volume_today=sum((i.amount for i in counted if i.submitted_at_us >= today), Decimal(0)),
         volume_30d=sum((i.amount for i in counted), Decimal(0)), po_amount=po_amount,
         recent_payments=tuple((utc_datetime(i.submitted_at_us), i.amount) for i in counted),
-        payee_account=payable_account(vendor.vendor_id))
+        payee_account=payable_account(vendor.vendor_id, invoice.currency))
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 from finbot.domain.errors import FinbotError
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console()
-errors = Console(stderr=True)
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 
 def reports_errors(command: F) -> F:

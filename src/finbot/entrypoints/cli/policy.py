@@ -12,6 +12,7 @@ import yaml
 from finbot.bootstrap import bootstrap
 from finbot.domain.audit import canonical_json
 from finbot.domain.errors import InvalidInput
+from finbot.domain.policy import CURRENCY_AMOUNTS
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.policy.shipped import shipped_policy_text
 
@@ -48,8 +49,12 @@ def show(version: str = typer.Option(None, help="A past version; default: the cu
     app = bootstrap()
     policy = app.policies.get(version) if version else app.policies.current()
     console.print(f"{policy.version} digest {policy.digest}")
-    console.print_json(canonical_json({"hard": _plain(policy.hard), "soft": _plain(policy.soft),
-                                       "review": _plain(policy.review)}))
+    console.print_json(canonical_json({
+        "base_currency": policy.base_currency, "hard": _plain(policy.hard),
+        "soft": _plain(policy.soft), "review": _plain(policy.review),
+        "currencies": {code: {name: str(getattr(getattr(limits, section), name))
+                              for section, names in CURRENCY_AMOUNTS.items() for name in names}
+                       for code, limits in sorted(policy.currencies.items())}}))
 
 
 def _plain(limits: Any) -> dict[str, Any]:
