@@ -171,7 +171,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["vendor_work"] = VendorWork(uow, outbox=parts["outbox"])
     parts["steps"] = StepRunner(uow, parts["decisions"], parts["policies"], parts["models"],
                                 parts["agent_tools"],
-                                deciding_agents(parts["agent_tools"], parts["fraud_scorer"]),
+                                deciding_agents(parts["fraud_scorer"]),
                                 outbox=parts["outbox"])
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
@@ -180,15 +180,15 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     return App(**parts)
 
 
-def deciding_agents(tools: AgentTools, scorer: Callable[[], Scorer]
-                    ) -> dict[str, DecidingAgent]:
+def deciding_agents(scorer: Callable[[], Scorer]) -> dict[str, DecidingAgent]:
     """The agents that decide a workflow's steps, by step."""
     return {
-        "onboarding": DecidingAgent(onboarding.SPEC, onboarding.onboarding_tools(tools),
+        "onboarding": DecidingAgent(onboarding.SPEC, onboarding.onboarding_tools,
                                     Stage.ONBOARDING),
-        "invoice": DecidingAgent(invoice.SPEC, invoice.invoice_tools(tools), Stage.INVOICE),
-        "fraud": DecidingAgent(fraud.SPEC, fraud.fraud_tools(tools, scorer), Stage.FRAUD),
-        "payment": DecidingAgent(payments.SPEC, payments.payments_tools(tools), Stage.PAYMENT),
+        "invoice": DecidingAgent(invoice.SPEC, invoice.invoice_tools, Stage.INVOICE),
+        "fraud": DecidingAgent(fraud.SPEC, lambda tools: fraud.fraud_tools(tools, scorer),
+                               Stage.FRAUD),
+        "payment": DecidingAgent(payments.SPEC, payments.payments_tools, Stage.PAYMENT),
     }
 
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from finbot.agents import communication
-from finbot.agents.ports import AgentTools
+from finbot.agents.ports import AgentTools, remembered
 from finbot.agents.proposer import ModelAgent
 from finbot.agents.rails import schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
@@ -47,10 +47,11 @@ ToolFactory = Callable[[Mapping[str, Any]], Sequence[Tool]]
 
 @dataclass(frozen=True)
 class DecidingAgent:
-    """One deciding agent as the orchestrator runs it: its spec and its tools."""
+    """One deciding agent as the orchestrator runs it: its spec, its tools (made from the
+    step's views) and its stage."""
 
     spec: AgentSpec[Verdict]
-    tools: ToolFactory
+    tools: Callable[[AgentTools], ToolFactory]
     stage: Stage
 
 
@@ -129,10 +130,11 @@ class StepRunner:
     def _decide(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None],
                 along: Along) -> None:
         agent = self._agents[step.step]
-        policy = self._policies.current()
-        facts, snapshot = self._facts(step)
+        reads = remembered(self._tools)  # the gate's facts and the tools share one read
+        policy = reads.policy.current()
+        facts, snapshot = self._facts(step, reads)
         model = self._models.model_for(agent.spec.agent_id)
-        proposer = ModelAgent(agent.spec, model, agent.tools,
+        proposer = ModelAgent(agent.spec, model, agent.tools(reads),
                               policy_version=lambda: policy.version, sink=sink,
                               price=self._models.price_of(model), clock=self._clock)
         self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
@@ -157,21 +159,20 @@ class StepRunner:
             raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
         return invoice.vendor_id, invoice.status.value
 
-    def _facts(self, step: Step) -> tuple[PaymentFacts, dict[str, Any]]:
+    def _facts(self, step: Step, reads: AgentTools) -> tuple[PaymentFacts, dict[str, Any]]:
         now = self._clock()
-        with self._uow() as uow:
-            if step.kind == "onboarding":
-                vendor = _vendor(uow, step.subject_id)
-                return onboarding_facts(vendor, now), {
-                    "workflow_id": step.workflow_id, "tenant": step.tenant,
-                    "vendor_id": vendor.vendor_id, "as_of_us": now}
-            invoice = uow.invoices.get(step.subject_id)
-            if invoice is None:
-                raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
-            vendor = _vendor(uow, invoice.vendor_id)
-            history = uow.invoices.history(vendor.vendor_id, since_us=now - 30 * DAY_US,
-                                           limit=2000, excluding=invoice.invoice_id)
-            po = uow.vendors.po(invoice.po_number) if invoice.po_number else None
+        if step.kind == "onboarding":
+            vendor = _vendor(reads, step.subject_id)
+            return onboarding_facts(vendor, now), {
+                "workflow_id": step.workflow_id, "tenant": step.tenant,
+                "vendor_id": vendor.vendor_id, "as_of_us": now}
+        invoice = reads.invoices.invoice(step.subject_id)
+        if invoice is None:
+            raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
+        vendor = _vendor(reads, invoice.vendor_id)
+        history = reads.invoices.history(vendor.vendor_id, since_us=now - 30 * DAY_US,
+                                         limit=2000, excluding=invoice.invoice_id)
+        po = reads.vendors.purchase_order(invoice.po_number) if invoice.po_number else None
         facts = invoice_facts(invoice, vendor, history, now_us=now,
                               po_amount=po.amount if po else None)
         return facts, {"workflow_id": step.workflow_id, "tenant": step.tenant,
@@ -229,8 +230,8 @@ class StepRunner:
             uow.commit()
 
 
-def _vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
-    vendor = uow.vendors.get(vendor_id)
+def _vendor(reads: AgentTools, vendor_id: str) -> Vendor:
+    vendor = reads.vendors.vendor(vendor_id)
     if vendor is None:
         raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
     return vendor

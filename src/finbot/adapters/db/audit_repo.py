@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import audit_checkpoints, audit_head, audit_log
 from finbot.domain.audit import AuditRecord
 
 _PAGE = 5000
 _COLUMNS = "seq, record_id, kind, decision_id, created_at, body, prev_hash, hash"
+
+
+_LOCK_HEAD = Sql("SELECT seq, hash FROM audit_head WHERE id = 1",
+                 postgresql="SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+_APPEND = Sql(f"INSERT INTO audit_log ({_COLUMNS}) VALUES (:seq, :record_id, :kind, "
+              ":decision_id, :created_at, :body, :prev_hash, :hash)")
+_MOVE_HEAD = Sql("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1")
+_BY_ID = Sql(f"SELECT {_COLUMNS} FROM audit_log WHERE record_id = :record_id")
 
 
 def _record(row: tuple[Any, ...]) -> AuditRecord:
@@ -24,25 +33,21 @@ class SqlAuditRepo:
 
     def lock_head(self) -> tuple[int, str]:
         """The last sequence number and hash, locked until the transaction ends."""
-        row = self.conn.execute(select(audit_head.c.seq, audit_head.c.hash)
-                                .where(audit_head.c.id == 1).with_for_update()).one()
-        return int(row.seq), str(row.hash)
+        seq, hash_ = _LOCK_HEAD.run(self.conn).one()
+        return int(seq), str(hash_)
 
     def append(self, record: AuditRecord) -> None:
-        self.conn.execute(insert(audit_log).values(
-            seq=record.seq, record_id=record.record_id, kind=record.kind,
-            decision_id=record.decision_id, created_at=record.created_at, body=record.body,
-            prev_hash=record.prev_hash, hash=record.hash))
-        self.conn.execute(update(audit_head).where(audit_head.c.id == 1)
-                          .values(seq=record.seq, hash=record.hash))
+        _APPEND.run(self.conn, seq=record.seq, record_id=record.record_id, kind=record.kind,
+                    decision_id=record.decision_id, created_at=record.created_at,
+                    body=record.body, prev_hash=record.prev_hash, hash=record.hash)
+        _MOVE_HEAD.run(self.conn, seq=record.seq, hash=record.hash)
 
     def head(self) -> tuple[int, str]:
         row = self.conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
         return int(row.seq), str(row.hash)
 
     def by_id(self, record_id: str) -> AuditRecord | None:
-        row = self.conn.execute(select(*audit_log.c).where(audit_log.c.record_id == record_id)
-                                ).first()
+        row = _BY_ID.run(self.conn, record_id=record_id).first()
         return _record(tuple(row)) if row else None
 
     def for_decision(self, decision_id: str) -> list[AuditRecord]:

@@ -8,11 +8,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from finbot.adapters.db.engine import upsert_insert
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import agent_outcome_counts, breaker_states
 from finbot.domain.breakers import BreakerState, StoredBreaker
 
 _COUNTS = agent_outcome_counts.c
+_COUNT_OUTCOME = Sql(
+    "INSERT INTO agent_outcome_counts (agent_id, hour, outcome, count) "
+    "VALUES (:agent_id, :hour, :outcome, 1) ON CONFLICT (agent_id, hour, outcome) "
+    "DO UPDATE SET count = agent_outcome_counts.count + 1")
 
 
 class SqlBreakerRepo:
@@ -43,11 +47,7 @@ class SqlBreakerRepo:
         return result.rowcount == 1
 
     def count_outcome(self, agent_id: str, hour: int, outcome: str) -> None:
-        statement = upsert_insert(self.conn, agent_outcome_counts).values(
-            agent_id=agent_id, hour=hour, outcome=outcome, count=1)
-        self.conn.execute(statement.on_conflict_do_update(
-            index_elements=[_COUNTS.agent_id, _COUNTS.hour, _COUNTS.outcome],
-            set_={"count": _COUNTS.count + 1}))
+        _COUNT_OUTCOME.run(self.conn, agent_id=agent_id, hour=hour, outcome=outcome)
 
     def outcome_counts(self, agent_id: str, *, since_hour: int,
                        before_hour: int) -> dict[int, dict[str, int]]:

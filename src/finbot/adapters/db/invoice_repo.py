@@ -7,14 +7,30 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import invoices
 from finbot.adapters.db.vendor_repo import major
 from finbot.domain.invoices import Invoice, InvoiceLine, InvoiceStatus, InvoiceSummary
 from finbot.domain.money import ISO_4217_EXPONENTS, Money
 
 _STATUSES = {status.value: status for status in InvoiceStatus}
+_GET = Sql("SELECT * FROM invoices WHERE invoice_id = :invoice_id")
+_SET_STATUS = Sql("UPDATE invoices SET status = :status, updated_at = :now "
+                  "WHERE invoice_id = :invoice_id")
+
+
+def _history_sql(until: bool, excluding: bool) -> Sql:
+    return Sql("SELECT invoice_id, number, amount, currency, issued_on, status, submitted_at "
+               "FROM invoices WHERE vendor_id = :vendor_id AND submitted_at >= :since"
+               + (" AND submitted_at <= :until" if until else "")
+               + (" AND invoice_id <> :excluding" if excluding else "")
+               + " ORDER BY submitted_at DESC LIMIT :limit")
+
+
+_HISTORY = {(until, excluding): _history_sql(until, excluding)
+            for until in (False, True) for excluding in (False, True)}
 
 
 class SqlInvoiceRepo:
@@ -37,13 +53,11 @@ class SqlInvoiceRepo:
             updated_at=invoice.submitted_at_us))
 
     def get(self, invoice_id: str) -> Invoice | None:
-        row = self.conn.execute(select(invoices).where(invoices.c.invoice_id == invoice_id)
-                                ).mappings().first()
+        row = _GET.run(self.conn, invoice_id=invoice_id).mappings().first()
         return _invoice(row) if row else None
 
     def set_status(self, invoice_id: str, status: InvoiceStatus, now_us: int) -> None:
-        self.conn.execute(update(invoices).where(invoices.c.invoice_id == invoice_id)
-                          .values(status=status.value, updated_at=now_us))
+        _SET_STATUS.run(self.conn, status=status.value, now=now_us, invoice_id=invoice_id)
 
     def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
                   excluding: str | None = None) -> list[Invoice]:
@@ -59,20 +73,17 @@ class SqlInvoiceRepo:
                 limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]:
         """The vendor's invoices submitted in [since_us, until_us], newest first, as
         summaries read straight from their rows (no lines, no text)."""
-        columns = invoices.c
-        query = (select(columns.invoice_id, columns.number, columns.amount, columns.currency,
-                        columns.issued_on, columns.status, columns.submitted_at)
-                 .where(columns.vendor_id == vendor_id, columns.submitted_at >= since_us)
-                 .order_by(columns.submitted_at.desc()).limit(limit))
+        query = _HISTORY[until_us is not None, excluding is not None]
+        params: dict[str, Any] = {"vendor_id": vendor_id, "since": since_us, "limit": limit}
         if until_us is not None:
-            query = query.where(columns.submitted_at <= until_us)
+            params["until"] = until_us
         if excluding is not None:
-            query = query.where(columns.invoice_id != excluding)
+            params["excluding"] = excluding
         return [InvoiceSummary(invoice_id, number,
                                Decimal(amount).scaleb(-ISO_4217_EXPONENTS[currency]), currency,
                                date.fromisoformat(issued_on), _STATUSES[status], submitted_at)
                 for invoice_id, number, amount, currency, issued_on, status, submitted_at
-                in self.conn.execute(query)]
+                in query.run(self.conn, **params)]
 
     def counts_by_status(self) -> dict[str, int]:
         rows = self.conn.execute(select(invoices.c.status, func.count())

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_, update
 
 from finbot.adapters.db.engine import upsert_insert
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import (
     aggregate_cursors,
     consumer_offsets,
@@ -30,17 +31,17 @@ from finbot.domain.events import ENVELOPE, Event, Outgoing, envelope_fields
 Cursor = tuple[int, int]
 """(transaction id, outbox id): a consumer's position."""
 
-_RESERVE = text(
+_RESERVE = Sql(
     "INSERT INTO outbox_aggregates (stream, aggregate_id, seq) VALUES (:stream, :aggregate_id, :n)"
     " ON CONFLICT (stream, aggregate_id) DO UPDATE SET seq = outbox_aggregates.seq + :n"
     " RETURNING seq")
 """Takes the aggregate's next ``n`` sequence numbers; returns the last of them."""
 _COLUMNS = ("event_id, stream, type, version, aggregate_id, aggregate_seq, tenant, "
             "occurred_at, trace_id, payload")
-_INSERT = text(f"INSERT INTO outbox ({_COLUMNS}) VALUES (:event_id, :stream, :type, :version, "
+_INSERT = Sql(f"INSERT INTO outbox ({_COLUMNS}) VALUES (:event_id, :stream, :type, :version, "
                ":aggregate_id, :seq, :tenant, :occurred_at, :trace_id, :payload)")
-_APPEND_PG = text(
-    f"WITH next AS ({_RESERVE.text}) INSERT INTO outbox ({_COLUMNS}) "
+_APPEND_PG = Sql(
+    f"WITH next AS ({_RESERVE.sqlite}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
 _WAITING = (f"SELECT id, {', '.join(ENVELOPE)} FROM outbox WHERE relayed_at IS NULL "
@@ -78,9 +79,9 @@ class SqlOutboxRepo:
         every state change's transaction), two on SQLite."""
         values = {**_values(event), "n": 1}
         if self._postgres:
-            return int(self.conn.execute(_APPEND_PG, values).scalar_one())
-        seq = int(self.conn.execute(_RESERVE, values).scalar_one())
-        self.conn.execute(_INSERT, {**values, "seq": seq})
+            return int(_APPEND_PG.run(self.conn, **values).scalar_one())
+        seq = int(_RESERVE.run(self.conn, **values).scalar_one())
+        _INSERT.run(self.conn, **values, seq=seq)
         return seq
 
     def append_many(self, events: Sequence[Event]) -> list[int]:
@@ -90,8 +91,8 @@ class SqlOutboxRepo:
         counts = Counter((e.stream, e.aggregate_id) for e in events)
         next_seq = {}
         for (stream, aggregate_id), n in counts.items():
-            last = int(self.conn.execute(_RESERVE, {"stream": stream, "aggregate_id": aggregate_id,
-                                                    "n": n}).scalar_one())
+            last = int(_RESERVE.run(self.conn, stream=stream, aggregate_id=aggregate_id,
+                                    n=n).scalar_one())
             next_seq[stream, aggregate_id] = last - n + 1
         rows, seqs = [], []
         for event in events:
@@ -100,7 +101,7 @@ class SqlOutboxRepo:
             seqs.append(seq)
             rows.append({**_values(event), "seq": seq})
         if rows:
-            self.conn.execute(_INSERT, rows)
+            _INSERT.run_many(self.conn, rows)
         return seqs
 
     def after(self, cursor: Cursor, *, limit: int) -> list[tuple[Cursor, Event]]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select
 
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import policies
+
+_LATEST = Sql("SELECT version, seq, body, digest FROM policies ORDER BY seq DESC LIMIT 1")
 
 
 class SqlPolicyRepo:
@@ -13,9 +16,7 @@ class SqlPolicyRepo:
 
     def latest(self) -> tuple[str, int, str, str] | None:
         """(version, seq, body, digest) of the newest policy."""
-        row = self.conn.execute(select(policies.c.version, policies.c.seq, policies.c.body,
-                                       policies.c.digest)
-                                .order_by(policies.c.seq.desc()).limit(1)).first()
+        row = _LATEST.run(self.conn).first()
         return (str(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
 
     def get(self, version: str) -> tuple[str, int, str, str] | None:

@@ -13,11 +13,16 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import messages, purchase_orders, vendor_notes, vendors
 from finbot.domain.invoices import PurchaseOrder
 from finbot.domain.money import Currency, Money
 from finbot.domain.vendors import Author, Message, Note, Vendor, VendorStatus
 
+_GET = Sql("SELECT * FROM vendors WHERE vendor_id = :vendor_id")
+_PO = Sql("SELECT * FROM purchase_orders WHERE po_number = :po_number")
+_NOTES = Sql("SELECT * FROM vendor_notes WHERE vendor_id = :vendor_id ORDER BY id DESC "
+             "LIMIT :limit")
 _VENDOR_FIELDS = ("vendor_id", "tenant", "legal_name", "country", "tax_id", "iban", "bic",
                   "routing_number", "account_number", "industry", "website", "profile",
                   "timezone")
@@ -34,8 +39,7 @@ class SqlVendorRepo:
             created_at=vendor.created_at_us, bank_changed_at=vendor.bank_changed_at_us))
 
     def get(self, vendor_id: str) -> Vendor | None:
-        row = self.conn.execute(select(vendors).where(vendors.c.vendor_id == vendor_id)
-                                ).mappings().first()
+        row = _GET.run(self.conn, vendor_id=vendor_id).mappings().first()
         return _vendor(row) if row else None
 
     def set_status(self, vendor_id: str, status: VendorStatus) -> None:
@@ -62,9 +66,7 @@ class SqlVendorRepo:
             status=po.status, created_at=now_us))
 
     def po(self, po_number: str) -> PurchaseOrder | None:
-        row = self.conn.execute(select(purchase_orders)
-                                .where(purchase_orders.c.po_number == po_number)
-                                ).mappings().first()
+        row = _PO.run(self.conn, po_number=po_number).mappings().first()
         if row is None:
             return None
         currency = row["currency"]
@@ -77,8 +79,7 @@ class SqlVendorRepo:
             text=note.text, created_at=note.created_at_us))
 
     def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]:
-        rows = self.conn.execute(select(vendor_notes).where(vendor_notes.c.vendor_id == vendor_id)
-                                 .order_by(vendor_notes.c.id.desc()).limit(limit)).mappings()
+        rows = _NOTES.run(self.conn, vendor_id=vendor_id, limit=limit).mappings()
         return [Note(r["vendor_id"], Author(r["author"]), r["author_id"], r["text"],
                      r["created_at"]) for r in reversed(list(rows))]
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select
 
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import workflow_steps as steps
 from finbot.domain.workflows import Step, StepStatus
+
+_GET = Sql("SELECT * FROM workflow_steps WHERE workflow_id = :workflow_id AND step = :step")
+_DUE = Sql("SELECT * FROM workflow_steps WHERE status = :pending AND due_at <= :now "
+           "AND lease_until <= :now ORDER BY due_at LIMIT :limit")
+_LEASE = Sql("UPDATE workflow_steps SET lease_until = :until, attempts = attempts + 1, "
+             "updated_at = :now WHERE workflow_id = :workflow_id AND step = :step "
+             "AND status = :pending AND lease_until <= :now")
+_FINISH = Sql("UPDATE workflow_steps SET status = :status, last_error = :error, "
+              "updated_at = :now, lease_until = 0 WHERE workflow_id = :workflow_id "
+              "AND step = :step")
+_RETRY = Sql("UPDATE workflow_steps SET status = :status, last_error = :error, "
+             "updated_at = :now, lease_until = 0, due_at = :due WHERE "
+             "workflow_id = :workflow_id AND step = :step")
 
 
 class SqlWorkflowRepo:
@@ -30,8 +44,7 @@ class SqlWorkflowRepo:
         return True
 
     def get(self, workflow_id: str, step: str) -> Step | None:
-        row = self.conn.execute(select(steps).where(steps.c.workflow_id == workflow_id,
-                                                    steps.c.step == step)).mappings().first()
+        row = _GET.run(self.conn, workflow_id=workflow_id, step=step).mappings().first()
         return _step(row) if row else None
 
     def of_workflow(self, workflow_id: str) -> list[Step]:
@@ -40,29 +53,27 @@ class SqlWorkflowRepo:
         return [_step(row) for row in rows]
 
     def due(self, *, now_us: int, limit: int) -> list[Step]:
-        rows = self.conn.execute(
-            select(steps).where(steps.c.status == StepStatus.PENDING.value,
-                                steps.c.due_at <= now_us, steps.c.lease_until <= now_us)
-            .order_by(steps.c.due_at).limit(limit)).mappings()
+        rows = _DUE.run(self.conn, pending=StepStatus.PENDING.value, now=now_us,
+                        limit=limit).mappings()
         return [_step(row) for row in rows]
 
     def lease(self, step: Step, *, now_us: int, until_us: int) -> bool:
         """Take ``step`` until ``until_us``; False if another runner holds or finished it."""
-        result = self.conn.execute(update(steps).where(and_(
-            steps.c.workflow_id == step.workflow_id, steps.c.step == step.step,
-            steps.c.status == StepStatus.PENDING.value, steps.c.lease_until <= now_us))
-            .values(lease_until=until_us, attempts=steps.c.attempts + 1, updated_at=now_us))
+        result = _LEASE.run(self.conn, until=until_us, now=now_us,
+                            workflow_id=step.workflow_id, step=step.step,
+                            pending=StepStatus.PENDING.value)
         return bool(result.rowcount)
 
     def finish(self, step: Step, status: StepStatus, *, now_us: int, error: str = "",
                retry_at_us: int | None = None) -> None:
         """Mark ``step`` done or failed, or (``retry_at_us``) pending again from then."""
-        values: dict[str, Any] = {"status": status.value, "last_error": error[:2000],
-                                  "updated_at": now_us, "lease_until": 0}
-        if retry_at_us is not None:
-            values["due_at"] = retry_at_us
-        self.conn.execute(update(steps).where(steps.c.workflow_id == step.workflow_id,
-                                              steps.c.step == step.step).values(**values))
+        values: dict[str, Any] = {"status": status.value, "error": error[:2000],
+                                  "now": now_us, "workflow_id": step.workflow_id,
+                                  "step": step.step}
+        if retry_at_us is None:
+            _FINISH.run(self.conn, **values)
+        else:
+            _RETRY.run(self.conn, due=retry_at_us, **values)
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute(select(steps.c.status, func.count())
