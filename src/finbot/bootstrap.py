@@ -38,6 +38,7 @@ from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
 from finbot.services.audit import AuditLog
+from finbot.services.auth import AuthService
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import DecisionService
 from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
@@ -79,6 +80,7 @@ class App:
     vendor_work: VendorWork
     steps: StepRunner
     fraud_scorer: Callable[[], Scorer]
+    auth: AuthService
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -152,6 +154,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["breakers"] = BreakerService(uow, parts["audit"], outbox=parts["outbox"])
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
                                          outbox=parts["outbox"])
+    parts["auth"] = overrides.pop("auth", None) or AuthService(
+        uow, session_ttl_s=settings.session_ttl_s)
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"],
                                      outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     agents: dict[str, AgentModels] = Field(
         default_factory=dict, description="Per-agent model overrides (config file only)")
 
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600,
+                               description="How long a signed-in browser session lives")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
     pending_timeout_s: int = Field(default=3600, gt=0,
                                    description="How long a payment reservation lives")

@@ -47,6 +47,13 @@ class NotFound(FinbotError):
     code = "not_found"
 
 
+class Unauthenticated(FinbotError):
+    """Raised when the caller has not proved who it is: no session or token, a wrong
+    password, an expired session or a revoked token (one message for all, on purpose)."""
+
+    code = "unauthenticated"
+
+
 class Forbidden(FinbotError):
     """Raised when the caller may not see or do what it asked (another tenant's data, a
     role it does not hold)."""

@@ -401,3 +401,35 @@ sanctions_entries = Table(
     Column("aliases", Text, nullable=False),
     Column("imported_at", BigInteger, nullable=False),
 )
+
+users = Table(
+    "users", metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("disabled", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+user_sessions = Table(
+    "user_sessions", metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+)

@@ -22,6 +22,7 @@ from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
 from finbot.adapters.db.sanctions_repo import SqlSanctionsRepo
+from finbot.adapters.db.user_repo import SqlUserRepo
 from finbot.adapters.db.vendor_repo import SqlVendorRepo
 from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
 from finbot.services.ports import TransientConflict
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
         self.invoices: SqlInvoiceRepo
         self.workflows: SqlWorkflowRepo
         self.sanctions: SqlSanctionsRepo
+        self.users: SqlUserRepo
 
     @property
     def connection(self) -> Connection:
@@ -92,6 +94,7 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepo(conn)
         self.workflows = SqlWorkflowRepo(conn)
         self.sanctions = SqlSanctionsRepo(conn)
+        self.users = SqlUserRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -182,6 +185,10 @@ class LedgerUnitOfWork:
 
     @property
     def sanctions(self) -> SqlSanctionsRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def users(self) -> SqlUserRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

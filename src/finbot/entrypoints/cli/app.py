@@ -23,6 +23,7 @@ from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.review import review_cli
 from finbot.entrypoints.cli.sanctions import sanctions_cli
 from finbot.entrypoints.cli.simulate import simulate
+from finbot.entrypoints.cli.users import users_cli
 from finbot.entrypoints.cli.worker import worker
 
 cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touch money.",
@@ -39,6 +40,7 @@ cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
 cli.add_typer(sanctions_cli, name="sanctions")
+cli.add_typer(users_cli, name="users")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
 cli.command("chat")(chat)
