@@ -80,8 +80,9 @@ class AgentTools:
 def remembered(tools: AgentTools) -> AgentTools:
     """The same views, each answer kept for the life of the returned object: one workflow
     step, whose gate facts and tools ask for the same invoice, vendor, purchase order and
-    policy several times. Everything a step reads is then one consistent read; the next
-    step starts afresh. Lists are copied out, so a caller cannot change what others see."""
+    policy several times. Within a step the same question gets the same answer (the gate
+    and the agent judge the same invoice and policy); the next step reads afresh. Lists
+    are copied out, so a caller cannot change what others see."""
     return AgentTools(ledger=tools.ledger, policy=_Policy(tools.policy),
                       vendors=_Vendors(tools.vendors), invoices=_Invoices(tools.invoices),
                       sanctions=tools.sanctions)
