@@ -26,8 +26,8 @@ from tests.integration.test_reviews import (  # noqa: F401
     WHY,
     books,
     escalate,
-    run_background_round,
 )
+from tests.workflow_kit import run_until_idle
 
 DAY_US = 86_400 * 1_000_000
 NOW_US = 1_800_000_000 * 1_000_000
@@ -115,14 +115,14 @@ def test_replaying_the_executor_pays_nothing_twice(books: App, env: None) -> Non
     escalate(books, "d-1")
     books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
     books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
-    run_background_round(books)
+    run_until_idle(books, timeout_s=10)
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
     since = datetime.now(UTC).replace(year=2020).isoformat()
     result = runner.invoke(cli, ["events", "replay", "--stream", "business", "--from", since,
                                  "--consumer", "executor"])
     assert result.exit_code == 0, result.output
     assert "replayed 1 events into executor" in result.output
-    run_background_round(books)
+    run_until_idle(books, timeout_s=10)
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
 
 

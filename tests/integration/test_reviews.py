@@ -4,7 +4,6 @@ records it, and only approved escalations can be paid."""
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -21,9 +20,9 @@ from finbot.domain.ledger import AccountFlag, TransferRequest
 from finbot.domain.policy import policy_from_mapping
 from finbot.domain.reviews import ConflictOfInterest, ReviewRefused, ReviewStatus
 from finbot.entrypoints.cli.app import cli
-from finbot.entrypoints.workers import background_round, settled
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
+from tests.workflow_kit import run_until_idle
 
 PAYABLE, BANK = "vendor:001:payable:USD", "company:bank"
 POLICY = policy_from_mapping("p8", {
@@ -162,28 +161,16 @@ def test_the_review_commands_work_the_queue(books: App, env: None, tmp_path: Pat
 def test_an_approved_escalation_flows_on_to_execution_once(books: App) -> None:
     escalate(books, "d-1")
     books.reviews.review("d-1", reviewer_id="ann", verdict="APPROVE", rationale=WHY)
-    run_background_round(books)
+    run_until_idle(books, timeout_s=10)
     assert books.payments.resume_all() == []  # one approval of two: nothing started
     books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
-    run_background_round(books)
+    run_until_idle(books, timeout_s=10)
     saga = books.payments.get("pay-d-1")
     assert saga.state.value == "completed"
     assert saga.amount == 120000
     with books.uow() as uow:  # redelivery after a lost offset starts nothing new
         uow.outbox.save_offset("executor", (-1, 0))
         uow.commit()
-    run_background_round(books)
+    run_until_idle(books, timeout_s=10)
     assert books.consumer("executor").dead_letters() == []
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
-
-
-def run_background_round(app: App) -> None:
-    """Background rounds until every event written so far was taken (on PostgreSQL an
-    event stays out of sight while an older transaction anywhere on the server is open:
-    a consumer that found nothing to read is not yet done)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        background_round(app, 1)
-        if settled(app):
-            return
-        time.sleep(0.02)

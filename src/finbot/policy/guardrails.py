@@ -171,8 +171,10 @@ HARD_RULES: tuple[Rule, ...] = (_required_fields, _max_single, _daily_volume, _v
                                 _bank_cooling_off, _over_po)
 
 
-_BY_AMOUNT = frozenset({_max_single, _daily_volume, _volume_30d, _vendor_age})
-"""The hard rules that compare the payment with an amount set in the policy."""
+_WITHOUT_AMOUNTS: tuple[Rule, ...] = tuple(
+    rule for rule in HARD_RULES
+    if rule not in {_max_single, _daily_volume, _volume_30d, _vendor_age})
+"""The hard rules that do not compare the payment with an amount set in the policy."""
 
 ONBOARDING_HARD_RULES: tuple[Rule, ...] = (_sanctioned_country, _sanctioned_name)
 """Onboarding decides about a vendor, not a payment: only the rules about the party."""
@@ -187,11 +189,9 @@ def hard_rules(policy: Policy, facts: PaymentFacts, *,
     if stage is Stage.ONBOARDING:
         return [rule(policy, facts) for rule in ONBOARDING_HARD_RULES]
     limits = policy.in_currency(facts.currency)
-    if limits is None:
-        return [_currency_limits(policy, facts.currency, limits),
-                *(rule(policy, facts) for rule in HARD_RULES if rule not in _BY_AMOUNT)]
+    rules = HARD_RULES if limits is not None else _WITHOUT_AMOUNTS
     return [_currency_limits(policy, facts.currency, limits),
-            *(rule(limits, facts) for rule in HARD_RULES)]
+            *(rule(limits or policy, facts) for rule in rules)]
 
 
 def _currency_limits(policy: Policy, currency: str, limits: Policy | None) -> RuleResult:

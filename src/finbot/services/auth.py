@@ -19,7 +19,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -105,11 +105,12 @@ class AuthService:
             found = uow.users.by_email(normal_email(email))
             if found is None:
                 raise NotFound(f"no user {email!r}", field="email")
-            uow.users.set_disabled(found[0].user_id, disabled)
+            user = replace(found[0], disabled=disabled)
+            uow.users.set_disabled(user.user_id, disabled)
             if disabled:
-                uow.users.end_sessions_of(found[0].user_id)
+                uow.users.end_sessions_of(user.user_id)
             uow.commit()
-            return found[0]
+            return user
 
     # -- sessions ---------------------------------------------------------------------
 

@@ -34,10 +34,11 @@ class Sql:
 
     def run(self, conn: Connection, **params: Any) -> CursorResult[*tuple[Any, ...]]:
         """Execute on ``conn`` (inside its transaction) with ``params``."""
-        text = self.postgresql if conn.dialect.name == "postgresql" else self.sqlite
-        return conn.exec_driver_sql(text, params)
+        return conn.exec_driver_sql(self._text(conn), params)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute once per row of parameters (the driver's executemany)."""
-        text = self.postgresql if conn.dialect.name == "postgresql" else self.sqlite
-        conn.exec_driver_sql(text, [dict(row) for row in rows])
+        conn.exec_driver_sql(self._text(conn), [dict(row) for row in rows])
+
+    def _text(self, conn: Connection) -> str:
+        return self.postgresql if conn.dialect.name == "postgresql" else self.sqlite

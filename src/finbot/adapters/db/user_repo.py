@@ -12,7 +12,9 @@ from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import api_tokens, user_sessions, users, vendor_members
 from finbot.domain.users import Role, User
 
-_USER_COLUMNS = "user_id, email, display_name, tenant, roles, disabled, created_at"
+_USER_FIELDS = ("user_id", "email", "display_name", "tenant", "roles", "disabled",
+                "created_at")
+_USER_COLUMNS = ", ".join(_USER_FIELDS)
 _BY_SESSION = Sql(
     "SELECT s.user_id, s.csrf_token, s.expires_at FROM user_sessions s "
     "WHERE s.session_hash = :session_hash")
@@ -45,10 +47,10 @@ class SqlUserRepo:
         row = self.conn.execute(select(users).where(users.c.email == email)).mappings().first()
         if row is None:
             return None
-        return self._user(tuple(row[c] for c in _USER_COLUMNS.split(", "))), row["password_hash"]
+        return self._user(tuple(row[c] for c in _USER_FIELDS)), row["password_hash"]
 
     def all(self, *, tenant: str | None = None, limit: int = 1000) -> list[User]:
-        query = select(*(users.c[c] for c in _USER_COLUMNS.split(", "))).order_by(
+        query = select(*(users.c[c] for c in _USER_FIELDS)).order_by(
             users.c.email).limit(limit)
         if tenant is not None:
             query = query.where(users.c.tenant == tenant)
