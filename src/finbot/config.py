@@ -57,6 +57,14 @@ class AgentModels(ModelSettings):
     fallback: list[ModelSettings] = Field(default_factory=list)
 
 
+DEFAULT_RATE_LIMITS = {
+    "default": "600/minute", "login": "10/minute;50/hour", "money": "60/minute",
+    "chat": "20/minute", "upload": "30/minute",
+}
+"""Route classes and their limits (each per client address and, when signed in, per
+user); login is the strictest, money and chat stricter than the rest."""
+
+
 class Settings(BaseSettings):
     """Every setting FinBot reads; see docs/configuration.md for each one."""
 
@@ -102,6 +110,17 @@ class Settings(BaseSettings):
 
     session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600,
                                description="How long a signed-in browser session lives")
+    cookie_secure: bool = Field(
+        default=False, description="Mark the session cookie Secure (serve over HTTPS); "
+        "always on in production")
+    home_tenant: str = Field(default="default", min_length=1, max_length=64,
+                             description="The tenant that runs this deployment's ledger")
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="Per route class: limits per client address and per user, in the "
+        "`limits` notation ('10/minute;100/hour')")
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
+                                  description="The largest document an upload may carry")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)
     pending_timeout_s: int = Field(default=3600, gt=0,
                                    description="How long a payment reservation lives")

@@ -14,10 +14,12 @@ from starlette.websockets import WebSocketDisconnect
 from finbot.adapters.redis.streams import RedisStreamPublisher
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
-from finbot.entrypoints.web.app import create_web_app, operator_token
+from finbot.entrypoints.web.app import create_web_app
 from finbot.entrypoints.web.push import UNAUTHORISED, issue_token
 from finbot.services.relay import OutboxRelay
+from tests.api_kit import add_user, sign_in, web_app
 from tests.conftest import REDIS_URL
+from tests.workflow_kit import clean_vendor
 
 
 def emit(app: App, tenant: str, reason: str) -> None:
@@ -46,13 +48,13 @@ def receive_reason(socket: Any, app: App, tenant: str, reason: str) -> dict[str,
 
 
 def test_a_client_sees_its_tenants_events_only(app: App) -> None:
-    with TestClient(create_web_app(app), client=("127.0.0.1", 5000)) as client:
-        auth = {"Authorization": f"Bearer {operator_token(app)}"}
-        token = client.get("/api/events/token", params={"tenant": "acme"},
-                           headers=auth).json()["token"]
-        with client.websocket_connect(f"/ws/events?token={token}") as socket:
-            emit(app, "globex", "not yours")  # another tenant's, first
-            message = receive_reason(socket, app, "acme", "yours")
+    web = web_app(app)
+    add_user(app, "adam@acme.example", "admin", tenant="acme")
+    token = sign_in(web, "adam@acme.example").get("/api/events/token").json()["token"]
+    with TestClient(web) as client, client.websocket_connect(
+            f"/ws/events?token={token}") as socket:
+        emit(app, "globex", "not yours")  # another tenant's, first
+        message = receive_reason(socket, app, "acme", "yours")
     assert message["type"] == "breaker.changed"
     assert message["payload"]["reason"] == "yours"  # globex's event never arrived first
 
@@ -71,9 +73,39 @@ def test_a_socket_without_a_valid_token_is_refused(app: App, token: str | None,
     assert refused.value.code == UNAUTHORISED
 
 
-def test_the_token_route_needs_the_operator(app: App) -> None:
+def test_the_token_route_needs_a_signed_in_user(app: App) -> None:
     with TestClient(create_web_app(app), client=("127.0.0.1", 5000)) as client:
         assert client.get("/api/events/token").status_code == 401
+
+
+def test_a_vendor_users_socket_carries_only_their_vendors_events(app: App) -> None:
+    web = web_app(app)
+    app.vendor_work.register_vendor(clean_vendor("v-mine"))
+    app.vendor_work.register_vendor(clean_vendor("v-theirs"))
+    add_user(app, "ann@acme.example", "vendor", vendors=("v-mine",))
+    token = sign_in(web, "ann@acme.example").get("/api/events/token").json()["token"]
+    with TestClient(web) as client, client.websocket_connect(
+            f"/ws/events?token={token}") as socket:
+        stop = threading.Event()
+
+        def note(vendor_id: str) -> None:
+            with app.uow() as uow:
+                app.outbox.emit_in(uow, "vendor.status_changed", vendor_id, {
+                    "vendor_id": vendor_id, "status": "active"})
+                uow.commit()
+
+        def keep_noting() -> None:
+            while not stop.wait(0.1):
+                note("v-theirs")
+                note("v-mine")
+        noting = threading.Thread(target=keep_noting)
+        noting.start()
+        try:
+            message = socket.receive_json()
+        finally:
+            stop.set()
+            noting.join()
+    assert message["payload"]["vendor_id"] == "v-mine"
 
 
 @pytest.mark.redis

@@ -71,13 +71,13 @@ class AuthService:
     def create_user(self, email: str, password: str, *, roles: Collection[str],
                     display_name: str = "", tenant: str = "default",
                     vendors: Collection[str] = ()) -> User:
-        """Add a user; a vendor user names the vendors they act for (of their tenant)."""
+        """Add a user; a vendor user names the vendors they act for (of their tenant), or
+        none yet when they will onboard their first one."""
         address = normal_email(email)
         check_password(password, email=address)
         granted = roles_of(roles)
-        if (Role.VENDOR in granted) != bool(vendors):
-            raise InvalidInput("a vendor user belongs to at least one vendor, and only "
-                               "vendor users belong to vendors", field="vendors")
+        if vendors and Role.VENDOR not in granted:
+            raise InvalidInput("only vendor users belong to vendors", field="vendors")
         user = User(f"u-{uuid.uuid4().hex[:16]}", address,
                     display_name.strip()[:200] or address.split("@")[0], granted, tenant,
                     frozenset(vendors), created_at_us=self._clock())

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from finbot.domain.errors import Conflict
 from finbot.domain.ledger import (
     AccountFlag,
     AccountType,
@@ -17,6 +18,7 @@ from finbot.domain.ledger import (
     TransferRequest,
     currency_account_code,
 )
+from finbot.services.auth import AuthService
 from finbot.services.ledger import LedgerService
 
 COMPANY_ACCOUNTS = (
@@ -110,3 +112,23 @@ def _vendor_invoices(rng: random.Random, vendor: int, count: int,
             requests.append(TransferRequest(f"{invoice}:settle", kind=TransferKind.POST_PENDING,
                                             pending_id=f"{invoice}:reserve"))
     return requests
+
+
+DEMO_USERS = (("vendor@demo.finbot", "vendor"), ("reviewer@demo.finbot", "reviewer"),
+              ("reviewer2@demo.finbot", "reviewer"), ("admin@demo.finbot", "admin"),
+              ("auditor@demo.finbot", "auditor"), ("player@demo.finbot", "player"))
+"""The demo's people: a vendor user who will onboard their first vendor, two reviewers
+(large payments need four eyes), an admin, an auditor and an arena player."""
+
+
+def seed_demo_users(auth: AuthService, *, password: str) -> list[str]:
+    """Create the demo users that do not exist yet (all with ``password``); their emails."""
+    created = []
+    for email, role in DEMO_USERS:
+        try:
+            auth.create_user(email, password, roles=[role],
+                             display_name=f"Demo {role}")
+        except Conflict:
+            continue
+        created.append(email)
+    return created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,6 +49,15 @@ class PolicyStore:
             raise NotFound("no policy has been published; run `finbot policy publish FILE`",
                            field="policy")
         return policy_from_json(latest[0], latest[2])
+
+    def document(self, version: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        """(version, digest, the document as published): ``version``'s or the current."""
+        with self._uow() as uow:
+            found = uow.policies.latest() if version is None else uow.policies.get(version)
+        if found is None:
+            raise NotFound(f"no policy version {version!r}" if version else
+                           "no policy has been published", field="version")
+        return found[0], found[3], dict(json.loads(found[2]))
 
     def get(self, version: str) -> Policy:
         with self._uow() as uow:

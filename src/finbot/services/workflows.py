@@ -7,7 +7,7 @@ step, in the consumer's transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -48,8 +48,9 @@ class VendorWork:
         self._outbox = outbox or Outbox(clock=clock)
         self._clock = clock
 
-    def register_vendor(self, vendor: Vendor) -> Vendor:
-        """Record a new vendor (pending) and announce it; onboarding follows."""
+    def register_vendor(self, vendor: Vendor, *, members: Collection[str] = ()) -> Vendor:
+        """Record a new vendor (pending) with the users who act for it (``members``) and
+        announce it; onboarding follows."""
         vendor = _stamped_vendor(vendor, self._clock())
 
         def register() -> Vendor:
@@ -58,6 +59,8 @@ class VendorWork:
                     raise Conflict(f"vendor {vendor.vendor_id!r} is already registered",
                                    field="vendor_id")
                 uow.vendors.add(vendor)
+                for user_id in members:
+                    uow.reviews.add_member(user_id, vendor.vendor_id, vendor.created_at_us)
                 self._outbox.emit_in(uow, "vendor.registered", vendor.vendor_id,
                                      {"vendor_id": vendor.vendor_id}, tenant=vendor.tenant)
                 uow.commit()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, tuple_
 
 from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import invoices
@@ -67,6 +68,19 @@ class SqlInvoiceRepo:
                  .order_by(invoices.c.submitted_at.desc()).limit(limit))
         if excluding is not None:
             query = query.where(invoices.c.invoice_id != excluding)
+        return [_invoice(row) for row in self.conn.execute(query).mappings()]
+
+    def page(self, *, tenant: str, vendor_ids: Collection[str] | None = None,
+             before: tuple[int, str] | None = None, limit: int = 50) -> list[Invoice]:
+        """``tenant``'s invoices (of ``vendor_ids`` when given), newest first, submitted
+        before the (submitted_at, invoice_id) cursor ``before``."""
+        column = invoices.c
+        query = (select(invoices).where(column.tenant == tenant)
+                 .order_by(column.submitted_at.desc(), column.invoice_id.desc()).limit(limit))
+        if vendor_ids is not None:
+            query = query.where(column.vendor_id.in_(list(vendor_ids)))
+        if before is not None:
+            query = query.where(tuple_(column.submitted_at, column.invoice_id) < before)
         return [_invoice(row) for row in self.conn.execute(query).mappings()]
 
     def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,

@@ -5,9 +5,19 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
-from finbot.adapters.db.tables import review_queue, reviews, vendor_members
+from finbot.adapters.db.tables import review_queue, reviews, vendor_members, vendors
 from finbot.domain.reviews import Priority, Review, ReviewItem, ReviewStatus, Verdict
 
 _UNSETTLED = [status.value for status in ReviewStatus if not status.settled]
@@ -60,6 +70,18 @@ class SqlReviewRepo:
                  .order_by(review_queue.c.priority, review_queue.c.due_at).limit(limit))
         if overdue_at is not None:
             query = query.where(review_queue.c.due_at < overdue_at)
+        return [_item(r) for r in self.conn.execute(query).mappings()]
+
+    def pending_in(self, tenant: str, *, limit: int,
+                   after: tuple[int, int, str] | None = None) -> list[ReviewItem]:
+        """``tenant``'s unsettled items, most urgent first, after the (priority, due_at,
+        decision_id) cursor ``after``."""
+        queue = review_queue.c
+        query = (select(review_queue).join(vendors, vendors.c.vendor_id == queue.vendor_id)
+                 .where(queue.status.in_(_UNSETTLED), vendors.c.tenant == tenant)
+                 .order_by(queue.priority, queue.due_at, queue.decision_id).limit(limit))
+        if after is not None:
+            query = query.where(tuple_(queue.priority, queue.due_at, queue.decision_id) > after)
         return [_item(r) for r in self.conn.execute(query).mappings()]
 
     def counts(self, now_us: int) -> tuple[int, int]:

@@ -8,6 +8,7 @@ vendor id, so a caller holding one vendor's id never reads another's rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,21 @@ class SqlVendorRepo:
         if tenant is not None:
             query = query.where(vendors.c.tenant == tenant)
         return [_vendor(row) for row in self.conn.execute(query).mappings()]
+
+    def page(self, *, tenant: str, vendor_ids: Collection[str] | None = None,
+             after: str = "", limit: int = 50) -> list[Vendor]:
+        """``tenant``'s vendors (only ``vendor_ids`` when given) after ``after``, by id."""
+        query = (select(vendors).where(vendors.c.tenant == tenant, vendors.c.vendor_id > after)
+                 .order_by(vendors.c.vendor_id).limit(limit))
+        if vendor_ids is not None:
+            query = query.where(vendors.c.vendor_id.in_(list(vendor_ids)))
+        return [_vendor(row) for row in self.conn.execute(query).mappings()]
+
+    def tenants_of(self, vendor_ids: Collection[str]) -> dict[str, str]:
+        """Each known vendor's tenant."""
+        rows = self.conn.execute(select(vendors.c.vendor_id, vendors.c.tenant)
+                                 .where(vendors.c.vendor_id.in_(list(vendor_ids))))
+        return {row[0]: row[1] for row in rows}
 
     def add_po(self, po: PurchaseOrder, *, tenant: str, now_us: int) -> None:
         amount = Money.of(po.amount, po.currency).minor

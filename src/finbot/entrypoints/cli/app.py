@@ -84,18 +84,6 @@ def up(host: str = typer.Option(None, help="Interface to listen on [FINBOT_HOST]
     serve(host=host, port=port, seed=seed, console=console)
 
 
-@cli.command("operator-token")
-@reports_errors
-def operator_token_command() -> None:
-    """Print the bearer token for the web routes (outside development). Keep it secret."""
-    from finbot.bootstrap import bootstrap
-    from finbot.entrypoints.web.app import operator_token
-
-    app = bootstrap(run_migrations=False)
-    print(operator_token(app))
-    app.close()
-
-
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -38,12 +38,28 @@ def _signer(app: App) -> URLSafeTimedSerializer:
                                   salt="finbot-push")
 
 
-def issue_token(app: App, tenant: str) -> str:
-    return _signer(app).dumps({"tenant": tenant})
+@dataclass(frozen=True)
+class Audience:
+    """Whose events a socket receives: its tenant's, and only some vendors' for a vendor
+    user (``vendors`` None: every vendor of the tenant)."""
+
+    tenant: str
+    vendors: frozenset[str] | None = None
+
+    def sees(self, event: Event) -> bool:
+        if event.tenant != self.tenant:
+            return False
+        return self.vendors is None or event.payload.get("vendor_id") in self.vendors
 
 
-def tenant_of(app: App, token: str | None) -> str | None:
-    """The tenant a valid, unexpired token is bound to; None otherwise."""
+def issue_token(app: App, tenant: str, *, vendors: Collection[str] | None = None) -> str:
+    """A socket token for ``tenant`` (limited to ``vendors`` when given)."""
+    return _signer(app).dumps({"tenant": tenant,
+                               "vendors": sorted(vendors) if vendors is not None else None})
+
+
+def audience_of(app: App, token: str | None) -> Audience | None:
+    """The audience a valid, unexpired token is bound to; None otherwise."""
     if not token:
         return None
     try:
@@ -51,7 +67,10 @@ def tenant_of(app: App, token: str | None) -> str | None:
     except (SignatureExpired, BadSignature):
         return None
     tenant = claims.get("tenant") if isinstance(claims, dict) else None
-    return tenant if isinstance(tenant, str) else None
+    if not isinstance(tenant, str):
+        return None
+    vendors = claims.get("vendors")
+    return Audience(tenant, frozenset(vendors) if isinstance(vendors, list) else None)
 
 
 def public(event: Event) -> dict[str, object]:
@@ -63,7 +82,7 @@ def public(event: Event) -> dict[str, object]:
 
 @dataclass(eq=False)  # each socket's subscriber is distinct
 class Subscriber:
-    tenant: str
+    audience: Audience
     queue: asyncio.Queue[dict[str, object] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     overflowed: bool = False
@@ -92,8 +111,8 @@ class PushHub:
         for subscriber in self._subscribers:
             subscriber.queue.put_nowait(None)
 
-    def subscribe(self, tenant: str) -> Subscriber:
-        subscriber = Subscriber(tenant)
+    def subscribe(self, audience: Audience) -> Subscriber:
+        subscriber = Subscriber(audience)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -107,7 +126,7 @@ class PushHub:
                 continue
             message = public(event)
             for subscriber in list(self._subscribers):
-                if subscriber.tenant != event.tenant:
+                if not subscriber.audience.sees(event):
                     continue
                 try:
                     subscriber.queue.put_nowait(message)

@@ -1,0 +1,62 @@
+"""Vendors: registration (onboarding starts), profile, bank details and notes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from finbot.entrypoints.api.deps import ScopeDep, limited
+from finbot.entrypoints.api.schemas import (
+    BankDetails,
+    NoteCreate,
+    NotePublic,
+    Page,
+    VendorCreate,
+    VendorPublic,
+    decode_cursor,
+    encode_cursor,
+)
+
+router = APIRouter(prefix="/api/vendors", tags=["vendors"],
+                   dependencies=[Depends(limited("default"))])
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@router.get("")
+def list_vendors(scope: ScopeDep, cursor: str | None = None,
+                 limit: Limit = 50) -> Page[VendorPublic]:
+    """The vendors the caller may see, by id."""
+    after = decode_cursor(cursor) or ""
+    vendors = scope.vendors(after=str(after), limit=limit)
+    more = encode_cursor(vendors[-1].vendor_id) if len(vendors) == limit else None
+    return Page(items=[VendorPublic.of(v) for v in vendors], next_cursor=more)
+
+
+@router.post("", status_code=201)
+def register_vendor(body: VendorCreate, scope: ScopeDep) -> VendorPublic:
+    """Register a vendor the caller works for; onboarding checks start at once."""
+    return VendorPublic.of(scope.register_vendor(body.to_vendor()))
+
+
+@router.get("/{vendor_id}")
+def get_vendor(vendor_id: str, scope: ScopeDep) -> VendorPublic:
+    return VendorPublic.of(scope.vendor(vendor_id))
+
+
+@router.put("/{vendor_id}/bank-details", status_code=204,
+            dependencies=[Depends(limited("money"))])
+def change_bank_details(vendor_id: str, body: BankDetails, scope: ScopeDep) -> None:
+    """New bank details; payments to them wait out the policy's cooling-off period."""
+    scope.change_bank_details(vendor_id, **body.model_dump())
+
+
+@router.get("/{vendor_id}/notes")
+def list_notes(vendor_id: str, scope: ScopeDep, limit: Limit = 50) -> list[NotePublic]:
+    return [NotePublic.of(n) for n in scope.notes(vendor_id, limit=limit)]
+
+
+@router.post("/{vendor_id}/notes", status_code=201, dependencies=[Depends(limited("chat"))])
+def add_note(vendor_id: str, body: NoteCreate, scope: ScopeDep) -> NotePublic:
+    """A message to accounts payable about this vendor."""
+    return NotePublic.of(scope.add_note(vendor_id, body.text))

@@ -1,0 +1,276 @@
+"""What one caller may see and do: every read and write the API makes goes through the
+caller's ``Scope``, the one place tenant isolation, vendor membership and permissions are
+enforced, so a route cannot forget them.
+
+A record of another tenant, or a vendor a vendor user does not belong to, is reported as
+not found, the same answer as for an id that does not exist, so other tenants' ids cannot
+be probed. A role without the permission an action needs gets Forbidden.
+
+The ledger belongs to the deployment's home tenant; a vendor's own payable accounts
+(``vendor:<id>:…``) belong to the vendor's tenant and are visible to its members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from finbot.domain.audit import AuditRecord
+from finbot.domain.breakers import StoredBreaker
+from finbot.domain.decisions import Outcome, Stage
+from finbot.domain.errors import Forbidden, NotFound
+from finbot.domain.invoices import Invoice, InvoiceStatus
+from finbot.domain.ledger import Account, Transfer
+from finbot.domain.policy import Policy
+from finbot.domain.reviews import Review, ReviewItem
+from finbot.domain.timeline import Entry, decided, paid, submitted
+from finbot.domain.users import Permission, Principal
+from finbot.domain.vendors import Author, Note, Vendor
+from finbot.domain.workflows import workflow_id
+from finbot.services.breakers import BreakerService, BreakerStatus
+from finbot.services.ledger import UowFactory
+from finbot.services.policies import PolicyStore
+from finbot.services.ports import UnitOfWork
+from finbot.services.reviews import ReviewService
+from finbot.services.workflows import VendorWork
+
+P = Permission
+
+
+class LedgerReads(Protocol):
+    def accounts(self) -> list[Account]: ...
+    def account(self, code: str) -> Account: ...
+    def history(self, account: Account | None = None, *, after_seq: int = 0,
+                limit: int = 100, newest_first: bool = False) -> list[Transfer]: ...
+
+
+@dataclass(frozen=True)
+class Trail:
+    """A decision as staff see it: the record, its reviews and the queue item if any."""
+
+    record: AuditRecord
+    reviews: list[Review]
+    item: ReviewItem | None
+
+
+class Scope:
+    """One principal's view of FinBot for one request."""
+
+    def __init__(self, principal: Principal, *, uow: UowFactory, ledger: LedgerReads,
+                 work: VendorWork, reviews: ReviewService, policies: PolicyStore,
+                 breakers: BreakerService, home_tenant: str = "default") -> None:
+        self.principal = principal
+        self._uow = uow
+        self._ledger = ledger
+        self._work = work
+        self._reviews = reviews
+        self._policies = policies
+        self._breakers = breakers
+        self._home = home_tenant
+
+    # vendors ---------------------------------------------------------------------------
+
+    def vendor(self, vendor_id: str) -> Vendor:
+        """A vendor the caller may read; NotFound for any other."""
+        with self._uow() as uow:
+            return self._visible_vendor(uow, vendor_id)
+
+    def vendors(self, *, after: str = "", limit: int = 50) -> list[Vendor]:
+        with self._uow() as uow:
+            return uow.vendors.page(tenant=self.principal.tenant, vendor_ids=self._only(),
+                                    after=after, limit=limit)
+
+    def register_vendor(self, vendor: Vendor) -> Vendor:
+        """A vendor user registers a vendor of their tenant and becomes its member."""
+        self.principal.require(P.OWN_VENDORS)
+        return self._work.register_vendor(
+            replace(vendor, tenant=self.principal.tenant),
+            members=(self.principal.user_id,))
+
+    def add_note(self, vendor_id: str, text: str) -> Note:
+        """A vendor user writes to accounts payable about one of their vendors."""
+        self._acting_for(vendor_id)
+        return self._work.add_note(vendor_id, text, author=Author.VENDOR,
+                                   author_id=self.principal.user_id)
+
+    def notes(self, vendor_id: str, *, limit: int = 50) -> list[Note]:
+        with self._uow() as uow:
+            self._visible_vendor(uow, vendor_id)
+            return uow.vendors.notes(vendor_id, limit=limit)
+
+    def change_bank_details(self, vendor_id: str, **details: str) -> None:
+        self._acting_for(vendor_id)
+        self._work.change_bank_details(vendor_id, **details)
+
+    # invoices --------------------------------------------------------------------------
+
+    def invoice(self, invoice_id: str) -> Invoice:
+        with self._uow() as uow:
+            return self._visible_invoice(uow, invoice_id)
+
+    def invoices(self, *, vendor_id: str | None = None, before: tuple[int, str] | None = None,
+                 limit: int = 50) -> list[Invoice]:
+        with self._uow() as uow:
+            if vendor_id is not None:
+                self._visible_vendor(uow, vendor_id)
+            only = {vendor_id} if vendor_id is not None else self._only()
+            return uow.invoices.page(tenant=self.principal.tenant, vendor_ids=only,
+                                     before=before, limit=limit)
+
+    def submit_invoice(self, invoice: Invoice) -> Invoice:
+        """A vendor user submits an invoice of one of their vendors."""
+        self._acting_for(invoice.vendor_id)
+        with self._uow() as uow:  # an id taken in another tenant must not leak or clash
+            existing = uow.invoices.get(invoice.invoice_id)
+        if existing is not None and existing.vendor_id != invoice.vendor_id:
+            raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
+                           code="invoice_id_taken", field="invoice_id")
+        return self._work.submit_invoice(invoice)
+
+    def timeline(self, invoice_id: str) -> tuple[Invoice, list[Entry]]:
+        """The invoice and its history in plain words, oldest first."""
+        with self._uow() as uow:
+            invoice = self._visible_invoice(uow, invoice_id)
+            entries = [submitted(invoice.submitted_at_us)]
+            for step in uow.workflows.of_workflow(workflow_id("invoice", invoice_id)):
+                entry = _step_entry(uow, step.decision_id)
+                if entry is not None:
+                    entries.append(entry)
+        if invoice.status is InvoiceStatus.PAID:
+            entries.append(paid(max(e.at_us for e in entries)))
+        return invoice, sorted(entries, key=lambda e: e.at_us)
+
+    # decisions and reviews -------------------------------------------------------------
+
+    def decision(self, decision_id: str) -> Trail:
+        """A decision record with its reviews, for staff who read decisions."""
+        self.principal.require(P.DECISIONS_READ)
+        with self._uow() as uow:
+            record = uow.audit.by_id(decision_id)
+            if record is None or record.kind != "decision" or not self._sees_vendor(
+                    uow, _vendor_of(record)):
+                raise NotFound(f"no decision {decision_id!r}", field="decision_id")
+            return Trail(record, uow.reviews.reviews_of(decision_id),
+                         uow.reviews.get(decision_id))
+
+    def review_queue(self, *, after: tuple[int, int, str] | None = None,
+                     limit: int = 50) -> list[ReviewItem]:
+        self.principal.require(P.DECISIONS_READ)
+        with self._uow() as uow:
+            return uow.reviews.pending_in(self.principal.tenant, limit=limit, after=after)
+
+    def review(self, decision_id: str, *, verdict: str, rationale: str) -> ReviewItem:
+        """The caller's verdict on an escalation of their tenant."""
+        self.principal.require(P.REVIEW)
+        self.decision(decision_id)
+        return self._reviews.review(decision_id, reviewer_id=self.principal.user_id,
+                                    verdict=verdict, rationale=rationale)
+
+    # ledger ----------------------------------------------------------------------------
+
+    def accounts(self) -> list[Account]:
+        return [a for a in self._ledger.accounts() if self._sees_account(a.code)]
+
+    def account(self, code: str) -> Account:
+        if not self._sees_account(code):
+            raise NotFound(f"no account {code!r}", field="code")
+        return self._ledger.account(code)
+
+    def transfers(self, *, account: str | None = None, after_seq: int = 0,
+                  limit: int = 100) -> list[Transfer]:
+        """Transfers after ``after_seq``: of one visible account, or all for ledger readers
+        of the home tenant."""
+        if account is None:
+            self._require_ledger()
+            return self._ledger.history(after_seq=after_seq, limit=limit)
+        return self._ledger.history(self.account(account), after_seq=after_seq, limit=limit)
+
+    def _require_ledger(self) -> None:
+        self._home_staff(P.LEDGER_READ)
+
+    def _sees_account(self, code: str) -> bool:
+        kind, _, rest = code.partition(":")
+        if kind == "vendor":
+            vendor_id = rest.split(":", 1)[0]
+            with self._uow() as uow:
+                return self._sees_vendor(uow, vendor_id)
+        return self.principal.can(P.LEDGER_READ) and self.principal.tenant == self._home
+
+    # the platform: policy and breakers belong to the home tenant ------------------------
+
+    def policy(self, version: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        self._home_staff(P.POLICY_READ)
+        return self._policies.document(version)
+
+    def publish_policy(self, data: Mapping[str, Any]) -> Policy:
+        self._home_staff(P.POLICY_PUBLISH)
+        return self._policies.publish(data)
+
+    def breakers(self) -> list[BreakerStatus]:
+        self._home_staff(P.DECISIONS_READ)
+        return self._breakers.status()
+
+    def set_breaker(self, agent_id: str, *, open_: bool, reason: str) -> StoredBreaker:
+        """Trip (``open_``) or reset an agent's breaker by hand, with the reason logged."""
+        self._home_staff(P.BREAKERS_MANAGE)
+        reason = f"{reason.strip()} (by {self.principal.user_id})"
+        if open_:
+            return self._breakers.trip(agent_id, reason)
+        return self._breakers.reset(agent_id, reason)
+
+    def _home_staff(self, permission: Permission) -> None:
+        self.principal.require(permission)
+        if self.principal.tenant != self._home:
+            raise Forbidden("only the operating tenant manages the platform", field="tenant")
+
+    # the checks ------------------------------------------------------------------------
+
+    def _only(self) -> Collection[str] | None:
+        """The vendor ids a vendor user is limited to; None for staff of the tenant."""
+        if self.principal.can(P.ALL_VENDORS):
+            return None
+        return self.principal.vendors if self.principal.can(P.OWN_VENDORS) else ()
+
+    def _sees_vendor(self, uow: UnitOfWork, vendor_id: str | None) -> bool:
+        tenant = uow.vendors.tenants_of([vendor_id]).get(vendor_id) if vendor_id else None
+        return tenant is not None and self.principal.may_see_vendor(vendor_id or "", tenant)
+
+    def _visible_vendor(self, uow: UnitOfWork, vendor_id: str) -> Vendor:
+        vendor = uow.vendors.get(vendor_id)
+        if vendor is None or not self.principal.may_see_vendor(vendor_id, vendor.tenant):
+            raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
+        return vendor
+
+    def _visible_invoice(self, uow: UnitOfWork, invoice_id: str) -> Invoice:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice is None or not self.principal.may_see_vendor(invoice.vendor_id,
+                                                                invoice.tenant):
+            raise NotFound(f"no invoice {invoice_id!r}", field="invoice_id")
+        return invoice
+
+    def _acting_for(self, vendor_id: str) -> None:
+        """Acting for a vendor takes membership: staff read vendors, they do not act."""
+        self.principal.require(P.OWN_VENDORS)
+        with self._uow() as uow:
+            vendor = self._visible_vendor(uow, vendor_id)
+        if vendor.vendor_id not in self.principal.vendors:
+            raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
+
+
+
+def _vendor_of(record: AuditRecord) -> str | None:
+    payment = record.data.get("payment") or {}
+    vendor = payment.get("vendor_id") if isinstance(payment, dict) else None
+    return vendor if isinstance(vendor, str) else None
+
+
+def _step_entry(uow: UnitOfWork, decision_id: str) -> Entry | None:
+    record = uow.audit.by_id(decision_id)
+    if record is None or record.kind != "decision":
+        return None
+    data = record.data
+    item = uow.reviews.get(decision_id)
+    reviewed = item.status.value if item is not None and item.status.settled else None
+    return decided(Stage(data["stage"]), Outcome(data["outcome"]), at_us=record.created_at,
+                   decision_id=decision_id, reviewed=reviewed)
