@@ -237,3 +237,18 @@ def test_an_escalated_invoice_is_approved_by_a_reviewer_and_the_vendor_sees_it_p
     assert final["invoice"]["status"] == "paid", final["timeline"]
     assert final["timeline"][-1]["title"] == "Paid"
     assert final["next_step"] == "Paid. Nothing to do."
+
+
+def test_the_dashboard_counts_only_the_callers_tenant(web: FastAPI, app: App) -> None:
+    ann = sign_in(web, "ann@acme.example")
+    assert ann.post("/api/invoices", json=invoice_body(),
+                    headers={"Idempotency-Key": "d"}).status_code == 201
+    home = sign_in(web, "rita@finbot.example").get("/admin").text
+    add_user(app, "gina@globex.example", "reviewer", tenant="globex")
+    other = sign_in(web, "gina@globex.example").get("/admin")
+    assert other.status_code == 200
+    assert "status-submitted" in home
+    assert "status-submitted" not in other.text
+    assert "No invoices yet." in other.text
+    assert "Events waiting" in home
+    assert "Events waiting" not in other.text  # the platform's backlog is the home tenant's

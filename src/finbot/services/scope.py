@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from finbot.domain.audit import AuditRecord
 from finbot.domain.breakers import StoredBreaker
+from finbot.domain.clock import now_us
 from finbot.domain.decisions import Outcome, Stage
 from finbot.domain.errors import Forbidden, NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus
@@ -32,7 +33,7 @@ from finbot.services.breakers import BreakerService, BreakerStatus
 from finbot.services.ledger import UowFactory
 from finbot.services.policies import PolicyStore
 from finbot.services.ports import UnitOfWork
-from finbot.services.reviews import ReviewService
+from finbot.services.reviews import QueueDepth, ReviewService
 from finbot.services.workflows import VendorWork
 
 P = Permission
@@ -52,6 +53,13 @@ class Trail:
     record: AuditRecord
     reviews: list[Review]
     item: ReviewItem | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    invoices_by_status: dict[str, int]
+    queue: QueueDepth
+    events: dict[str, int]
 
 
 class Scope:
@@ -159,6 +167,17 @@ class Scope:
         self.principal.require(P.DECISIONS_READ)
         with self._uow() as uow:
             return uow.reviews.pending_in(self.principal.tenant, limit=limit, after=after)
+
+    def overview(self) -> Overview:
+        """The dashboard's figures for the caller's tenant: invoices by status and the
+        review queue's depth; the platform's event backlog for home-tenant staff."""
+        self.principal.require(P.DECISIONS_READ)
+        tenant = self.principal.tenant
+        with self._uow() as uow:
+            statuses = uow.invoices.counts_by_status(tenant=tenant)
+            pending, overdue = uow.reviews.counts(now_us(), tenant=tenant)
+            backlog = uow.outbox.stats() if tenant == self._home else {}
+        return Overview(statuses, QueueDepth(pending, overdue), backlog)
 
     def review(self, decision_id: str, *, verdict: str, rationale: str) -> ReviewItem:
         """The caller's verdict on an escalation of their tenant."""

@@ -99,9 +99,12 @@ class SqlInvoiceRepo:
                 for invoice_id, number, amount, currency, issued_on, status, submitted_at
                 in query.run(self.conn, **params)]
 
-    def counts_by_status(self) -> dict[str, int]:
-        rows = self.conn.execute(select(invoices.c.status, func.count())
-                                 .group_by(invoices.c.status)).all()
+    def counts_by_status(self, *, tenant: str | None = None) -> dict[str, int]:
+        """Invoices per status (of ``tenant`` only, when given)."""
+        query = select(invoices.c.status, func.count()).group_by(invoices.c.status)
+        if tenant is not None:
+            query = query.where(invoices.c.tenant == tenant)
+        rows = self.conn.execute(query).all()
         return {str(status): int(count) for status, count in rows}
 
 

@@ -84,12 +84,16 @@ class SqlReviewRepo:
             query = query.where(tuple_(queue.priority, queue.due_at, queue.decision_id) > after)
         return [_item(r) for r in self.conn.execute(query).mappings()]
 
-    def counts(self, now_us: int) -> tuple[int, int]:
-        """(unsettled items, of which past their SLA)."""
+    def counts(self, now_us: int, *, tenant: str | None = None) -> tuple[int, int]:
+        """(unsettled items, of which past their SLA), of ``tenant`` only when given."""
         open_ = review_queue.c.status.in_(_UNSETTLED)
-        row = self.conn.execute(select(
-            func.count().filter(open_),
-            func.count().filter(open_ & (review_queue.c.due_at < now_us)))).one()
+        query = select(func.count().filter(open_),
+                       func.count().filter(open_ & (review_queue.c.due_at < now_us)))
+        if tenant is not None:
+            query = query.select_from(review_queue.join(
+                vendors, vendors.c.vendor_id == review_queue.c.vendor_id)).where(
+                vendors.c.tenant == tenant)
+        row = self.conn.execute(query).one()
         return int(row[0]), int(row[1])
 
     def add_review(self, review: Review) -> None:

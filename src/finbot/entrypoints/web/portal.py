@@ -167,13 +167,11 @@ def invoice_page(request: Request, invoice_id: str, who: Auth, scope: ScopeDep,
 def dashboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
               fragment: bool = False) -> HTMLResponse:
     who.require(Permission.DECISIONS_READ)
-    app = web.app
-    with app.uow() as uow:
-        counts = uow.invoices.counts_by_status()
-        outbox = uow.outbox.stats()
+    overview = scope.overview()
+    breakers = scope.breakers() if who.tenant == web.app.settings.home_tenant else []
     return page(request, "_dashboard.html" if fragment else "admin.html", who,
-                queue=scope.review_queue(limit=100), counts=counts,
-                depth=app.reviews.depth(), breakers=scope.breakers(), outbox=outbox)
+                queue=scope.review_queue(limit=100), counts=overview.invoices_by_status,
+                depth=overview.queue, breakers=breakers, outbox=overview.events)
 
 
 @router.get("/admin/decisions/{decision_id}", dependencies=[Depends(limited("default"))])
