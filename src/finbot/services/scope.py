@@ -60,6 +60,7 @@ class Overview:
     invoices_by_status: dict[str, int]
     queue: QueueDepth
     events: dict[str, int]
+    breakers: list[BreakerStatus]
 
 
 class Scope:
@@ -98,7 +99,8 @@ class Scope:
 
     def add_note(self, vendor_id: str, text: str) -> Note:
         """A vendor user writes to accounts payable about one of their vendors."""
-        self._acting_for(vendor_id)
+        with self._uow() as uow:
+            self._acting_for(uow, vendor_id)
         return self._work.add_note(vendor_id, text, author=Author.VENDOR,
                                    author_id=self.principal.user_id)
 
@@ -108,14 +110,11 @@ class Scope:
             return uow.vendors.notes(vendor_id, limit=limit)
 
     def change_bank_details(self, vendor_id: str, **details: str) -> None:
-        self._acting_for(vendor_id)
+        with self._uow() as uow:
+            self._acting_for(uow, vendor_id)
         self._work.change_bank_details(vendor_id, **details)
 
     # invoices --------------------------------------------------------------------------
-
-    def invoice(self, invoice_id: str) -> Invoice:
-        with self._uow() as uow:
-            return self._visible_invoice(uow, invoice_id)
 
     def invoices(self, *, vendor_id: str | None = None, before: tuple[int, str] | None = None,
                  limit: int = 50) -> list[Invoice]:
@@ -128,9 +127,9 @@ class Scope:
 
     def submit_invoice(self, invoice: Invoice) -> Invoice:
         """A vendor user submits an invoice of one of their vendors."""
-        self._acting_for(invoice.vendor_id)
-        with self._uow() as uow:  # an id taken in another tenant must not leak or clash
-            existing = uow.invoices.get(invoice.invoice_id)
+        with self._uow() as uow:
+            self._acting_for(uow, invoice.vendor_id)
+            existing = uow.invoices.get(invoice.invoice_id)  # another tenant's id: no leak
         if existing is not None and existing.vendor_id != invoice.vendor_id:
             raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
                            code="invoice_id_taken", field="invoice_id")
@@ -170,14 +169,17 @@ class Scope:
 
     def overview(self) -> Overview:
         """The dashboard's figures for the caller's tenant: invoices by status and the
-        review queue's depth; the platform's event backlog for home-tenant staff."""
+        review queue's depth; the platform's event backlog and breakers for home-tenant
+        staff."""
         self.principal.require(P.DECISIONS_READ)
         tenant = self.principal.tenant
+        home = tenant == self._home
         with self._uow() as uow:
             statuses = uow.invoices.counts_by_status(tenant=tenant)
             pending, overdue = uow.reviews.counts(now_us(), tenant=tenant)
-            backlog = uow.outbox.stats() if tenant == self._home else {}
-        return Overview(statuses, QueueDepth(pending, overdue), backlog)
+            backlog = uow.outbox.stats() if home else {}
+        return Overview(statuses, QueueDepth(pending, overdue), backlog,
+                        self.breakers() if home else [])
 
     def review(self, decision_id: str, *, verdict: str, rationale: str) -> ReviewItem:
         """The caller's verdict on an escalation of their tenant."""
@@ -189,10 +191,12 @@ class Scope:
     # ledger ----------------------------------------------------------------------------
 
     def accounts(self) -> list[Account]:
-        return [a for a in self._ledger.accounts() if self._sees_account(a.code)]
+        every = self._ledger.accounts()
+        visible = self._visible_accounts([a.code for a in every])
+        return [a for a in every if a.code in visible]
 
     def account(self, code: str) -> Account:
-        if not self._sees_account(code):
+        if not self._visible_accounts([code]):
             raise NotFound(f"no account {code!r}", field="code")
         return self._ledger.account(code)
 
@@ -208,13 +212,21 @@ class Scope:
     def _require_ledger(self) -> None:
         self._home_staff(P.LEDGER_READ)
 
-    def _sees_account(self, code: str) -> bool:
-        kind, _, rest = code.partition(":")
-        if kind == "vendor":
-            vendor_id = rest.split(":", 1)[0]
-            with self._uow() as uow:
-                return self._sees_vendor(uow, vendor_id)
-        return self.principal.can(P.LEDGER_READ) and self.principal.tenant == self._home
+    def _visible_accounts(self, codes: Collection[str]) -> set[str]:
+        """Those of ``codes`` the caller may read: a vendor's accounts with the vendor (one
+        lookup of their tenants), the company's with the home tenant's ledger readers."""
+        owners = {code: _vendor_of_account(code) for code in codes}
+        vendor_ids = {v for v in owners.values() if v is not None}
+        with self._uow() as uow:
+            tenants = uow.vendors.tenants_of(vendor_ids) if vendor_ids else {}
+        company = self.principal.can(P.LEDGER_READ) and self.principal.tenant == self._home
+
+        def readable(vendor_id: str | None) -> bool:
+            if vendor_id is None:
+                return company
+            tenant = tenants.get(vendor_id)
+            return tenant is not None and self.principal.may_see_vendor(vendor_id, tenant)
+        return {code for code, vendor_id in owners.items() if readable(vendor_id)}
 
     # the platform: policy and breakers belong to the home tenant ------------------------
 
@@ -268,14 +280,19 @@ class Scope:
             raise NotFound(f"no invoice {invoice_id!r}", field="invoice_id")
         return invoice
 
-    def _acting_for(self, vendor_id: str) -> None:
+    def _acting_for(self, uow: UnitOfWork, vendor_id: str) -> None:
         """Acting for a vendor takes membership: staff read vendors, they do not act."""
         self.principal.require(P.OWN_VENDORS)
-        with self._uow() as uow:
-            vendor = self._visible_vendor(uow, vendor_id)
+        vendor = self._visible_vendor(uow, vendor_id)
         if vendor.vendor_id not in self.principal.vendors:
             raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
 
+
+
+def _vendor_of_account(code: str) -> str | None:
+    """The vendor a ``vendor:<id>:…`` account belongs to; None for the company's."""
+    kind, _, rest = code.partition(":")
+    return rest.split(":", 1)[0] if kind == "vendor" else None
 
 
 def _vendor_of(record: AuditRecord) -> str | None:

@@ -21,6 +21,8 @@ from finbot.adapters.db.tables import review_queue, reviews, vendor_members, ven
 from finbot.domain.reviews import Priority, Review, ReviewItem, ReviewStatus, Verdict
 
 _UNSETTLED = [status.value for status in ReviewStatus if not status.settled]
+_QUEUE_AND_VENDOR = review_queue.join(vendors, vendors.c.vendor_id == review_queue.c.vendor_id)
+"""Queue items with their vendor, whose tenant is the item's."""
 
 
 def _item(row: RowMapping) -> ReviewItem:
@@ -77,7 +79,7 @@ class SqlReviewRepo:
         """``tenant``'s unsettled items, most urgent first, after the (priority, due_at,
         decision_id) cursor ``after``."""
         queue = review_queue.c
-        query = (select(review_queue).join(vendors, vendors.c.vendor_id == queue.vendor_id)
+        query = (select(review_queue).select_from(_QUEUE_AND_VENDOR)
                  .where(queue.status.in_(_UNSETTLED), vendors.c.tenant == tenant)
                  .order_by(queue.priority, queue.due_at, queue.decision_id).limit(limit))
         if after is not None:
@@ -90,9 +92,7 @@ class SqlReviewRepo:
         query = select(func.count().filter(open_),
                        func.count().filter(open_ & (review_queue.c.due_at < now_us)))
         if tenant is not None:
-            query = query.select_from(review_queue.join(
-                vendors, vendors.c.vendor_id == review_queue.c.vendor_id)).where(
-                vendors.c.tenant == tenant)
+            query = query.select_from(_QUEUE_AND_VENDOR).where(vendors.c.tenant == tenant)
         row = self.conn.execute(query).one()
         return int(row[0]), int(row[1])
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -108,8 +108,8 @@ async def principal(request: Request, web: WebDep) -> Principal:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("send 'Authorization: Bearer <API token>'")
-        found = await run_in_threadpool(web.app.auth.token_principal, token.strip())
-        request.state.principal = found
+        found: Principal = await run_in_threadpool(web.app.auth.token_principal,
+                                                   token.strip())
         return found
     secret = session_secret(web, request)
     if secret is None:
@@ -118,8 +118,30 @@ async def principal(request: Request, web: WebDep) -> Principal:
     if request.method not in SAFE_METHODS:
         await _check_csrf(request, session)
     request.state.session = session
-    request.state.principal = session.principal
     return session.principal
+
+
+async def sign_in(web: Web, request: Request, response: Response, email: str,
+                  password: str) -> Session:
+    """Sign in (counted against the address's login limit), ending any session this
+    browser held, and set the new session's cookie on ``response``."""
+    web.limiter.check("login", f"email:{email.strip().lower()}")
+    old = session_secret(web, request)
+    session: Session = await run_in_threadpool(
+        lambda: web.app.auth.sign_in(email, password, replacing=old))
+    response.set_cookie(COOKIE, web.signer.dumps(session.secret), httponly=True,
+                        samesite="lax", secure=web.secure_cookies, path="/",
+                        max_age=web.app.settings.session_ttl_s)
+    request.state.session = session
+    return session
+
+
+async def sign_out(web: Web, request: Request, response: Response) -> None:
+    """End this browser's session and drop its cookie."""
+    secret = session_secret(web, request)
+    if secret is not None:
+        await run_in_threadpool(web.app.auth.sign_out, secret)
+    response.delete_cookie(COOKIE, path="/")
 
 
 async def _check_csrf(request: Request, session: Session) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -41,6 +42,13 @@ class Page(BaseModel, Generic[T]):
 
 def encode_cursor(position: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def next_cursor(items: Sequence[Any], limit: int, position: Callable[[Any], Any]
+                ) -> str | None:
+    """The cursor for the page after ``items``: the last item's ``position`` after a full
+    page, None after a short one (the last)."""
+    return encode_cursor(position(items[-1])) if items and len(items) == limit else None
 
 
 def decode_cursor(cursor: str | None) -> Any:

@@ -23,19 +23,19 @@ from finbot.adapters.documents import Document, read_document
 from finbot.domain.clock import utc_datetime
 from finbot.domain.errors import FinbotError, InvalidInput
 from finbot.domain.invoices import Invoice
+from finbot.domain.reviews import ConflictOfInterest, ReviewRefused
 from finbot.domain.timeline import NEXT
 from finbot.domain.users import Permission, Principal
 from finbot.domain.vendors import Vendor
 from finbot.entrypoints.api.deps import (
-    COOKIE,
     Auth,
     ScopeDep,
     WebDep,
     limited,
     limited_by_address,
-    session_secret,
+    sign_in,
+    sign_out,
 )
-from finbot.entrypoints.api.routers.auth import set_session_cookie
 
 TEMPLATES = Path(__file__).parent / "templates"
 router = APIRouter(include_in_schema=False)
@@ -60,24 +60,18 @@ def login_page(request: Request, error: str = "") -> HTMLResponse:
 @router.post("/login", dependencies=[Depends(limited_by_address("login"))])
 async def login_form(request: Request, web: WebDep, email: Form_, password: Form_
                      ) -> Response:
-    web.limiter.check("login", f"email:{email.strip().lower()}")
+    answer = RedirectResponse("/", status_code=303)
     try:
-        session = await run_in_threadpool(lambda: web.app.auth.sign_in(
-            email, password, replacing=session_secret(web, request)))
+        await sign_in(web, request, answer, email, password)
     except FinbotError as refused:
         return page(request, "login.html", None, error=refused.message, email=email)
-    answer = RedirectResponse("/", status_code=303)
-    set_session_cookie(web, answer, session)
     return answer
 
 
 @router.post("/logout")
 async def logout_form(request: Request, web: WebDep, _: Auth) -> Response:
-    secret = session_secret(web, request)
-    if secret is not None:
-        await run_in_threadpool(web.app.auth.sign_out, secret)
     answer = RedirectResponse("/login", status_code=303)
-    answer.delete_cookie(COOKIE, path="/")
+    await sign_out(web, request, answer)
     return answer
 
 
@@ -164,14 +158,12 @@ def invoice_page(request: Request, invoice_id: str, who: Auth, scope: ScopeDep,
 
 
 @router.get("/admin", dependencies=[Depends(limited("default"))])
-def dashboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
+def dashboard(request: Request, who: Auth, scope: ScopeDep,
               fragment: bool = False) -> HTMLResponse:
-    who.require(Permission.DECISIONS_READ)
     overview = scope.overview()
-    breakers = scope.breakers() if who.tenant == web.app.settings.home_tenant else []
     return page(request, "_dashboard.html" if fragment else "admin.html", who,
                 queue=scope.review_queue(limit=100), counts=overview.invoices_by_status,
-                depth=overview.queue, breakers=breakers, outbox=overview.events)
+                depth=overview.queue, breakers=overview.breakers, outbox=overview.events)
 
 
 @router.get("/admin/decisions/{decision_id}", dependencies=[Depends(limited("default"))])
@@ -194,11 +186,8 @@ async def review_form(decision_id: str, who: Auth, scope: ScopeDep, web: WebDep,
         answer = await run_in_threadpool(lambda: web.app.idempotency.run_long(
             f"portal:reviews:{who.user_id}", form_key,
             {"decision_id": decision_id, "verdict": verdict, "rationale": rationale}, decide))
-    except (InvalidInput, FinbotError) as refused:
-        if isinstance(refused, InvalidInput) or refused.code in ("review_refused",
-                                                                 "conflict_of_interest"):
-            return _to(f"/admin/decisions/{decision_id}", refused.message)
-        raise
+    except (InvalidInput, ReviewRefused, ConflictOfInterest) as refused:
+        return _to(f"/admin/decisions/{decision_id}", refused.message)
     return _to(f"/admin/decisions/{decision_id}", f"Recorded: {answer.json()['status']}")
 
 

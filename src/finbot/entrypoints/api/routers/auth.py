@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from finbot.entrypoints.api.deps import (
-    COOKIE,
     Auth,
     WebDep,
     limited_by_address,
-    session_secret,
+    sign_in,
+    sign_out,
 )
 from finbot.entrypoints.api.schemas import LoginRequest, Me
 from finbot.services.auth import Session
@@ -31,28 +30,14 @@ def me_of(request: Request, who: Auth) -> Me:
 @router.post("/login", dependencies=[Depends(limited_by_address("login"))])
 async def login(body: LoginRequest, request: Request, response: Response, web: WebDep) -> Me:
     """Sign in with email and password; sets the session cookie."""
-    web.limiter.check("login", f"email:{body.email.strip().lower()}")
-    old = session_secret(web, request)
-    session = await run_in_threadpool(lambda: web.app.auth.sign_in(
-        body.email, body.password, replacing=old))
-    set_session_cookie(web, response, session)
-    request.state.session = session
+    session = await sign_in(web, request, response, body.email, body.password)
     return me_of(request, session.principal)
-
-
-def set_session_cookie(web: WebDep, response: Response, session: Session) -> None:
-    response.set_cookie(COOKIE, web.signer.dumps(session.secret), httponly=True,
-                        samesite="lax", secure=web.secure_cookies, path="/",
-                        max_age=web.app.settings.session_ttl_s)
 
 
 @router.post("/logout", status_code=204)
 async def logout(request: Request, response: Response, web: WebDep, _: Auth) -> None:
     """End this browser's session (POST only, with the CSRF token)."""
-    secret = session_secret(web, request)
-    if secret is not None:
-        await run_in_threadpool(web.app.auth.sign_out, secret)
-    response.delete_cookie(COOKIE, path="/")
+    await sign_out(web, request, response)
 
 
 @router.get("/me")

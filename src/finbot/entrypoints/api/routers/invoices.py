@@ -26,7 +26,7 @@ from finbot.entrypoints.api.schemas import (
     Page,
     TimelineEntry,
     decode_cursor,
-    encode_cursor,
+    next_cursor,
 )
 
 router = APIRouter(prefix="/api/invoices", tags=["invoices"],
@@ -57,10 +57,8 @@ def list_invoices(scope: ScopeDep, vendor_id: str | None = None, cursor: str | N
     position = decode_cursor(cursor)
     before = (int(position[0]), str(position[1])) if position else None
     invoices = scope.invoices(vendor_id=vendor_id, before=before, limit=limit)
-    last = invoices[-1] if len(invoices) == limit else None
-    return Page(items=[InvoicePublic.of(i) for i in invoices],
-                next_cursor=encode_cursor([last.submitted_at_us, last.invoice_id])
-                if last else None)
+    return Page(items=[InvoicePublic.of(i) for i in invoices], next_cursor=next_cursor(
+        invoices, limit, lambda last: [last.submitted_at_us, last.invoice_id]))
 
 
 @router.get("/{invoice_id}")

@@ -21,7 +21,7 @@ from finbot.entrypoints.api.schemas import (
     QueueItemPublic,
     ReviewCreate,
     decode_cursor,
-    encode_cursor,
+    next_cursor,
 )
 
 router = APIRouter(prefix="/api/reviews", tags=["reviews"],
@@ -35,10 +35,8 @@ def review_queue(scope: ScopeDep, cursor: str | None = None,
     position = decode_cursor(cursor)
     after = (int(position[0]), int(position[1]), str(position[2])) if position else None
     items = scope.review_queue(after=after, limit=limit)
-    last = items[-1] if len(items) == limit else None
-    return Page(items=[QueueItemPublic.of(i) for i in items],
-                next_cursor=encode_cursor([int(last.priority), last.due_at_us,
-                                           last.decision_id]) if last else None)
+    return Page(items=[QueueItemPublic.of(i) for i in items], next_cursor=next_cursor(
+        items, limit, lambda last: [int(last.priority), last.due_at_us, last.decision_id]))
 
 
 @router.post("/{decision_id}", response_model=QueueItemPublic,

@@ -15,7 +15,7 @@ from finbot.entrypoints.api.schemas import (
     VendorCreate,
     VendorPublic,
     decode_cursor,
-    encode_cursor,
+    next_cursor,
 )
 
 router = APIRouter(prefix="/api/vendors", tags=["vendors"],
@@ -29,8 +29,8 @@ def list_vendors(scope: ScopeDep, cursor: str | None = None,
     """The vendors the caller may see, by id."""
     after = decode_cursor(cursor) or ""
     vendors = scope.vendors(after=str(after), limit=limit)
-    more = encode_cursor(vendors[-1].vendor_id) if len(vendors) == limit else None
-    return Page(items=[VendorPublic.of(v) for v in vendors], next_cursor=more)
+    return Page(items=[VendorPublic.of(v) for v in vendors],
+                next_cursor=next_cursor(vendors, limit, lambda last: last.vendor_id))
 
 
 @router.post("", status_code=201)
