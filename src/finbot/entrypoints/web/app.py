@@ -27,7 +27,7 @@ from finbot.entrypoints.api.routers import (
     vendors,
 )
 from finbot.entrypoints.api.schemas import ErrorBody
-from finbot.entrypoints.web import portal
+from finbot.entrypoints.web import admin, portal, vendor
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
 
 STATIC = Path(__file__).parent / "static"
@@ -52,7 +52,8 @@ def create_web_app(app: App) -> FastAPI:
     errors.install(web)
     for module in ROUTERS:
         web.include_router(module.router)
-    web.include_router(portal.router)
+    for pages in (portal, vendor, admin):
+        web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @web.get("/healthz", tags=["health"])

@@ -1,0 +1,116 @@
+"""The vendor portal: onboarding with a document, invoice submission and the invoice list
+with its plain-words timeline, redrawn live as events arrive."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from finbot.adapters.documents import Document, read_document
+from finbot.domain.errors import InvalidInput
+from finbot.domain.invoices import Invoice
+from finbot.domain.timeline import NEXT
+from finbot.domain.users import Permission
+from finbot.domain.vendors import Vendor
+from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
+from finbot.entrypoints.web.portal import Form_, page, redirect_with
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/vendor", dependencies=[Depends(limited("default"))])
+def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") -> HTMLResponse:
+    who.require(Permission.OWN_VENDORS)
+    return page(request, "vendor.html", who, vendors=scope.vendors(limit=200),
+                invoices=scope.invoices(limit=50), form_key=uuid.uuid4().hex,
+                today=date.today(), notice=notice)
+
+
+@router.get("/vendor/invoices", dependencies=[Depends(limited("default"))])
+def vendor_invoices(request: Request, who: Auth, scope: ScopeDep) -> HTMLResponse:
+    """The invoice list alone: htmx redraws it when an event arrives."""
+    return page(request, "_invoices.html", who, invoices=scope.invoices(limit=50))
+
+
+@router.post("/vendor/onboard", dependencies=[Depends(limited("upload"))])
+async def onboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
+                  legal_name: Form_, country: Form_, tax_id: Annotated[str, Form()] = "",
+                  iban: Annotated[str, Form()] = "", bic: Annotated[str, Form()] = "",
+                  website: Annotated[str, Form()] = "", profile: Annotated[str, Form()] = "",
+                  document: UploadFile | None = None) -> Response:
+    attached = await _document(web, document)
+    vendor = Vendor("", legal_name.strip(), country.strip().upper(), tax_id=tax_id.strip(),
+                    iban=iban.replace(" ", ""), bic=bic.strip(), website=website.strip(),
+                    profile=_with_document(profile.strip(), attached),
+                    documents=(attached.name,) if attached else ())
+    try:
+        created = await run_in_threadpool(scope.register_vendor, vendor)
+    except InvalidInput as refused:
+        return _back(f"Not registered: {refused.message}")
+    return _back(f"{created.legal_name} is registered; its checks are running.")
+
+
+@router.post("/vendor/invoices", dependencies=[Depends(limited("money"))])
+async def submit_invoice_form(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
+                              vendor_id: Form_, number: Form_, amount: Form_, currency: Form_,
+                              issued_on: Form_, due_on: Form_, form_key: Form_,
+                              po_number: Annotated[str, Form()] = "",
+                              description: Annotated[str, Form()] = "",
+                              document: UploadFile | None = None) -> Response:
+    attached = await _document(web, document)
+    try:
+        invoice = Invoice(f"inv-{uuid.uuid4().hex[:16]}", vendor_id, number.strip(),
+                          _amount(amount), currency.strip().upper(),
+                          date.fromisoformat(issued_on), date.fromisoformat(due_on),
+                          po_number=po_number.strip() or None,
+                          text=_with_document(description.strip(), attached))
+    except (InvalidInput, ValueError) as refused:
+        return _back(f"Not submitted: {getattr(refused, 'message', refused)}")
+
+    def submit() -> tuple[int, object]:
+        stored = scope.submit_invoice(invoice)
+        return 201, {"invoice_id": stored.invoice_id}
+    request_view = {"vendor_id": vendor_id, "number": number, "amount": amount,
+                    "currency": currency}
+    answer = await run_in_threadpool(lambda: web.app.idempotency.run_long(
+        f"portal:invoices:{who.user_id}", form_key, request_view, submit))
+    return RedirectResponse(f"/vendor/invoices/{answer.json()['invoice_id']}", status_code=303)
+
+
+@router.get("/vendor/invoices/{invoice_id}", dependencies=[Depends(limited("default"))])
+def invoice_page(request: Request, invoice_id: str, who: Auth, scope: ScopeDep,
+                 fragment: bool = False) -> HTMLResponse:
+    invoice, entries = scope.timeline(invoice_id)
+    return page(request, "_timeline.html" if fragment else "invoice.html", who,
+                invoice=invoice, entries=entries, next_step=NEXT[invoice.status])
+
+
+async def _document(web: WebDep, upload: UploadFile | None) -> Document | None:
+    if upload is None or not upload.filename:
+        return None
+    limit = web.app.settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    return read_document(upload.filename, data, max_bytes=limit)
+
+
+def _with_document(text: str, document: Document | None) -> str:
+    if document is None or not document.text:
+        return text
+    return f"{text}\n\n[attached {document.kind} {document.name}]\n{document.text}".strip()
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise InvalidInput(f"{text!r} is not an amount", field="amount") from None
+
+
+def _back(notice: str) -> Response:
+    return redirect_with("/vendor", notice)
