@@ -69,6 +69,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("POST", "/vendor/onboard"): {"ann", "bob"},
     ("POST", "/vendor/invoices"): {"ann"},
     ("GET", "/vendor/invoices/{invoice_id}"): {"ann"} | STAFF,
+    ("GET", "/vendor/payments"): {"ann", "bob"},
     ("GET", "/admin"): STAFF,
     ("GET", "/admin/decisions/{decision_id}"): STAFF,
     ("POST", "/admin/decisions/{decision_id}/review"): {"rita"},

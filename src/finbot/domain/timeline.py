@@ -7,9 +7,10 @@ would teach an attacker where the limits are); staff read those in the decision 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from finbot.domain.decisions import Outcome, Stage
-from finbot.domain.invoices import InvoiceStatus
+from finbot.domain.invoices import Invoice, InvoiceStatus
 
 _WORDS: dict[tuple[Stage, Outcome], str] = {
     (Stage.INVOICE, Outcome.APPROVE): "The invoice was checked against its details and "
@@ -41,6 +42,10 @@ NEXT: dict[InvoiceStatus, str] = {
 }
 """What the vendor may do next, for each invoice status."""
 
+AWAITING_PAYMENT = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED})
+IN_PAYMENT = AWAITING_PAYMENT | {InvoiceStatus.PAID}
+"""The statuses a vendor's payments page lists: on the way to being paid, or paid."""
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -71,3 +76,26 @@ def submitted(at_us: int) -> Entry:
 
 def paid(at_us: int) -> Entry:
     return Entry(at_us, "Paid", "The payment was sent to your bank account.")
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """An invoice as the vendor's payments page shows it: when it should be paid, or when
+    it was."""
+
+    invoice: Invoice
+    expected_on: date | None
+    paid_at_us: int | None
+
+
+def expected_payment_on(invoice: Invoice) -> date | None:
+    """When an approved or scheduled invoice should be paid: by its due date, which the
+    payments agent's rails are chosen to meet. None before approval and once paid."""
+    return invoice.due_on if invoice.status in AWAITING_PAYMENT else None
+
+
+def payment_line(invoice: Invoice, *, status_changed_at_us: int) -> PaymentLine:
+    """``invoice`` on the payments page; a paid invoice was paid when its status last
+    changed (the orchestrator marks it paid as the payment settles)."""
+    paid_at = status_changed_at_us if invoice.status is InvoiceStatus.PAID else None
+    return PaymentLine(invoice, expected_payment_on(invoice), paid_at)

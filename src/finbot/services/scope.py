@@ -25,7 +25,7 @@ from finbot.domain.invoices import Invoice, InvoiceStatus
 from finbot.domain.ledger import Account, Transfer
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import Review, ReviewItem
-from finbot.domain.timeline import Entry, decided, paid, submitted
+from finbot.domain.timeline import Entry, PaymentLine, decided, paid, payment_line, submitted
 from finbot.domain.users import Permission, Principal
 from finbot.domain.vendors import Author, Note, Vendor
 from finbot.domain.workflows import workflow_id
@@ -147,6 +147,16 @@ class Scope:
         if invoice.status is InvoiceStatus.PAID:
             entries.append(paid(max(e.at_us for e in entries)))
         return invoice, sorted(entries, key=lambda e: e.at_us)
+
+    # the vendor portal: payments, conversations and the assistant ----------------------
+
+    def payments(self, *, limit: int = 100) -> list[PaymentLine]:
+        """The caller's invoices approved, scheduled or paid, latest change first, with
+        when each should be paid or when it was."""
+        with self._uow() as uow:
+            rows = uow.invoices.in_payment(tenant=self.principal.tenant,
+                                           vendor_ids=self._only(), limit=limit)
+        return [payment_line(invoice, status_changed_at_us=at) for invoice, at in rows]
 
     # decisions and reviews -------------------------------------------------------------
 

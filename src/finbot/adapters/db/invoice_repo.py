@@ -15,6 +15,7 @@ from finbot.adapters.db.tables import invoices
 from finbot.adapters.db.vendor_repo import major
 from finbot.domain.invoices import Invoice, InvoiceLine, InvoiceStatus, InvoiceSummary
 from finbot.domain.money import ISO_4217_EXPONENTS, Money
+from finbot.domain.timeline import IN_PAYMENT
 
 _STATUSES = {status.value: status for status in InvoiceStatus}
 _GET = Sql("SELECT * FROM invoices WHERE invoice_id = :invoice_id")
@@ -82,6 +83,19 @@ class SqlInvoiceRepo:
         if before is not None:
             query = query.where(tuple_(column.submitted_at, column.invoice_id) < before)
         return [_invoice(row) for row in self.conn.execute(query).mappings()]
+
+    def in_payment(self, *, tenant: str, vendor_ids: Collection[str] | None = None,
+                   limit: int = 100) -> list[tuple[Invoice, int]]:
+        """``tenant``'s invoices approved, scheduled or paid (of ``vendor_ids`` when given),
+        each with when its status last changed, latest change first."""
+        column = invoices.c
+        query = (select(invoices).where(column.tenant == tenant,
+                                        column.status.in_([s.value for s in IN_PAYMENT]))
+                 .order_by(column.updated_at.desc(), column.invoice_id.desc()).limit(limit))
+        if vendor_ids is not None:
+            query = query.where(column.vendor_id.in_(list(vendor_ids)))
+        return [(_invoice(row), int(row["updated_at"]))
+                for row in self.conn.execute(query).mappings()]
 
     def history(self, vendor_id: str, *, since_us: int = 0, until_us: int | None = None,
                 limit: int = 500, excluding: str | None = None) -> list[InvoiceSummary]:

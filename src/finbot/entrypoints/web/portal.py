@@ -8,6 +8,7 @@ submit is answered once.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from finbot.domain.clock import utc_datetime
 from finbot.domain.errors import FinbotError
+from finbot.domain.money import Money
 from finbot.domain.users import Permission, Principal
 from finbot.entrypoints.api.deps import Auth, WebDep, limited_by_address, sign_in, sign_out
 
@@ -27,6 +29,16 @@ templates = Jinja2Templates(directory=str(TEMPLATES))
 templates.env.filters["when"] = lambda us: utc_datetime(int(us)).strftime(
     "%Y-%m-%d %H:%M UTC") if us else ""
 Form_ = Annotated[str, Form()]
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """``amount`` of ``currency`` for a page: grouped digits at the currency's precision
+    (``12,000.00 USD``, ``5,000 JPY``), from the Decimal, never a float."""
+    money = Money.of(amount, currency)
+    return f"{money.amount:,.{money.currency.exponent}f} {money.currency.code}"
+
+
+templates.env.filters["money"] = money_text
 
 
 def page(request: Request, name: str, who: Principal | None, **context: Any) -> HTMLResponse:

@@ -1,5 +1,5 @@
-"""The vendor portal: onboarding with a document, invoice submission and the invoice list
-with its plain-words timeline, redrawn live as events arrive."""
+"""The vendor portal: onboarding with a document, invoice submission, the invoice list
+with its plain-words timeline and the payments page, redrawn live as events arrive."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from finbot.adapters.documents import Document, read_document
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
-from finbot.domain.timeline import NEXT
+from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.domain.users import Permission
 from finbot.domain.vendors import Vendor
 from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
@@ -36,6 +36,15 @@ def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") 
 def vendor_invoices(request: Request, who: Auth, scope: ScopeDep) -> HTMLResponse:
     """The invoice list alone: htmx redraws it when an event arrives."""
     return page(request, "_invoices.html", who, invoices=scope.invoices(limit=50))
+
+
+@router.get("/vendor/payments", dependencies=[Depends(limited("default"))])
+def payments_page(request: Request, who: Auth, scope: ScopeDep,
+                  fragment: bool = False) -> HTMLResponse:
+    """What is on its way and what was paid; the list alone (``fragment``) for htmx."""
+    who.require(Permission.OWN_VENDORS)
+    return page(request, "_payments.html" if fragment else "payments.html", who,
+                payments=scope.payments())
 
 
 @router.post("/vendor/onboard", dependencies=[Depends(limited("upload"))])
@@ -88,7 +97,8 @@ def invoice_page(request: Request, invoice_id: str, who: Auth, scope: ScopeDep,
                  fragment: bool = False) -> HTMLResponse:
     invoice, entries = scope.timeline(invoice_id)
     return page(request, "_timeline.html" if fragment else "invoice.html", who,
-                invoice=invoice, entries=entries, next_step=NEXT[invoice.status])
+                invoice=invoice, entries=entries, next_step=NEXT[invoice.status],
+                expected_on=expected_payment_on(invoice))
 
 
 async def _document(web: WebDep, upload: UploadFile | None) -> Document | None:

@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from finbot.domain.invoices import InvoiceStatus
-from finbot.domain.timeline import NEXT
+from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.entrypoints.api.deps import (
     Auth,
     IdempotencyKey,
@@ -31,7 +30,6 @@ from finbot.entrypoints.api.schemas import (
 
 router = APIRouter(prefix="/api/invoices", tags=["invoices"],
                    dependencies=[Depends(limited("default"))])
-_AWAITING_PAYMENT = {InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED}
 
 
 @router.post("", status_code=201, response_model=InvoicePublic,
@@ -68,4 +66,4 @@ def get_invoice(invoice_id: str, scope: ScopeDep) -> InvoiceTimeline:
     return InvoiceTimeline(
         invoice=InvoicePublic.of(invoice), timeline=[TimelineEntry.of(e) for e in entries],
         next_step=NEXT[invoice.status],
-        expected_payment_on=invoice.due_on if invoice.status in _AWAITING_PAYMENT else None)
+        expected_payment_on=expected_payment_on(invoice))

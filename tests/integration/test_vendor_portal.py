@@ -1,0 +1,104 @@
+"""The vendor portal's pages as a vendor user meets them: the payments page, the messages
+page with the assistant's answer streamed into it, onboarding with typed documents, and
+self sign-up. ann works for v-alpha, bob for v-beta, both of the home tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
+from finbot.domain.invoices import InvoiceStatus
+from tests.api_kit import add_user, sign_in, web_app
+from tests.workflow_kit import (
+    clean_invoice,
+    clean_vendor,
+    open_company,
+    purchase_order,
+    run_until_idle,
+    small_scorer,
+)
+
+
+@dataclass(frozen=True)
+class Portal:
+    app: App
+    web: FastAPI
+    ann: TestClient
+    bob: TestClient
+
+
+@pytest.fixture
+def portal(settings: Settings) -> Iterator[Portal]:
+    app = bootstrap(settings, run_migrations=False, fraud_scorer=small_scorer)
+    open_company(app)
+    app.vendor_work.register_vendor(clean_vendor("v-alpha"))
+    app.vendor_work.register_vendor(clean_vendor("v-beta", legal_name="Beta Corp"))
+    run_until_idle(app)
+    web = web_app(app)
+    ann = sign_in(web, add_user(app, "ann@home.example", "vendor", vendors=("v-alpha",)))
+    bob = sign_in(web, add_user(app, "bob@home.example", "vendor", vendors=("v-beta",)))
+    yield Portal(app, web, ann, bob)
+    app.close()
+
+
+def _set_status(app: App, invoice_id: str, status: InvoiceStatus) -> None:
+    with app.uow() as uow:
+        uow.invoices.set_status(invoice_id, status, 1)
+        uow.commit()
+
+
+# -- payments ----------------------------------------------------------------------------
+
+
+def _paid_and_approved(app: App) -> None:
+    """v-alpha: INV-1001 paid through the whole workflow, A-2 approved and due in 30 days;
+    v-beta: B-7 approved."""
+    app.vendor_work.add_purchase_order(purchase_order(vendor_id="v-alpha"))
+    app.vendor_work.submit_invoice(clean_invoice("inv-paid", vendor_id="v-alpha"))
+    run_until_idle(app)
+    for invoice_id, vendor_id, number in (("inv-due", "v-alpha", "A-2"),
+                                          ("inv-beta", "v-beta", "B-7")):
+        app.vendor_work.submit_invoice(clean_invoice(invoice_id, vendor_id=vendor_id,
+                                                     number=number, po_number=None))
+        _set_status(app, invoice_id, InvoiceStatus.APPROVED)
+
+
+def test_the_payments_page_shows_the_expected_date_and_the_paid_state(
+        portal: Portal) -> None:
+    _paid_and_approved(portal.app)
+    page = portal.ann.get("/vendor/payments")
+    assert page.status_code == 200, page.text
+    rows = {row.split('"')[0]: row for row in page.text.split('data-invoice="')[1:]}
+    assert set(rows) == {"inv-paid", "inv-due"}
+    assert "status-paid" in rows["inv-paid"]
+    assert "Paid 20" in rows["inv-paid"]
+    assert "1,200.00 USD" in rows["inv-paid"]
+    due = (date.today() + timedelta(days=30)).isoformat()
+    assert f"Expected by <time datetime=\"{due}\">{due}</time>" in rows["inv-due"]
+    assert "Paid" not in rows["inv-due"]
+    assert "B-7" not in page.text
+
+
+def test_the_payments_list_redraws_on_invoice_events_and_shows_only_ones_own(
+        portal: Portal) -> None:
+    _paid_and_approved(portal.app)
+    assert "finbot:event[detail.type=='invoice.status_changed'] from:body" in (
+        portal.ann.get("/vendor/payments").text)
+    fragment = portal.bob.get("/vendor/payments", params={"fragment": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text
+    assert "B-7" in fragment.text
+    assert "INV-1001" not in fragment.text
+    assert "A-2" not in fragment.text
+
+
+def test_before_any_approval_the_payments_page_says_what_will_appear(portal: Portal) -> None:
+    assert "Invoices appear here once approved for payment" in portal.bob.get(
+        "/vendor/payments").text
