@@ -4,12 +4,15 @@ invoices that pass every check, and a loop that runs the orchestrator until it i
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
-from finbot.bootstrap import App
+from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
 from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
@@ -37,6 +40,21 @@ def open_company(app: App, *, funds: str = "500000.00") -> None:
     open_company_accounts(app.ledger)
     app.ledger.transfer(TransferRequest("funding", "company:bank", "company:equity", funds,
                                         "USD"))
+
+
+@contextmanager
+def company_with(settings: Settings, *vendors: Vendor) -> Iterator[App]:
+    """The app over the test's database with the company's accounts open and ``vendors``
+    onboarded; closed on the way out."""
+    app = bootstrap(settings, run_migrations=False, fraud_scorer=small_scorer)
+    try:
+        open_company(app)
+        for vendor in vendors:
+            app.vendor_work.register_vendor(vendor)
+        run_until_idle(app)
+        yield app
+    finally:
+        app.close()
 
 
 def clean_vendor(vendor_id: str = "v-acme", **changes: object) -> Vendor:

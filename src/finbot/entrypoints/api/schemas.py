@@ -34,6 +34,25 @@ class ErrorBody(BaseModel):
     field: str | None = None
 
 
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+ANY_ROUTE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The body is not well-formed JSON"),
+    401: _error("No valid session cookie or API token"),
+    403: _error("The caller's role does not allow this"),
+    404: _error("No such record for this caller"),
+    422: _error("The request breaks a rule (the field says which)"),
+    429: _error("Too many requests; Retry-After says when to try again")}
+"""What any route may answer besides its success, all with the one error body."""
+
+CONFLICT: dict[int | str, dict[str, Any]] = {409: _error(
+    "The request clashes with the state of things (e.g. an idempotency key reused "
+    "with another request)")}
+"""What a write may answer when it clashes with what is already there."""
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(
@@ -51,14 +70,19 @@ def next_cursor(items: Sequence[Any], limit: int, position: Callable[[Any], Any]
     return encode_cursor(position(items[-1])) if items and len(items) == limit else None
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The position a cursor from ``encode_cursor`` holds; InvalidInput for any other."""
+def decode_cursor(cursor: str | None, *shape: type) -> tuple[Any, ...] | None:
+    """The position a cursor from ``encode_cursor`` holds, one value of each of
+    ``shape``'s types; InvalidInput for any other string, forged ones included."""
     if not cursor:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("not a cursor this API gave out", field="cursor") from None
+        position = None
+    if not (isinstance(position, list) and len(position) == len(shape) and all(
+            type(value) is kind for value, kind in zip(position, shape, strict=True))):
+        raise InvalidInput("not a cursor this API gave out", field="cursor")
+    return tuple(position)
 
 
 # -- users ------------------------------------------------------------------------------

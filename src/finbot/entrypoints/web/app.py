@@ -26,8 +26,8 @@ from finbot.entrypoints.api.routers import (
     reviews,
     vendors,
 )
-from finbot.entrypoints.api.schemas import ErrorBody
-from finbot.entrypoints.web import admin, portal, vendor
+from finbot.entrypoints.api.schemas import ANY_ROUTE_ERRORS
+from finbot.entrypoints.web import admin, messages, portal, vendor
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
 
 STATIC = Path(__file__).parent / "static"
@@ -47,12 +47,12 @@ def create_web_app(app: App) -> FastAPI:
                   description="Vendor payments run by AI agents that are never trusted "
                   "with money. Sign in (POST /api/auth/login) or send "
                   "`Authorization: Bearer <API token>`.",
-                  responses={status: {"model": ErrorBody} for status in (401, 403, 404, 422)})
+                  responses=ANY_ROUTE_ERRORS)
     web.state.finbot = Web.of(app)
     errors.install(web)
     for module in ROUTERS:
         web.include_router(module.router)
-    for pages in (portal, vendor, admin):
+    for pages in (portal, vendor, messages, admin):
         web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from finbot.entrypoints.api.deps import ScopeDep, limited
+from finbot.entrypoints.api.schemas import CONFLICT
 
 router = APIRouter(prefix="/api/breakers", tags=["breakers"],
                    dependencies=[Depends(limited("default"))])
@@ -38,7 +39,7 @@ def list_breakers(scope: ScopeDep) -> list[BreakerPublic]:
         for b in scope.breakers()]
 
 
-@router.post("/{agent_id}")
+@router.post("/{agent_id}", responses=CONFLICT)
 def change_breaker(agent_id: str, body: BreakerChange, scope: ScopeDep) -> BreakerPublic:
     """Trip (take the agent out of the loop) or reset a breaker; the reason is logged."""
     stored = scope.set_breaker(agent_id, open_=body.action == "trip", reason=body.reason)

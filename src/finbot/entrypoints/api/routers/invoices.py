@@ -19,6 +19,7 @@ from finbot.entrypoints.api.deps import (
     stored_answer,
 )
 from finbot.entrypoints.api.schemas import (
+    CONFLICT,
     InvoiceCreate,
     InvoicePublic,
     InvoiceTimeline,
@@ -34,7 +35,8 @@ router = APIRouter(prefix="/api/invoices", tags=["invoices"],
 
 @router.post("", status_code=201, response_model=InvoicePublic,
              dependencies=[Depends(limited("money"))],
-             responses={200: {"description": "A repeat of an earlier request (same key)"}})
+             responses={200: {"description": "A repeat of an earlier request (same key)"},
+                        **CONFLICT})
 def submit_invoice(body: InvoiceCreate, key: IdempotencyKey, scope: ScopeDep, who: Auth,
                    web: WebDep) -> JSONResponse:
     """Submit an invoice for one of the caller's vendors; its checks start at once."""
@@ -52,8 +54,7 @@ def submit_invoice(body: InvoiceCreate, key: IdempotencyKey, scope: ScopeDep, wh
 def list_invoices(scope: ScopeDep, vendor_id: str | None = None, cursor: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[InvoicePublic]:
     """The caller's invoices (one vendor's with ``vendor_id``), newest first."""
-    position = decode_cursor(cursor)
-    before = (int(position[0]), str(position[1])) if position else None
+    before = decode_cursor(cursor, int, str)
     invoices = scope.invoices(vendor_id=vendor_id, before=before, limit=limit)
     return Page(items=[InvoicePublic.of(i) for i in invoices], next_cursor=next_cursor(
         invoices, limit, lambda last: [last.submitted_at_us, last.invoice_id]))

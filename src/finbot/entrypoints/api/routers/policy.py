@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
 from finbot.entrypoints.api.deps import ScopeDep, limited
+from finbot.entrypoints.api.schemas import CONFLICT
 
 router = APIRouter(prefix="/api/policy", tags=["policy"],
                    dependencies=[Depends(limited("default"))])
@@ -31,7 +32,7 @@ def policy_version(version: str, scope: ScopeDep) -> PolicyPublic:
     return PolicyPublic(version=found, digest=digest, document=document)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 def publish_policy(scope: ScopeDep, document: dict[str, Any] = Body(
         description="The whole policy document, as in policy YAML")) -> PolicyPublic:
     """Check and publish a new version (the same content again changes nothing)."""

@@ -17,6 +17,7 @@ from finbot.entrypoints.api.deps import (
     stored_answer,
 )
 from finbot.entrypoints.api.schemas import (
+    CONFLICT,
     Page,
     QueueItemPublic,
     ReviewCreate,
@@ -32,14 +33,13 @@ router = APIRouter(prefix="/api/reviews", tags=["reviews"],
 def review_queue(scope: ScopeDep, cursor: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[QueueItemPublic]:
     """Unsettled escalations of the caller's tenant, most urgent first."""
-    position = decode_cursor(cursor)
-    after = (int(position[0]), int(position[1]), str(position[2])) if position else None
+    after = decode_cursor(cursor, int, int, str)
     items = scope.review_queue(after=after, limit=limit)
     return Page(items=[QueueItemPublic.of(i) for i in items], next_cursor=next_cursor(
         items, limit, lambda last: [int(last.priority), last.due_at_us, last.decision_id]))
 
 
-@router.post("/{decision_id}", response_model=QueueItemPublic,
+@router.post("/{decision_id}", response_model=QueueItemPublic, responses=CONFLICT,
              dependencies=[Depends(limited("money"))])
 def review(decision_id: str, body: ReviewCreate, key: IdempotencyKey, scope: ScopeDep,
            who: Auth, web: WebDep) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from finbot.entrypoints.api.deps import ScopeDep, limited
 from finbot.entrypoints.api.schemas import (
+    CONFLICT,
     BankDetails,
     NoteCreate,
     NotePublic,
@@ -27,13 +28,13 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 def list_vendors(scope: ScopeDep, cursor: str | None = None,
                  limit: Limit = 50) -> Page[VendorPublic]:
     """The vendors the caller may see, by id."""
-    after = decode_cursor(cursor) or ""
-    vendors = scope.vendors(after=str(after), limit=limit)
+    (after,) = decode_cursor(cursor, str) or ("",)
+    vendors = scope.vendors(after=after, limit=limit)
     return Page(items=[VendorPublic.of(v) for v in vendors],
-                next_cursor=next_cursor(vendors, limit, lambda last: last.vendor_id))
+                next_cursor=next_cursor(vendors, limit, lambda last: [last.vendor_id]))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=CONFLICT)
 def register_vendor(body: VendorCreate, scope: ScopeDep) -> VendorPublic:
     """Register a vendor the caller works for; onboarding checks start at once."""
     return VendorPublic.of(scope.register_vendor(body.to_vendor()))
@@ -44,7 +45,7 @@ def get_vendor(vendor_id: str, scope: ScopeDep) -> VendorPublic:
     return VendorPublic.of(scope.vendor(vendor_id))
 
 
-@router.put("/{vendor_id}/bank-details", status_code=204,
+@router.put("/{vendor_id}/bank-details", status_code=204, responses=CONFLICT,
             dependencies=[Depends(limited("money"))])
 def change_bank_details(vendor_id: str, body: BankDetails, scope: ScopeDep) -> None:
     """New bank details; payments to them wait out the policy's cooling-off period."""
