@@ -70,6 +70,9 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("POST", "/vendor/invoices"): {"ann"},
     ("GET", "/vendor/invoices/{invoice_id}"): {"ann"} | STAFF,
     ("GET", "/vendor/payments"): {"ann", "bob"},
+    ("GET", "/vendor/messages"): {"ann", "bob"},
+    ("POST", "/vendor/messages/{vendor_id}/chat"): {"ann"},
+    ("POST", "/vendor/messages/{vendor_id}/notes"): {"ann"},
     ("GET", "/admin"): STAFF,
     ("GET", "/admin/decisions/{decision_id}"): STAFF,
     ("POST", "/admin/decisions/{decision_id}/review"): {"rita"},
@@ -158,6 +161,9 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         ("POST", "/vendor/invoices"): {
             "vendor_id": "v-alpha", "number": "F-1", "amount": "10.00", "currency": "USD",
             "issued_on": "2026-11-01", "due_on": "2026-11-30", "form_key": "matrix"},
+        ("POST", "/vendor/messages/{vendor_id}/chat"): {
+            "text": "What are my invoices?", "conversation_id": "chat-matrix"},
+        ("POST", "/vendor/messages/{vendor_id}/notes"): {"text": "matrix walk: a note"},
         ("POST", "/admin/decisions/{decision_id}/review"): {
             "verdict": "REJECT", "rationale": "matrix walk: not for payment",
             "form_key": "matrix"},

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.invoices import InvoiceStatus
+from finbot.domain.vendors import Author, Message
 from tests.api_kit import add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_invoice,
@@ -102,3 +103,80 @@ def test_the_payments_list_redraws_on_invoice_events_and_shows_only_ones_own(
 def test_before_any_approval_the_payments_page_says_what_will_appear(portal: Portal) -> None:
     assert "Invoices appear here once approved for payment" in portal.bob.get(
         "/vendor/payments").text
+
+
+# -- messages and the assistant ----------------------------------------------------------
+
+QUESTION = "What is the status of invoice_number A-1?"
+
+
+def _conversation_of(page: str) -> str:
+    return page.split('name="conversation_id" value="')[1].split('"')[0]
+
+
+def _stored(app: App, vendor_id: str) -> list[Message]:
+    with app.uow() as uow:
+        return uow.vendors.messages(vendor_id)
+
+
+def test_the_assistants_answer_streams_in_chunks_and_is_kept_in_the_conversation(
+        portal: Portal) -> None:
+    portal.app.vendor_work.submit_invoice(clean_invoice("inv-a1", vendor_id="v-alpha",
+                                                        number="A-1", po_number=None))
+    page = portal.ann.get("/vendor/messages")
+    assert page.status_code == 200, page.text
+    conversation = _conversation_of(page.text)
+    with portal.ann.stream("POST", "/vendor/messages/v-alpha/chat", data={
+            "text": QUESTION, "conversation_id": conversation}) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"] == "text/plain; charset=utf-8"
+        chunks = [chunk.decode() for chunk in reply.iter_raw() if chunk]
+    answer = "".join(chunks)
+    assert len(chunks) > 3
+    assert "invoice number: A-1" in answer
+    stored = [(m.conversation_id, m.role, m.text) for m in _stored(portal.app, "v-alpha")]
+    assert stored[-2:] == [(conversation, "vendor", QUESTION),
+                           (conversation, "assistant", answer)]
+    again = portal.ann.get("/vendor/messages").text
+    assert QUESTION.replace("?", "") in again
+    assert "invoice number: A-1" in again
+
+
+def test_a_vendor_user_cannot_chat_as_another_vendor(portal: Portal) -> None:
+    before = _stored(portal.app, "v-alpha")
+    answer = portal.bob.post("/vendor/messages/v-alpha/chat", data={
+        "text": "What are my invoices?", "conversation_id": "chat-bob"})
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+    assert _stored(portal.app, "v-alpha") == before
+    assert "v-alpha" not in portal.bob.get("/vendor/messages").text
+    assert portal.bob.get("/vendor/messages", params={"vendor_id": "v-alpha"}
+                          ).status_code == 404
+
+
+def test_a_chat_without_the_csrf_token_is_refused(portal: Portal) -> None:
+    del portal.ann.headers["X-CSRF-Token"]
+    answer = portal.ann.post("/vendor/messages/v-alpha/chat", data={
+        "text": QUESTION, "conversation_id": "chat-x"})
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "csrf_failed"
+
+
+def test_an_empty_question_is_refused_before_anything_streams(portal: Portal) -> None:
+    answer = portal.ann.post("/vendor/messages/v-alpha/chat", data={
+        "text": "   ", "conversation_id": "chat-x"})
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "text"
+
+
+def test_a_note_to_accounts_payable_shows_on_the_messages_page_without_the_agents_notes(
+        portal: Portal) -> None:
+    portal.app.vendor_work.add_note("v-alpha", "stage invoice, outcome REJECT, rules fired",
+                                    author=Author.AGENT, author_id="invoice-agent")
+    sent = portal.ann.post("/vendor/messages/v-alpha/notes",
+                           data={"text": "Our bank letter is attached to INV-9."})
+    assert sent.status_code == 200
+    assert "Sent to accounts payable." in sent.text
+    assert "Our bank letter is attached to INV-9." in sent.text
+    assert "rules fired" not in sent.text
+    assert "rules fired" not in portal.ann.get("/api/vendors/v-alpha/notes").text

@@ -12,10 +12,11 @@ The ledger belongs to the deployment's home tenant; a vendor's own payable accou
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from finbot.agents.runner import ChatTurn
 from finbot.domain.audit import AuditRecord
 from finbot.domain.breakers import StoredBreaker
 from finbot.domain.clock import now_us
@@ -27,8 +28,9 @@ from finbot.domain.policy import Policy
 from finbot.domain.reviews import Review, ReviewItem
 from finbot.domain.timeline import Entry, PaymentLine, decided, paid, payment_line, submitted
 from finbot.domain.users import Permission, Principal
-from finbot.domain.vendors import Author, Note, Vendor
+from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import workflow_id
+from finbot.services.assistant import VendorAssistant
 from finbot.services.breakers import BreakerService, BreakerStatus
 from finbot.services.ledger import UowFactory
 from finbot.services.policies import PolicyStore
@@ -68,7 +70,8 @@ class Scope:
 
     def __init__(self, principal: Principal, *, uow: UowFactory, ledger: LedgerReads,
                  work: VendorWork, reviews: ReviewService, policies: PolicyStore,
-                 breakers: BreakerService, home_tenant: str = "default") -> None:
+                 breakers: BreakerService, assistant: VendorAssistant,
+                 home_tenant: str = "default") -> None:
         self.principal = principal
         self._uow = uow
         self._ledger = ledger
@@ -77,6 +80,7 @@ class Scope:
         self._policies = policies
         self._breakers = breakers
         self._home = home_tenant
+        self._assistant = assistant
 
     # vendors ---------------------------------------------------------------------------
 
@@ -105,9 +109,15 @@ class Scope:
                                    author_id=self.principal.user_id)
 
     def notes(self, vendor_id: str, *, limit: int = 50) -> list[Note]:
+        """A vendor's notes, oldest first. A vendor user reads only what vendors wrote: an
+        agent's note holds what the gate recorded and a reviewer's their rationale, which
+        would teach a vendor where the limits are."""
         with self._uow() as uow:
             self._visible_vendor(uow, vendor_id)
-            return uow.vendors.notes(vendor_id, limit=limit)
+            notes = uow.vendors.notes(vendor_id, limit=limit)
+        if self.principal.can(P.ALL_VENDORS):
+            return notes
+        return [note for note in notes if note.author is Author.VENDOR]
 
     def change_bank_details(self, vendor_id: str, **details: str) -> None:
         with self._uow() as uow:
@@ -157,6 +167,28 @@ class Scope:
             rows = uow.invoices.in_payment(tenant=self.principal.tenant,
                                            vendor_ids=self._only(), limit=limit)
         return [payment_line(invoice, status_changed_at_us=at) for invoice, at in rows]
+
+    def messages(self, vendor_id: str, *, limit: int = 50) -> list[Message]:
+        """A vendor's latest messages, oldest first: the platform's notifications, the
+        vendor's questions and the assistant's answers."""
+        with self._uow() as uow:
+            self._visible_vendor(uow, vendor_id)
+            return uow.vendors.messages(vendor_id, limit=limit)
+
+    def start_chat(self, vendor_id: str) -> str:
+        """A new conversation with the vendor assistant, for a member of ``vendor_id``."""
+        with self._uow() as uow:
+            self._acting_for(uow, vendor_id)
+        return self._assistant.start(vendor_id)
+
+    def ask_assistant(self, vendor_id: str, text: str, *,
+                      conversation_id: str) -> Iterator[str | ChatTurn]:
+        """Ask the vendor assistant as ``vendor_id`` (members only, so nobody chats as
+        another vendor): the question is stored at once, then the reply streams (text
+        deltas, then the whole turn)."""
+        with self._uow() as uow:
+            self._acting_for(uow, vendor_id)
+        return self._assistant.ask(vendor_id, text, conversation_id=conversation_id)
 
     # decisions and reviews -------------------------------------------------------------
 

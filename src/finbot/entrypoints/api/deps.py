@@ -28,6 +28,7 @@ from finbot.bootstrap import App
 from finbot.domain.errors import Forbidden, InvalidInput, Unauthenticated
 from finbot.domain.users import Principal
 from finbot.entrypoints.api.errors import RateLimited
+from finbot.services.assistant import VendorAssistant
 from finbot.services.auth import Session
 from finbot.services.idempotency import StoredResponse
 from finbot.services.scope import Scope
@@ -163,6 +164,7 @@ def scope(who: Auth, web: WebDep) -> Scope:
     app = web.app
     return Scope(who, uow=app.uow, ledger=app.queries, work=app.vendor_work,
                  reviews=app.reviews, policies=app.policies, breakers=app.breakers,
+                 assistant=VendorAssistant(app.uow, app.models, app.agent_tools),
                  home_tenant=app.settings.home_tenant)
 
 

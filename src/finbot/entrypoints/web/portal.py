@@ -50,7 +50,8 @@ def page(request: Request, name: str, who: Principal | None, **context: Any) -> 
 
 def redirect_with(path: str, notice: str) -> Response:
     """A 303 to ``path`` that shows ``notice`` there (post/redirect/get)."""
-    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
+    joint = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{joint}{urlencode({'notice': notice})}", status_code=303)
 
 
 @router.get("/login")
