@@ -74,6 +74,18 @@ def make_record(*, seq: int, record_id: str, kind: str, decision_id: str | None,
 
 
 @dataclass(frozen=True)
+class DecisionSearch:
+    """What the decision explorer asks of the log; an empty field does not filter."""
+
+    vendor_id: str = ""
+    invoice_id: str = ""
+    agent_id: str = ""
+    outcome: str = ""
+    since_us: int | None = None
+    until_us: int | None = None
+
+
+@dataclass(frozen=True)
 class ChainProblem:
     """The first record where the chain does not hold, and why."""
 

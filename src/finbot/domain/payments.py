@@ -76,6 +76,12 @@ class Saga:
         return f"saga:{self.id}:rail"
 
 
+def accrual_id(decision_id: str) -> str:
+    """The ledger transfer that accrues the invoice a payment decision pays (expense
+    debited, the vendor's payable credited) before the saga pays it out."""
+    return f"accrue:{decision_id}"
+
+
 @dataclass(frozen=True)
 class SagaStep:
     """One append-only line of a saga's history: intent, outcome or compensation."""

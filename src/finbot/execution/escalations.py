@@ -33,6 +33,7 @@ from finbot.domain.ledger import (
     TransferRequest,
     currency_account_code,
 )
+from finbot.domain.payments import accrual_id
 from finbot.domain.posting import Group
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.events import Handler
@@ -114,7 +115,7 @@ def _accrue(uow: UnitOfWork, ledger: LedgerService, decision_id: str,
         uow.ledger.insert_account(code=expense, name=f"Vendor expenses in {currency}",
                                   type=AccountType.EXPENSE, currency=currency,
                                   flags=AccountFlag.NONE, now_us=now_us())
-    request = TransferRequest(f"accrue:{decision_id}", expense, payable,
+    request = TransferRequest(accrual_id(decision_id), expense, payable,
                               str(payment["amount"]), currency,
                               reference=f"invoice {payment['invoice_id']}")
     [[result]] = ledger.plan_in(uow, [Group([request])]).results

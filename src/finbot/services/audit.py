@@ -45,6 +45,19 @@ class InclusionProof:
     path: list[str]
 
 
+@dataclass(frozen=True)
+class ChainReport:
+    """A verification's answer: how far the chain reached when it began, and its breaks."""
+
+    head_seq: int
+    head_hash: str
+    problems: list[ChainProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
 class AuditLog:
     """Appends to, checkpoints and verifies the audit chain."""
 
@@ -152,6 +165,12 @@ class AuditLog:
                 if len(problems) >= limit:
                     break
         return problems
+
+    def report(self, *, limit: int = 20) -> ChainReport:
+        """The chain's head and the first ``limit`` problems verifying it finds."""
+        with self._read() as uow:
+            head_seq, head_hash = uow.audit.head()
+        return ChainReport(head_seq, head_hash, self.verify(limit=limit))
 
     def _problems(self, progress: Progress | None) -> Generator[ChainProblem, None, None]:
         with self._read() as uow:

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from finbot.agents.runner import ChatTurn
-from finbot.domain.audit import AuditRecord
+from finbot.domain.audit import AuditRecord, DecisionSearch
 from finbot.domain.breakers import StoredBreaker
 from finbot.domain.clock import now_us
 from finbot.domain.decisions import Outcome, Stage
-from finbot.domain.errors import Forbidden, NotFound
+from finbot.domain.errors import ConfigurationError, Forbidden, NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus
 from finbot.domain.ledger import Account, Transfer
+from finbot.domain.payments import Saga, SagaStep, accrual_id
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import Review, ReviewItem
 from finbot.domain.timeline import Entry, PaymentLine, decided, paid, payment_line, submitted
@@ -31,19 +32,26 @@ from finbot.domain.users import Permission, Principal
 from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import workflow_id
 from finbot.services.assistant import VendorAssistant
+from finbot.services.audit import AuditLog, ChainReport
 from finbot.services.breakers import BreakerService, BreakerStatus
 from finbot.services.ledger import UowFactory
-from finbot.services.policies import PolicyStore
+from finbot.services.models import AgentModel, ModelCatalogue
+from finbot.services.policies import PolicyStore, PolicyVersion
 from finbot.services.ports import UnitOfWork
 from finbot.services.reviews import QueueDepth, ReviewService
 from finbot.services.workflows import VendorWork
 
+if TYPE_CHECKING:
+    from finbot.fraud.metadata import ModelInfo
+
 P = Permission
+_Part = TypeVar("_Part")
 
 
 class LedgerReads(Protocol):
     def accounts(self) -> list[Account]: ...
     def account(self, code: str) -> Account: ...
+    def posted_balance_at(self, account: Account, at_us: int) -> int: ...
     def history(self, account: Account | None = None, *, after_seq: int = 0,
                 limit: int = 100, newest_first: bool = False) -> list[Transfer]: ...
 
@@ -55,6 +63,19 @@ class Trail:
     record: AuditRecord
     reviews: list[Review]
     item: ReviewItem | None
+
+
+@dataclass(frozen=True)
+class InvoiceTrail:
+    """An invoice as staff see it: its decisions, payments and ledger transfers. Transfers
+    and account codes are empty unless the caller reads the ledger (``ledger``)."""
+
+    invoice: Invoice
+    decisions: list[Trail]
+    payments: list[tuple[Saga, list[SagaStep]]]
+    transfers: list[Transfer]
+    accounts: dict[int, str]
+    ledger: bool
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,9 @@ class Scope:
     def __init__(self, principal: Principal, *, uow: UowFactory, ledger: LedgerReads,
                  work: VendorWork, reviews: ReviewService, policies: PolicyStore,
                  breakers: BreakerService, assistant: VendorAssistant,
-                 home_tenant: str = "default") -> None:
+                 home_tenant: str = "default",
+                 audit: AuditLog | None = None, models: ModelCatalogue | None = None) -> None:
+        """``audit`` and ``models`` serve the staff portal's chain check and model pages."""
         self.principal = principal
         self._uow = uow
         self._ledger = ledger
@@ -81,6 +104,8 @@ class Scope:
         self._breakers = breakers
         self._home = home_tenant
         self._assistant = assistant
+        self._audit = audit
+        self._models = models
 
     # vendors ---------------------------------------------------------------------------
 
@@ -278,7 +303,7 @@ class Scope:
 
     def publish_policy(self, data: Mapping[str, Any]) -> Policy:
         self._home_staff(P.POLICY_PUBLISH)
-        return self._policies.publish(data)
+        return self._policies.publish(data, by=self.principal.user_id)
 
     def breakers(self) -> list[BreakerStatus]:
         self._home_staff(P.DECISIONS_READ)
@@ -296,6 +321,84 @@ class Scope:
         self.principal.require(permission)
         if self.principal.tenant != self._home:
             raise Forbidden("only the operating tenant manages the platform", field="tenant")
+
+    # the staff portal: invoice trails, decision search, the chain, ledger and models ----
+
+    def invoice_trail(self, invoice_id: str) -> InvoiceTrail:
+        """Everything an invoice caused, for staff: each decision with its reviews, each
+        payment saga with its steps, and (for the operating tenant's ledger readers) the
+        ledger transfers the executor wrote for it."""
+        self.principal.require(P.DECISIONS_READ)
+        with self._uow() as uow:
+            invoice = self._visible_invoice(uow, invoice_id)
+            steps = uow.workflows.of_workflow(workflow_id("invoice", invoice_id))
+            trails = [Trail(record, uow.reviews.reviews_of(record.record_id),
+                            uow.reviews.get(record.record_id))
+                      for record in _decision_records(uow, [s.decision_id for s in steps])]
+            payments = [(saga, uow.sagas.steps(saga.id)) for saga in
+                        _sagas_of(uow, [t.record.record_id for t in trails])]
+            ledger = self._reads_ledger()
+            transfers = _transfers_of(uow, trails, payments) if ledger else []
+        return InvoiceTrail(invoice, trails, payments, transfers,
+                            self._account_codes() if ledger else {}, ledger)
+
+    def staff_vendors(self, *, after: str = "", limit: int = 50) -> list[Vendor]:
+        """The tenant's vendors, for staff who read every vendor."""
+        self.principal.require(P.ALL_VENDORS)
+        return self.vendors(after=after, limit=limit)
+
+    def staff_vendor(self, vendor_id: str) -> Vendor:
+        self.principal.require(P.ALL_VENDORS)
+        return self.vendor(vendor_id)
+
+    def find_decisions(self, search: DecisionSearch, *, before_seq: int | None = None,
+                       limit: int = 50) -> list[AuditRecord]:
+        """The caller's tenant's decisions matching ``search``, newest first."""
+        self.principal.require(P.DECISIONS_READ)
+        with self._uow() as uow:
+            return uow.audit.decisions(self.principal.tenant, search, before_seq=before_seq,
+                                       limit=limit)
+
+    def verify_chain(self) -> ChainReport:
+        """Re-hash the whole audit chain (the platform's, so the operating tenant's)."""
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._audit, "the audit log").report()
+
+    def ledger_accounts(self) -> list[Account]:
+        """The accounts a ledger reader sees (the company's for the operating tenant)."""
+        self.principal.require(P.LEDGER_READ)
+        return self.accounts()
+
+    def ledger_account(self, code: str, *, at_us: int | None = None) -> tuple[Account,
+                                                                               int | None]:
+        """A visible account for a ledger reader, with its posted balance (minor units)
+        just after ``at_us`` when asked."""
+        self.principal.require(P.LEDGER_READ)
+        account = self.account(code)
+        at = None if at_us is None else self._ledger.posted_balance_at(account, at_us)
+        return account, at
+
+    def policy_versions(self) -> list[PolicyVersion]:
+        self._home_staff(P.POLICY_READ)
+        return self._policies.versions()
+
+    def fraud_models(self) -> list[ModelInfo]:
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._models, "the model catalogue").fraud_models()
+
+    def fraud_model(self, version: str) -> tuple[ModelInfo, str]:
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._models, "the model catalogue").fraud_model(version)
+
+    def agent_models(self) -> list[AgentModel]:
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._models, "the model catalogue").agents()
+
+    def _reads_ledger(self) -> bool:
+        return self.principal.can(P.LEDGER_READ) and self.principal.tenant == self._home
+
+    def _account_codes(self) -> dict[int, str]:
+        return {account.id: account.code for account in self._ledger.accounts()}
 
     # the checks ------------------------------------------------------------------------
 
@@ -352,3 +455,31 @@ def _step_entry(uow: UnitOfWork, decision_id: str) -> Entry | None:
     reviewed = item.status.value if item is not None and item.status.settled else None
     return decided(Stage(data["stage"]), Outcome(data["outcome"]), at_us=record.created_at,
                    decision_id=decision_id, reviewed=reviewed)
+
+
+# the staff portal's helpers --------------------------------------------------------------
+
+def _needed(part: _Part | None, name: str) -> _Part:
+    if part is None:
+        raise ConfigurationError(f"this scope was built without {name}")
+    return part
+
+
+def _decision_records(uow: UnitOfWork, decision_ids: list[str]) -> list[AuditRecord]:
+    records = [uow.audit.by_id(decision_id) for decision_id in decision_ids]
+    return [r for r in records if r is not None and r.kind == "decision"]
+
+
+def _sagas_of(uow: UnitOfWork, decision_ids: list[str]) -> list[Saga]:
+    sagas = [uow.sagas.by_decision(decision_id) for decision_id in decision_ids]
+    return [saga for saga in sagas if saga is not None]
+
+
+def _transfers_of(uow: UnitOfWork, trails: list[Trail],
+                  payments: list[tuple[Saga, list[SagaStep]]]) -> list[Transfer]:
+    """The transfers the executor writes for these decisions: the invoice's accrual
+    (``accrue:<decision>``) and each saga's reserve, post and void, in ledger order."""
+    ids = [accrual_id(t.record.record_id) for t in trails]
+    ids += [i for saga, _ in payments for i in (saga.reserve_id, saga.post_id, saga.void_id)]
+    found = uow.ledger.transfers_by_id(ids)
+    return sorted(found.values(), key=lambda t: (t.seq or 0, t.timestamp))

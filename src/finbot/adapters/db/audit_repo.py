@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import JSON, ColumnElement, Connection, Select, cast, insert, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 
 from finbot.adapters.db.sql import Sql
-from finbot.adapters.db.tables import audit_checkpoints, audit_head, audit_log
-from finbot.domain.audit import AuditRecord
+from finbot.adapters.db.tables import audit_checkpoints, audit_head, audit_log, vendors
+from finbot.domain.audit import AuditRecord, DecisionSearch
 
 _PAGE = 5000
 _COLUMNS = "seq, record_id, kind, decision_id, created_at, body, prev_hash, hash"
@@ -55,6 +56,47 @@ class SqlAuditRepo:
         rows = self.conn.execute(select(*audit_log.c).where(audit_log.c.decision_id == decision_id)
                                  .order_by(audit_log.c.seq)).all()
         return [_record(tuple(row)) for row in rows]
+
+    def decisions(self, tenant: str, search: DecisionSearch, *, before_seq: int | None = None,
+                  limit: int = 50) -> list[AuditRecord]:
+        """``tenant``'s decision records (those whose vendor is the tenant's), newest first,
+        before the sequence number ``before_seq``. The sequence number and an invoice's
+        decision ids are index lookups; vendor, agent and outcome are read from each
+        record's body as the newest records are walked, until a page is full."""
+        vendor = self._field("payment", "vendor_id")
+        query = (select(*audit_log.c).join(vendors, vendors.c.vendor_id == vendor)
+                 .where(audit_log.c.kind == "decision", vendors.c.tenant == tenant)
+                 .order_by(audit_log.c.seq.desc()).limit(limit))
+        if before_seq is not None:
+            query = query.where(audit_log.c.seq < before_seq)
+        rows = self.conn.execute(self._searched(query, search)).all()
+        return [_record(tuple(row)) for row in rows]
+
+    def _searched(self, query: Select[Any], search: DecisionSearch) -> Select[Any]:
+        if search.invoice_id:  # an invoice's workflow decisions: invoice:<id>:<step>
+            prefix = f"invoice:{search.invoice_id}:"
+            query = query.where(audit_log.c.decision_id >= prefix,
+                                audit_log.c.decision_id < prefix[:-1] + ";")
+        for value, path in ((search.vendor_id, ("payment", "vendor_id")),
+                            (search.agent_id, ("agent_id",)), (search.outcome, ("outcome",))):
+            if value:
+                query = query.where(self._field(*path) == value)
+        if search.since_us is not None:
+            query = query.where(audit_log.c.created_at >= search.since_us)
+        if search.until_us is not None:
+            query = query.where(audit_log.c.created_at < search.until_us)
+        return query
+
+    def _field(self, *path: str) -> ColumnElement[str]:
+        """A text field of the record's data, read from its JSON body in the dialect's way
+        (the body is stored as text, so PostgreSQL parses it as jsonb)."""
+        keys = ("data", *path)
+        field: ColumnElement[str]
+        if self.conn.dialect.name == "postgresql":
+            field = cast(audit_log.c.body, JSONB)[keys].astext
+        else:
+            field = type_coerce(audit_log.c.body, JSON)[keys].as_string()
+        return field
 
     def records(self, *, after: int = 0, upto: int | None = None) -> Iterator[AuditRecord]:
         """Every record in sequence order, streamed: a server-side cursor on PostgreSQL,

@@ -28,3 +28,9 @@ class SqlPolicyRepo:
     def add(self, version: str, seq: int, body: str, digest: str, now_us: int) -> None:
         self.conn.execute(insert(policies).values(version=version, seq=seq, body=body,
                                                   digest=digest, created_at=now_us))
+
+    def versions(self) -> list[tuple[str, int, str, int]]:
+        """(version, seq, digest, published at) of every version, newest first."""
+        rows = self.conn.execute(select(policies.c.version, policies.c.seq, policies.c.digest,
+                                        policies.c.created_at).order_by(policies.c.seq.desc()))
+        return [(str(r[0]), int(r[1]), str(r[2]), int(r[3])) for r in rows]

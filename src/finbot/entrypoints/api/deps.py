@@ -24,13 +24,14 @@ from fastapi.responses import JSONResponse
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import RateLimitItem, parse_many, storage, strategies
 
-from finbot.bootstrap import App
+from finbot.bootstrap import App, deciding_agents
 from finbot.domain.errors import Forbidden, InvalidInput, Unauthenticated
 from finbot.domain.users import Principal
 from finbot.entrypoints.api.errors import RateLimited
 from finbot.services.assistant import VendorAssistant
 from finbot.services.auth import Session
 from finbot.services.idempotency import StoredResponse
+from finbot.services.models import ModelCatalogue
 from finbot.services.scope import Scope
 
 COOKIE = "finbot_session"
@@ -165,7 +166,14 @@ def scope(who: Auth, web: WebDep) -> Scope:
     return Scope(who, uow=app.uow, ledger=app.queries, work=app.vendor_work,
                  reviews=app.reviews, policies=app.policies, breakers=app.breakers,
                  assistant=VendorAssistant(app.uow, app.models, app.agent_tools),
-                 home_tenant=app.settings.home_tenant)
+                 home_tenant=app.settings.home_tenant, audit=app.audit,
+                 models=_catalogue(app))
+
+
+def _catalogue(app: App) -> ModelCatalogue:
+    """The fraud registry and the deciding agents' models (plain objects, no reads)."""
+    specs = [agent.spec for agent in deciding_agents(app.fraud_scorer).values()]
+    return ModelCatalogue(app.settings.models_dir, app.models, specs)
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
