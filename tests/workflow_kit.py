@@ -112,3 +112,14 @@ def run_until_idle(app: App, *, timeout_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the workflows were still busy after {timeout_s} s")
         time.sleep(0.02)
+
+
+def stored_fraud_model(app: App) -> str:
+    """Train a small fraud model into the app's registry (about a second; once per
+    registry) and return its version, for pages that list the registry."""
+    from finbot.fraud.registry import ModelRegistry, latest_or_default
+
+    registry = ModelRegistry(app.settings.models_dir)
+    latest_or_default(registry, created_at="2026-01-01T00:00:00+00:00", training={
+        "vendors": 60, "invoices": 1500, "fraud_rate": 0.03, "seed": 3})
+    return registry.latest().version

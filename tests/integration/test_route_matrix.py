@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -28,6 +29,7 @@ from tests.workflow_kit import (
     open_company,
     run_until_idle,
     small_scorer,
+    stored_fraud_model,
 )
 
 STAFF = {"rita", "adam", "aude"}  # reviewer, admin, auditor of the home tenant
@@ -76,6 +78,18 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin"): STAFF,
     ("GET", "/admin/decisions/{decision_id}"): STAFF,
     ("POST", "/admin/decisions/{decision_id}/review"): {"rita"},
+    ("GET", "/admin/invoices/{invoice_id}"): STAFF,
+    ("GET", "/admin/decisions"): STAFF,
+    ("POST", "/admin/decisions/verify"): STAFF,
+    ("GET", "/admin/ledger"): STAFF,
+    ("GET", "/admin/ledger/accounts/{code}"): STAFF,
+    ("GET", "/admin/ledger/transfers"): STAFF,
+    ("GET", "/admin/policy"): STAFF,
+    ("POST", "/admin/policy"): {"adam"},
+    ("GET", "/admin/vendors"): STAFF,
+    ("GET", "/admin/vendors/{vendor_id}"): STAFF,
+    ("GET", "/admin/models"): STAFF,
+    ("GET", "/admin/models/{model_version}"): STAFF,
 }
 """Who of the home tenant may call each route on the home tenant's vendor v-alpha (ann
 works for v-alpha, bob for v-beta, pia plays the arena). Nobody of tenant globex may."""
@@ -142,7 +156,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
     """The route's URL with the home tenant's ids filled in, and a valid body."""
     ids = {"vendor_id": "v-alpha", "invoice_id": "inv-alpha",
            "decision_id": world.decision_id, "code": "company:bank", "version": "v1",
-           "agent_id": "invoice-agent"}
+           "agent_id": "invoice-agent", "model_version": stored_fraud_model(world.app)}
     url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/vendors"): {"legal_name": "Newco LLC", "country": "US"},
@@ -167,6 +181,9 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         ("POST", "/admin/decisions/{decision_id}/review"): {
             "verdict": "REJECT", "rationale": "matrix walk: not for payment",
             "form_key": "matrix"},
+        ("POST", "/admin/decisions/verify"): {},
+        ("POST", "/admin/policy"): {"document": yaml.safe_dump(
+            world.app.policies.document()[2])},
     }
     options: dict[str, Any] = {"headers": {"Idempotency-Key": f"matrix-{method}-{path}"}}
     if (method, path) in bodies:

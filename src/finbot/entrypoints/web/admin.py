@@ -1,5 +1,6 @@
 """The staff portal: the dashboard, the review queue and each decision's trail with the
-four-eyes review form."""
+four-eyes review form; the other staff pages (invoice trails and the decision explorer,
+the ledger, the policy, vendors, models) live in the ``admin_*`` modules included here."""
 
 from __future__ import annotations
 
@@ -10,13 +11,27 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from finbot.domain.audit import DecisionSearch
+from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.domain.reviews import ConflictOfInterest, ReviewRefused
 from finbot.domain.users import Permission
 from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
-from finbot.entrypoints.web.portal import Form_, page, redirect_with
+from finbot.entrypoints.web import (
+    admin_ledger,
+    admin_models,
+    admin_policy,
+    admin_trails,
+    admin_vendors,
+    charts,
+)
+from finbot.entrypoints.web.formats import amount_text, minor_text
+from finbot.entrypoints.web.portal import Form_, page, redirect_with, templates
+from finbot.services.scope import Scope
 
 router = APIRouter(include_in_schema=False)
+CHART_LIMIT = 5000
+templates.env.filters.update(minor=minor_text, amount=amount_text)
 
 
 @router.get("/admin", dependencies=[Depends(limited("default"))])
@@ -25,7 +40,18 @@ def dashboard(request: Request, who: Auth, scope: ScopeDep,
     overview = scope.overview()
     return page(request, "_dashboard.html" if fragment else "admin.html", who,
                 queue=scope.review_queue(limit=100), counts=overview.invoices_by_status,
-                depth=overview.queue, breakers=overview.breakers, outbox=overview.events)
+                depth=overview.queue, breakers=overview.breakers, outbox=overview.events,
+                **({} if fragment else _charts(scope)))
+
+
+def _charts(scope: Scope) -> dict[str, object]:
+    """The last day's decisions (the newest ``CHART_LIMIT``) as the charts' figures."""
+    now = now_us()
+    recent = scope.find_decisions(DecisionSearch(since_us=now - 24 * charts.HOUR_US),
+                                  limit=CHART_LIMIT)
+    return {"hours": charts.outcome_hours(recent, now_us=now),
+            "latencies": charts.stage_latencies(recent), "colours": charts.COLOURS,
+            "width": charts.WIDTH, "height": charts.HEIGHT}
 
 
 @router.get("/admin/decisions/{decision_id}", dependencies=[Depends(limited("default"))])
@@ -51,3 +77,7 @@ async def review_form(decision_id: str, who: Auth, scope: ScopeDep, web: WebDep,
     except (InvalidInput, ReviewRefused, ConflictOfInterest) as refused:
         return redirect_with(f"/admin/decisions/{decision_id}", refused.message)
     return redirect_with(f"/admin/decisions/{decision_id}", f"Recorded: {answer.json()['status']}")
+
+
+for pages in (admin_trails, admin_ledger, admin_policy, admin_vendors, admin_models):
+    router.include_router(pages.router)

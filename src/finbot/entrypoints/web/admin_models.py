@@ -1,0 +1,24 @@
+"""Staff pages over the models FinBot decides with: the fraud model's versions with their
+held-out metrics and each version's card, and the model and prompt each agent runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from finbot.entrypoints.api.deps import Auth, ScopeDep, limited
+from finbot.entrypoints.web.portal import page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/admin/models", dependencies=[Depends(limited("default"))])
+def models_page(request: Request, who: Auth, scope: ScopeDep) -> HTMLResponse:
+    return page(request, "admin_models.html", who, fraud=scope.fraud_models(),
+                agents=scope.agent_models())
+
+
+@router.get("/admin/models/{model_version}", dependencies=[Depends(limited("default"))])
+def model_card(request: Request, model_version: str, who: Auth, scope: ScopeDep) -> HTMLResponse:
+    info, card = scope.fraud_model(model_version)
+    return page(request, "admin_model.html", who, info=info, card=card)
