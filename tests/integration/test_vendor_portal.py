@@ -12,10 +12,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from finbot.agents.kyb import REQUIRED_DOCUMENTS
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.invoices import InvoiceStatus
-from finbot.domain.vendors import Author, Message
+from finbot.domain.vendors import DOCUMENT_KINDS, Author, Message, Vendor
+from finbot.domain.workflows import workflow_id
+from finbot.entrypoints.web.push import audience_of
 from tests.api_kit import add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_invoice,
@@ -180,3 +183,99 @@ def test_a_note_to_accounts_payable_shows_on_the_messages_page_without_the_agent
     assert "Our bank letter is attached to INV-9." in sent.text
     assert "rules fired" not in sent.text
     assert "rules fired" not in portal.ann.get("/api/vendors/v-alpha/notes").text
+
+
+# -- onboarding with typed documents -----------------------------------------------------
+
+FORMCO = {"legal_name": "Formco Supplies GmbH", "country": "DE", "tax_id": "DE136695976",
+          "iban": "DE89 3704 0044 0532 0130 00", "bic": "COBADEFFXXX",
+          "industry": "office supplies", "profile": "We sell paper and desks."}
+
+
+def _register(client: TestClient, kinds: list[str]) -> str:
+    """Register Formco through the onboarding form with one text document per kind; the
+    notice the portal answers with."""
+    files = [("document", (f"{kind}.txt", f"{kind} of Formco".encode(), "text/plain"))
+             for kind in kinds]
+    answer = client.post("/vendor/onboard", data={**FORMCO, "document_type": kinds},
+                         files=files)
+    assert answer.status_code == 200, answer.text
+    return answer.text.split('role="status">')[1].split("<")[0]
+
+
+def _registered(app: App) -> Vendor:
+    with app.uow() as uow:
+        found = [v for v in uow.vendors.page(tenant="default")
+                 if v.legal_name == FORMCO["legal_name"]]
+    assert len(found) == 1
+    return found[0]
+
+
+def _documents_finding(app: App, vendor_id: str) -> dict[str, object]:
+    with app.uow() as uow:
+        record = uow.audit.by_id(f"{workflow_id('onboarding', vendor_id)}:onboarding")
+    assert record is not None
+    calls = record.data["proposal"]["tool_calls"]
+    registration = next(c for c in calls if c["name"] == "verify_registration")
+    return next(f for f in registration["result"]["findings"] if f["check"] == "documents")
+
+
+def test_the_document_kinds_chosen_reach_the_onboarding_checks(portal: Portal) -> None:
+    notice = _register(portal.ann, ["certificate_of_incorporation", "bank_letter"])
+    assert notice == "Formco Supplies GmbH is registered; its checks are running."
+    vendor = _registered(portal.app)
+    assert vendor.documents == ("certificate_of_incorporation", "bank_letter")
+    assert vendor.industry == "office supplies"
+    assert "certificate_of_incorporation of Formco" in vendor.profile
+    run_until_idle(portal.app)
+    finding = _documents_finding(portal.app, vendor.vendor_id)
+    assert finding["passed"] is True, finding
+
+
+def test_a_missing_bank_letter_is_what_the_onboarding_checks_find(portal: Portal) -> None:
+    _register(portal.ann, ["certificate_of_incorporation"])
+    run_until_idle(portal.app)
+    finding = _documents_finding(portal.app, _registered(portal.app).vendor_id)
+    assert finding["passed"] is False
+    assert "bank_letter" in str(finding["detail"])
+
+
+def test_an_unknown_document_kind_is_refused_in_words(portal: Portal) -> None:
+    notice = _register(portal.ann, ["passport"])
+    assert notice.startswith("Not registered: a document is one of: Certificate of")
+    with portal.app.uow() as uow:
+        assert [v.vendor_id for v in uow.vendors.page(tenant="default")] == [
+            "v-alpha", "v-beta"]
+
+
+def test_the_form_offers_every_kind_the_checks_require(portal: Portal) -> None:
+    page = portal.ann.get("/vendor").text
+    assert set(REQUIRED_DOCUMENTS) <= set(DOCUMENT_KINDS)
+    for kind in DOCUMENT_KINDS:
+        assert f'<option value="{kind}"' in page
+    assert '<label for="industry">Industry</label>' in page
+
+
+def test_a_registered_vendors_status_change_reaches_its_users_live_page(
+        portal: Portal) -> None:
+    _register(portal.ann, ["certificate_of_incorporation", "bank_letter"])
+    vendor = _registered(portal.app)
+    run_until_idle(portal.app)
+    token = portal.ann.get("/api/events/token").json()["token"]
+    audience = audience_of(portal.app, token)
+    assert audience is not None
+    with portal.app.uow() as uow:
+        events = [event for _, event in uow.outbox.after((0, 0), limit=5000)]
+    changed = [e for e in events if e.type == "vendor.status_changed"
+               and e.payload["vendor_id"] == vendor.vendor_id]
+    assert len(changed) == 1
+    assert audience.sees(changed[0])
+    bobs = audience_of(portal.app, portal.bob.get("/api/events/token").json()["token"])
+    assert bobs is not None
+    assert not bobs.sees(changed[0])
+    page = portal.ann.get("/vendor").text
+    rows = page.split('id="vendor-rows"')[1].split("</tbody>")[0]
+    status = _registered(portal.app).status.value
+    assert status != "pending"
+    assert f'data-vendor-status="{vendor.vendor_id}">{status}<' in rows
+    assert "finbot:event[detail.type=='vendor.status_changed'] from:body" in page

@@ -14,6 +14,13 @@ from typing import Literal
 from finbot.domain.errors import InvalidInput
 
 MAX_NOTE_CHARS = 2_000
+DOCUMENT_KINDS: dict[str, str] = {
+    "certificate_of_incorporation": "Certificate of incorporation",
+    "bank_letter": "Bank letter confirming the account",
+    "w9": "W-9 (US taxpayer identification)",
+}
+"""The onboarding documents the checks recognise: the kind kept with the vendor, and
+its name for people."""
 
 
 class VendorStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""The vendor portal: onboarding with a document, invoice submission, the invoice list
+"""The vendor portal: onboarding with typed documents, invoice submission, the invoice list
 with its plain-words timeline and the payments page, redrawn live as events arrive."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -17,7 +17,7 @@ from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
 from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.domain.users import Permission
-from finbot.domain.vendors import Vendor
+from finbot.domain.vendors import DOCUMENT_KINDS, Vendor
 from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
 from finbot.entrypoints.web.portal import Form_, page, redirect_with
 
@@ -29,7 +29,7 @@ def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") 
     who.require(Permission.OWN_VENDORS)
     return page(request, "vendor.html", who, vendors=scope.vendors(limit=200),
                 invoices=scope.invoices(limit=50), form_key=uuid.uuid4().hex,
-                today=date.today(), notice=notice)
+                today=date.today(), notice=notice, document_kinds=DOCUMENT_KINDS)
 
 
 @router.get("/vendor/invoices", dependencies=[Depends(limited("default"))])
@@ -51,14 +51,19 @@ def payments_page(request: Request, who: Auth, scope: ScopeDep,
 async def onboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
                   legal_name: Form_, country: Form_, tax_id: Annotated[str, Form()] = "",
                   iban: Annotated[str, Form()] = "", bic: Annotated[str, Form()] = "",
+                  industry: Annotated[str, Form()] = "",
                   website: Annotated[str, Form()] = "", profile: Annotated[str, Form()] = "",
-                  document: UploadFile | None = None) -> Response:
-    attached = await _document(web, document)
-    vendor = Vendor("", legal_name.strip(), country.strip().upper(), tax_id=tax_id.strip(),
-                    iban=iban.replace(" ", ""), bic=bic.strip(), website=website.strip(),
-                    profile=_with_document(profile.strip(), attached),
-                    documents=(attached.name,) if attached else ())
+                  document_type: Annotated[list[str] | None, Form()] = None,
+                  document: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    """Register a vendor with its documents, each uploaded under the kind it is (the
+    onboarding checks look for those kinds); its checks start at once."""
     try:
+        attached = await _typed_documents(web, document_type or [], document or [])
+        vendor = Vendor("", legal_name.strip(), country.strip().upper(), tax_id=tax_id.strip(),
+                        iban=iban.replace(" ", ""), bic=bic.strip(), industry=industry.strip(),
+                        website=website.strip(), profile=_with_documents(profile.strip(),
+                                                                         attached),
+                        documents=tuple(dict.fromkeys(kind for kind, _ in attached)))
         created = await run_in_threadpool(scope.register_vendor, vendor)
     except InvalidInput as refused:
         return _back(f"Not registered: {refused.message}")
@@ -109,10 +114,34 @@ async def _document(web: WebDep, upload: UploadFile | None) -> Document | None:
     return read_document(upload.filename, data, max_bytes=limit)
 
 
+async def _typed_documents(web: WebDep, kinds: list[str], uploads: list[UploadFile]
+                           ) -> list[tuple[str, Document]]:
+    """The uploads paired with the kind chosen beside each (empty file inputs skipped);
+    InvalidInput for a kind the checks do not know."""
+    if len(kinds) != len(uploads):
+        raise InvalidInput("choose the kind of each document", field="document_type")
+    typed = []
+    for kind, upload in zip(kinds, uploads, strict=True):
+        document = await _document(web, upload)
+        if document is None:
+            continue
+        if kind not in DOCUMENT_KINDS:
+            raise InvalidInput(f"a document is one of: {', '.join(DOCUMENT_KINDS.values())}",
+                               field="document_type")
+        typed.append((kind, document))
+    return typed
+
+
 def _with_document(text: str, document: Document | None) -> str:
     if document is None or not document.text:
         return text
     return f"{text}\n\n[attached {document.kind} {document.name}]\n{document.text}".strip()
+
+
+def _with_documents(text: str, documents: list[tuple[str, Document]]) -> str:
+    for _, document in documents:
+        text = _with_document(text, document)
+    return text
 
 
 def _amount(text: str) -> Decimal:
