@@ -122,7 +122,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
               **overrides: Any) -> App:
     """Build the application; ``overrides`` replace any wired component (tests pass fakes)."""
     settings = settings or Settings()
-    engine = overrides.pop("engine", None) or make_engine(settings.effective_database_url)
+    engine = overrides.pop("engine", None) or make_engine(
+        settings.effective_database_url, pool_size=settings.database_pool_size)
     if run_migrations:
         migrate(engine)
 

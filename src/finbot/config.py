@@ -119,6 +119,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description="Per route class: limits per client address and per user, in the "
         "`limits` notation ('10/minute;100/hour')")
+    database_pool_size: int = Field(
+        default=20, ge=1, le=500, description="Database connections a process keeps open; "
+        "the web server also runs at most this many requests' blocking work at once, so a "
+        "request never waits for (or opens) a connection")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
                                   description="The largest document an upload may carry")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)

@@ -91,3 +91,20 @@ def test_the_agents_bench_reports_every_figure() -> None:
     assert set(results["targets_met"]) == {
         "fraud_score_p99_under_1ms", "offline_workflows_at_least_200_per_s",
         "offline_decision_p99_under_20ms"}
+
+
+def test_the_api_bench_serves_both_targets_and_reports_every_figure() -> None:
+    from finbot.bench.api import run_api_bench
+
+    messages: list[str] = []
+    results = run_api_bench(backend="sqlite", postgres_url=POSTGRES_URL, seconds=1.0,
+                            rate=20, concurrency=4, progress=messages.append)
+    for target in ("hello", "invoices"):
+        figures = results[target]
+        assert figures["errors"] == 0, figures["error_kinds"]
+        assert figures["capacity_per_s"] > 0
+        assert figures["steady_achieved_per_s"] > 0
+        assert 0 < figures["steady_p50_ms"] <= figures["steady_p99_ms"]
+    assert results["ratio_invoices_vs_hello"] > 0
+    assert isinstance(results["targets_met"], bool)
+    assert any("invoice submission" in m for m in messages)

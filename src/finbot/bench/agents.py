@@ -87,7 +87,7 @@ def _workflow(app: Any, count: int, vendors: int) -> dict[str, Any]:
     (agent on the offline model with its real read-only tools, gate, audit log, step
     bookkeeping). Then the executor pays what was approved. Next to it, the raw baseline:
     plain one-row INSERT commits on the same database."""
-    vendor_ids = _bench_company(app, vendors)
+    vendor_ids = bench_company(app, vendors)
     orchestrator = app.consumer("orchestrator")
     started = time.perf_counter()
     for n in range(count):
@@ -123,7 +123,7 @@ def _workflow(app: Any, count: int, vendors: int) -> dict[str, Any]:
             "invoices_by_status": statuses}
 
 
-def _bench_company(app: Any, vendors: int) -> list[str]:
+def bench_company(app: Any, vendors: int) -> list[str]:
     app.policies.publish(shipped_policy())
     open_company(app.ledger)
     app.ledger.transfer(TransferRequest("funding", "company:bank", "company:equity",

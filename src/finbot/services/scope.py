@@ -38,6 +38,7 @@ from finbot.services.ledger import UowFactory
 from finbot.services.models import AgentModel, ModelCatalogue
 from finbot.services.policies import PolicyStore, PolicyVersion
 from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
 from finbot.services.reviews import QueueDepth, ReviewService
 from finbot.services.workflows import VendorWork
 
@@ -162,13 +163,22 @@ class Scope:
 
     def submit_invoice(self, invoice: Invoice) -> Invoice:
         """A vendor user submits an invoice of one of their vendors."""
-        with self._uow() as uow:
-            self._acting_for(uow, invoice.vendor_id)
-            existing = uow.invoices.get(invoice.invoice_id)  # another tenant's id: no leak
+        def submit() -> Invoice:
+            with self._uow() as uow:
+                stored = self.submit_invoice_in(uow, invoice)
+                uow.commit()
+            return stored
+        return retrying(submit)
+
+    def submit_invoice_in(self, uow: UnitOfWork, invoice: Invoice) -> Invoice:
+        """``submit_invoice`` in the caller's transaction, which the caller commits (the
+        submission and the request's idempotency key in one commit)."""
+        self._acting_for(uow, invoice.vendor_id)
+        existing = uow.invoices.get(invoice.invoice_id)  # another tenant's id: no leak
         if existing is not None and existing.vendor_id != invoice.vendor_id:
             raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
                            code="invoice_id_taken", field="invoice_id")
-        return self._work.submit_invoice(invoice)
+        return self._work.submit_invoice_in(uow, invoice)
 
     def timeline(self, invoice_id: str) -> tuple[Invoice, list[Entry]]:
         """The invoice and its history in plain words, oldest first."""

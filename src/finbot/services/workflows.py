@@ -72,21 +72,27 @@ class VendorWork:
         the same id with the same content returns the first; different content conflicts."""
         def submit() -> Invoice:
             with self._uow() as uow:
-                vendor = uow.vendors.get(invoice.vendor_id)
-                if vendor is None:
-                    raise NotFound(f"no vendor {invoice.vendor_id!r}", field="vendor_id")
-                existing = uow.invoices.get(invoice.invoice_id)
-                if existing is not None:
-                    return _same_invoice(existing, invoice)
-                stored = _stamped_invoice(invoice, vendor, self._clock())
-                uow.invoices.add(stored)
-                self._outbox.emit_in(uow, "invoice.submitted", stored.invoice_id, {
-                    "invoice_id": stored.invoice_id, "vendor_id": stored.vendor_id,
-                    "amount": str(stored.amount), "currency": stored.currency},
-                    tenant=stored.tenant)
+                stored = self.submit_invoice_in(uow, invoice)
                 uow.commit()
             return stored
         return retrying(submit)
+
+    def submit_invoice_in(self, uow: UnitOfWork, invoice: Invoice) -> Invoice:
+        """``submit_invoice`` inside the caller's transaction, which the caller commits
+        (with whatever else belongs in the same commit, such as the request's idempotency
+        key)."""
+        vendor = uow.vendors.get(invoice.vendor_id)
+        if vendor is None:
+            raise NotFound(f"no vendor {invoice.vendor_id!r}", field="vendor_id")
+        existing = uow.invoices.get(invoice.invoice_id)
+        if existing is not None:
+            return _same_invoice(existing, invoice)
+        stored = _stamped_invoice(invoice, vendor, self._clock())
+        uow.invoices.add(stored)
+        self._outbox.emit_in(uow, "invoice.submitted", stored.invoice_id, {
+            "invoice_id": stored.invoice_id, "vendor_id": stored.vendor_id,
+            "amount": str(stored.amount), "currency": stored.currency}, tenant=stored.tenant)
+        return stored
 
     def add_purchase_order(self, po: PurchaseOrder) -> None:
         Money.of(po.amount, po.currency)

@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from finbot.config import Settings
 from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
@@ -82,6 +83,23 @@ def up(host: str = typer.Option(None, help="Interface to listen on [FINBOT_HOST]
     from finbot.entrypoints.cli.serve import serve
 
     serve(host=host, port=port, seed=seed, console=console)
+
+
+@cli.command()
+@reports_errors
+def web(host: str = typer.Option(None, help="Interface to listen on [FINBOT_HOST]."),
+        port: int = typer.Option(None, min=0, max=65535, help="Port [FINBOT_PORT]."),
+        workers: int = typer.Option(1, min=1, max=64, help="Web worker processes.")) -> None:
+    """Serve the web app alone, for production beside `finbot worker …` processes: no
+    background work and no migrations (run `finbot migrate` first). With FINBOT_REDIS_URL
+    set, rate limits are counted in Redis, so any number of web processes, on any number
+    of hosts, share them."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run("finbot.entrypoints.web.app:web_from_settings", factory=True,
+                host=host or settings.host, port=port if port is not None else settings.port,
+                workers=workers, log_level="warning")
 
 
 def main() -> None:

@@ -101,3 +101,24 @@ def agents(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Dat
                                scores=scores, decisions=decisions, vendors=vendors,
                                progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
+
+
+@bench_cli.command("api")
+@reports_errors
+def api(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
+        seconds: float = typer.Option(10.0, min=1, help="Length of each measured run."),
+        rate: int = typer.Option(300, min=1, help="Requests per second in the steady run."),
+        concurrency: int = typer.Option(32, min=1, max=1024,
+                                        help="Clients sending back to back in the capacity run."),
+        workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+        ) -> None:
+    """Invoice submission over HTTP on loopback (capacity, then a steady rate with p50/p99
+    and errors) next to a minimal FastAPI route served the same way in the same run."""
+    from finbot.bench.api import run_api_bench
+
+    chosen: Literal["sqlite", "postgres"] = backend.value
+    results = run_api_bench(backend=chosen, postgres_url=Settings().postgres_url,
+                            seconds=seconds, rate=rate, concurrency=concurrency,
+                            server_workers=workers, progress=_progress)
+    print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)

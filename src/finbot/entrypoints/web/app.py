@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.staticfiles import StaticFiles
 
-from finbot.bootstrap import App
+from finbot.bootstrap import App, bootstrap
 from finbot.entrypoints.api import errors
 from finbot.entrypoints.api.deps import Web
 from finbot.entrypoints.api.routers import (
@@ -34,14 +35,22 @@ STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, decisions, reviews, ledger, policy, breakers, events)
 
 
-def create_web_app(app: App) -> FastAPI:
+def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
+    """The web application over ``app``; with ``owns_app`` it closes ``app`` when the
+    server stops."""
     hub = PushHub(app)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Blocking work (database calls) runs in threads; no more at once than there are
+        # pooled connections, so none waits for a connection or opens a spare one.
+        to_thread.current_default_thread_limiter().total_tokens = (
+            app.settings.database_pool_size)
         hub.start()
         yield
         hub.stop()
+        if owns_app:
+            app.close()
 
     web = FastAPI(title="FinBot", version="0.1.0", lifespan=lifespan,
                   description="Vendor payments run by AI agents that are never trusted "
@@ -70,6 +79,13 @@ def create_web_app(app: App) -> FastAPI:
         await _pump(socket, hub, hub.subscribe(audience))
 
     return web
+
+
+def web_from_settings() -> FastAPI:
+    """The web app alone over the configured database (``finbot web``, and uvicorn's
+    ``--factory`` for several worker processes): no background workers, no migrations;
+    it closes the app's connections when the server stops."""
+    return create_web_app(bootstrap(run_migrations=False), owns_app=True)
 
 
 async def _pump(socket: WebSocket, hub: PushHub, subscriber: Subscriber) -> None:

@@ -28,6 +28,7 @@ from finbot.entrypoints.api.schemas import (
     decode_cursor,
     next_cursor,
 )
+from finbot.services.ports import UnitOfWork
 
 router = APIRouter(prefix="/api/invoices", tags=["invoices"],
                    dependencies=[Depends(limited("default"))])
@@ -40,13 +41,13 @@ router = APIRouter(prefix="/api/invoices", tags=["invoices"],
 def submit_invoice(body: InvoiceCreate, key: IdempotencyKey, scope: ScopeDep, who: Auth,
                    web: WebDep) -> JSONResponse:
     """Submit an invoice for one of the caller's vendors; its checks start at once."""
-    def submit() -> tuple[int, object]:
+    def submit(uow: UnitOfWork) -> tuple[int, object]:
         invoice_id = body.invoice_id or f"inv-{uuid.uuid4().hex[:16]}"
-        stored = scope.submit_invoice(body.to_invoice(invoice_id))
+        stored = scope.submit_invoice_in(uow, body.to_invoice(invoice_id))
         return 201, InvoicePublic.of(stored).model_dump(mode="json")
 
-    answer = web.app.idempotency.run_long(f"api:invoices:{who.user_id}", key,
-                                          body.model_dump(mode="json"), submit)
+    answer = web.app.idempotency.run(f"api:invoices:{who.user_id}", key,
+                                     body.model_dump(mode="json"), submit)
     return stored_answer(answer)
 
 
