@@ -35,7 +35,7 @@ from tests.workflow_kit import (
 STAFF = {"rita", "adam", "aude"}  # reviewer, admin, auditor of the home tenant
 EVERYONE = {"ann", "bob", "pia"} | STAFF
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz"), ("GET", "/login"),
-          ("POST", "/login")}
+          ("POST", "/login"), ("GET", "/signup"), ("POST", "/signup")}
 SKIPPED = {("POST", "/api/auth/logout"): "ends the caller's session; test_api covers it",
            ("POST", "/logout"): "ends the caller's session; the browser test covers it"}
 OWN_TENANT_WRITES = {("POST", "/api/vendors"), ("POST", "/vendor/onboard")}

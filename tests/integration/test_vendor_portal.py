@@ -279,3 +279,82 @@ def test_a_registered_vendors_status_change_reaches_its_users_live_page(
     assert status != "pending"
     assert f'data-vendor-status="{vendor.vendor_id}">{status}<' in rows
     assert "finbot:event[detail.type=='vendor.status_changed'] from:body" in page
+
+
+# -- self sign-up ------------------------------------------------------------------------
+
+NEW_PASSWORD = "a long enough passphrase"
+
+
+def _signup(web: FastAPI, email: str, password: str = NEW_PASSWORD, *,
+            again: str | None = None) -> tuple[TestClient, str]:
+    """A fresh browser that draws the sign-up form and sends it; its client and the page
+    it ends on."""
+    browser = TestClient(web, client=("127.0.0.1", 5000))
+    form = browser.get("/signup").text
+    token = form.split('name="form_token" value="')[1].split('"')[0]
+    answer = browser.post("/signup", data={
+        "email": email, "password": password, "password_again": again or password,
+        "form_token": token})
+    assert answer.status_code == 200, answer.text
+    return browser, answer.text
+
+
+def _error_of(page: str) -> str:
+    return page.split('role="alert">')[1].split("</p>")[0]
+
+
+def test_signing_up_makes_a_vendor_user_who_is_signed_in_and_can_sign_in_again(
+        portal: Portal) -> None:
+    browser, landed = _signup(portal.web, "New.Vendor@Example.com")
+    assert "<h1>Vendor portal</h1>" in landed
+    assert "No vendor yet" in landed
+    me = browser.get("/api/auth/me").json()
+    assert (me["roles"], me["vendors"], me["tenant"]) == (["vendor"], [], "default")
+    again = TestClient(portal.web).post("/api/auth/login", json={
+        "email": "new.vendor@example.com", "password": NEW_PASSWORD})
+    assert again.status_code == 200
+    stored = [u for u in portal.app.auth.users() if u.email == "new.vendor@example.com"]
+    assert len(stored) == 1
+
+
+@pytest.mark.parametrize(("email", "password", "error"), [
+    ("short@example.com", "too short", "a password has at least 12 characters"),
+    ("samesame1234@example.com", "samesame1234@example.com",
+     "a password may not be the email address"),
+    ("typo@example.com", NEW_PASSWORD, "The two passwords differ.")],
+    ids=["short", "the-email", "mismatch"])
+def test_a_weak_or_mistyped_password_is_refused_and_nobody_is_created(
+        portal: Portal, email: str, password: str, error: str) -> None:
+    again = "not the same password" if error.startswith("The two") else None
+    _, page = _signup(portal.web, email, password, again=again)
+    assert _error_of(page) == error
+    assert email not in [u.email for u in portal.app.auth.users()]
+
+
+def test_an_address_in_use_is_refused_without_saying_more(portal: Portal) -> None:
+    _, page = _signup(portal.web, "ann@home.example")
+    assert _error_of(page) == ("This address cannot be used to sign up. If you already "
+                               "have an account, sign in instead.")
+    assert 'value="ann@home.example"' not in page
+    assert [u.email for u in portal.app.auth.users()].count("ann@home.example") == 1
+    me = portal.ann.get("/api/auth/me").json()  # ann's own account is untouched
+    assert me["vendors"] == ["v-alpha"]
+
+
+def test_a_sign_up_form_not_drawn_by_this_site_creates_nobody(portal: Portal) -> None:
+    forged = TestClient(portal.web).post("/signup", data={
+        "email": "forged@example.com", "password": NEW_PASSWORD,
+        "password_again": NEW_PASSWORD, "form_token": "forged"})
+    assert _error_of(forged.text) == "This form has expired. Please fill it in again."
+    cross_site = TestClient(portal.web).post("/signup", headers={
+        "Origin": "https://evil.example"}, data={
+        "email": "forged@example.com", "password": NEW_PASSWORD,
+        "password_again": NEW_PASSWORD, "form_token": "forged"})
+    assert cross_site.status_code == 403
+    assert "forged@example.com" not in [u.email for u in portal.app.auth.users()]
+
+
+def test_the_sign_in_page_links_to_sign_up(portal: Portal) -> None:
+    assert '<a href="/signup">Create an account</a>' in TestClient(portal.web).get(
+        "/login").text

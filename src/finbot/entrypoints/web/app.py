@@ -28,7 +28,7 @@ from finbot.entrypoints.api.routers import (
     vendors,
 )
 from finbot.entrypoints.api.schemas import ANY_ROUTE_ERRORS
-from finbot.entrypoints.web import admin, messages, portal, vendor
+from finbot.entrypoints.web import admin, messages, portal, signup, vendor
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
 
 STATIC = Path(__file__).parent / "static"
@@ -61,7 +61,7 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
     errors.install(web)
     for module in ROUTERS:
         web.include_router(module.router)
-    for pages in (portal, vendor, messages, admin):
+    for pages in (portal, signup, vendor, messages, admin):
         web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 
