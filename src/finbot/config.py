@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from limits import parse, parse_many
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +64,9 @@ DEFAULT_RATE_LIMITS = {
 }
 """Route classes and their limits (each per client address and, when signed in, per
 user); login is the strictest, money and chat stricter than the rest."""
+
+DEFAULT_BURST = "20/minute"
+"""Money requests by one vendor user that make a burst: a fraud signal, not a refusal."""
 
 
 class Settings(BaseSettings):
@@ -119,6 +123,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description="Per route class: limits per client address and per user, in the "
         "`limits` notation ('10/minute;100/hour')")
+    money_burst: str = Field(
+        default=DEFAULT_BURST, description="Money requests by one vendor user in a window "
+        "above which the vendor's invoices are escalated for 24 hours as a fraud signal "
+        "(`limits` notation, e.g. '20/minute'); below the hard `money` rate limit")
     database_pool_size: int = Field(
         default=20, ge=1, le=500, description="Database connections a process keeps open; "
         "the web server also runs at most this many requests' blocking work at once, so a "
@@ -162,6 +170,26 @@ class Settings(BaseSettings):
                 "FINBOT_SECRET_KEY must be set to a random value of at least 32 characters "
                 f"when FINBOT_ENVIRONMENT={self.environment}", field="secret_key")
         return self
+
+    @field_validator("money_burst")
+    @classmethod
+    def _one_limit(cls, text: str) -> str:
+        try:
+            parse(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a limit such as '20/minute'") from None
+        return text
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _limits(cls, limits: dict[str, str]) -> dict[str, str]:
+        for kind, text in limits.items():
+            try:
+                parse_many(text)
+            except ValueError:
+                raise ValueError(f"rate limit {kind}: {text!r} is not in the limits "
+                                 "notation, e.g. '10/minute;100/hour'") from None
+        return limits
 
     @property
     def models_dir(self) -> Path:

@@ -19,6 +19,7 @@ from tests.api_kit import PASSWORD, add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_vendor,
     company_with,
+    purchase_order,
     run_until_idle,
 )
 
@@ -256,3 +257,32 @@ def test_the_dashboard_counts_only_the_callers_tenant(web: FastAPI, app: App) ->
     assert "No invoices yet." in other.text
     assert "Events waiting" in home
     assert "Events waiting" not in other.text  # the platform's backlog is the home tenant's
+
+
+def test_a_burst_of_money_requests_is_a_fraud_signal_on_the_vendor(company: App) -> None:
+    app = company
+    app.settings = app.settings.model_copy(update={"money_burst": "2/minute"})
+    app.vendor_work.add_purchase_order(purchase_order("PO-1", vendor_id="v-acme"))
+    web = web_app(app)
+    add_user(app, "ann@acme.example", "vendor", vendors=("v-acme",))
+    add_user(app, "rita@finbot.example", "reviewer")
+    ann, rita = sign_in(web, "ann@acme.example"), sign_in(web, "rita@finbot.example")
+    for n in range(4):  # twice the threshold within the minute: one burst, recorded once
+        price = f"{120 + 7 * n}.00"  # different sums: not duplicates of each other
+        body = {**invoice_body(f"B-{n}", amount=price), "po_number": "PO-1", "lines": [
+            {"description": "Toner", "quantity": "1", "unit_price": price}]}
+        answer = ann.post("/api/invoices", json=body, headers={"Idempotency-Key": f"b{n}"})
+        assert answer.status_code == 201, answer.text  # a signal, not a refusal
+    with app.uow() as uow:
+        assert uow.vendors.bursts("v-acme", since_us=0, until_us=2**62) == 1
+        announced = [e for _, e in uow.outbox.after((-1, 0), limit=1000)
+                     if e.type == "vendor.money_burst"]
+    assert [e.payload["vendor_id"] for e in announced] == ["v-acme"]
+    run_until_idle(app)
+    queue = rita.get("/api/reviews", params={"limit": 50}).json()["items"]
+    assert queue, "the burst escalates the vendor's invoices for a person to look at"
+    trail = rita.get(f"/api/decisions/{queue[0]['decision_id']}").json()
+    assert trail["data"]["stage"] == "fraud"
+    assert "burst(s) of money requests on the API" in str(trail["data"])
+    statuses = {i["status"] for i in ann.get("/api/invoices").json()["items"]}
+    assert statuses <= {"escalated", "submitted"}, statuses

@@ -43,6 +43,13 @@ def test_five_invoices_in_a_day_escalate_for_velocity() -> None:
 
 def test_four_invoices_in_a_day_pass_velocity() -> None:
     assert _rule("velocity", invoices_24h=4)["passed"] is True
+    assert "burst" not in _rule("velocity", invoices_24h=4)["detail"]
+
+
+def test_a_burst_of_money_requests_on_the_api_escalates_for_velocity() -> None:
+    found = _rule("velocity", invoices_24h=1, bursts_24h=2)
+    assert found["severity"] == "escalate"
+    assert "2 burst(s) of money requests on the API by its users" in found["detail"]
 
 
 def test_a_bank_change_ten_days_ago_escalates() -> None:

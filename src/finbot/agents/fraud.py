@@ -73,7 +73,8 @@ def assessment(invoice: Invoice, tools: AgentTools, scorer: Scorer, *,
     context = payment_context(invoice, vendor, prior, as_of_us=as_of_us,
                               limit=policy.hard.max_single_payment)
     score = scorer.score(context)
-    history = payment_history(vendor, prior, as_of_us=as_of_us)
+    history = payment_history(vendor, prior, as_of_us=as_of_us, bursts_24h=tools.vendors.bursts(
+        invoice.vendor_id, since_us=as_of_us - DAY_US, until_us=as_of_us))
     findings = [fraud_verdict_hint(score.probability, review_at=REVIEW_AT, block_at=BLOCK_AT),
                 *fraud_rules(invoice.amount, invoice.currency, history,
                              single_limit=policy.hard.max_single_payment,
@@ -111,7 +112,7 @@ def payment_context(invoice: Invoice, vendor: Vendor | None,
 
 
 def payment_history(vendor: Vendor | None, prior: Sequence[InvoiceSummary], *,
-                    as_of_us: int) -> PaymentHistory:
+                    as_of_us: int, bursts_24h: int = 0) -> PaymentHistory:
     """The fraud rules' view of the vendor's history."""
     paid = [p for p in prior if p.status in _PAID]
     changed = vendor.bank_changed_at_us if vendor else None
@@ -123,7 +124,8 @@ def payment_history(vendor: Vendor | None, prior: Sequence[InvoiceSummary], *,
         days_since_last_payment=None if last_paid is None else (as_of_us - last_paid) // DAY_US,
         payee_paid_before=bool(paid),
         vendor_median=statistics.median([p.amount for p in paid]) if paid else None,
-        invoices_24h=sum(1 for p in prior if p.submitted_at_us >= as_of_us - DAY_US))
+        invoices_24h=sum(1 for p in prior if p.submitted_at_us >= as_of_us - DAY_US),
+        bursts_24h=bursts_24h)
 
 
 def _size(invoices: int) -> VendorSize:

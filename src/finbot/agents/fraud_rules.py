@@ -39,6 +39,8 @@ class PaymentHistory:
     payee_paid_before: bool
     vendor_median: Decimal | None
     invoices_24h: int
+    bursts_24h: int = 0
+    """Bursts of money requests on the API by this vendor's users (see MoneyVelocity)."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,14 @@ def _velocity(p: _Payment) -> Finding:
     count = p.history.invoices_24h
     said = (f"{count} invoice(s) from this vendor in 24 hours "
             f"({len(p.history.amounts_7d)} other(s) in 7 days)")
+    if p.history.bursts_24h:
+        said += (f"; {p.history.bursts_24h} burst(s) of money requests on the API by its "
+                 "users in 24 hours")
     if count >= VELOCITY_24H:
         return finding("velocity", f"{said}, at or above {VELOCITY_24H}", severity="escalate")
+    if p.history.bursts_24h:
+        return finding("velocity", f"{said}, faster than people send them",
+                       severity="escalate")
     return passed("velocity", said)
 
 

@@ -44,6 +44,7 @@ class VendorView(Protocol):
     def vendors(self, *, tenant: str | None = None, limit: int = 200) -> list[Vendor]: ...
     def purchase_order(self, po_number: str) -> PurchaseOrder | None: ...
     def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]: ...
+    def bursts(self, vendor_id: str, *, since_us: int, until_us: int) -> int: ...
     def messages(self, vendor_id: str, *, conversation_id: str | None = None,
                  limit: int = 50) -> list[Message]: ...
 
@@ -126,6 +127,11 @@ class _Vendors(_Memo):
     def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]:
         return self._once(("notes", vendor_id, limit),
                           lambda: self._view.notes(vendor_id, limit=limit))
+
+    def bursts(self, vendor_id: str, *, since_us: int, until_us: int) -> int:
+        return self._once(("bursts", vendor_id, since_us, until_us),
+                          lambda: self._view.bursts(vendor_id, since_us=since_us,
+                                                    until_us=until_us))
 
     def messages(self, vendor_id: str, *, conversation_id: str | None = None,
                  limit: int = 50) -> list[Message]:

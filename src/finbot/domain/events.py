@@ -50,6 +50,8 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("vendor.status_changed", 1, BUSINESS, {"vendor_id": str, "status": str}),
         EventSchema("vendor.bank_changed", 1, BUSINESS, {"vendor_id": str}),
         EventSchema("vendor.notified", 1, BUSINESS, {"vendor_id": str, "subject_id": str}),
+        EventSchema("vendor.money_burst", 1, BUSINESS, {
+            "vendor_id": str, "requests": int, "window_s": int}, push=False),
         EventSchema("invoice.submitted", 1, BUSINESS, {
             "invoice_id": str, "vendor_id": str, "amount": str, "currency": str}),
         EventSchema("invoice.status_changed", 1, BUSINESS, {

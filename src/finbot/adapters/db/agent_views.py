@@ -72,6 +72,10 @@ class SqlVendorView:
         with self._engine.connect() as conn:
             return SqlVendorRepo(conn).notes(vendor_id, limit=min(limit, 100))
 
+    def bursts(self, vendor_id: str, *, since_us: int, until_us: int) -> int:
+        with self._engine.connect() as conn:
+            return SqlVendorRepo(conn).bursts(vendor_id, since_us=since_us, until_us=until_us)
+
     def messages(self, vendor_id: str, *, conversation_id: str | None = None,
                  limit: int = 50) -> list[Message]:
         with self._engine.connect() as conn:

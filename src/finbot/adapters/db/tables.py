@@ -366,6 +366,17 @@ vendor_notes = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+money_bursts = Table(
+    "money_bursts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("vendor_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("window_s", Integer, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_money_bursts_vendor", "vendor_id", "at_us"),
+)
+
 messages = Table(
     "messages", metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),

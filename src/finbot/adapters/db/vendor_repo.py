@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from finbot.adapters.db.sql import Sql
-from finbot.adapters.db.tables import messages, purchase_orders, vendor_notes, vendors
+from finbot.adapters.db.tables import (
+    messages,
+    money_bursts,
+    purchase_orders,
+    vendor_notes,
+    vendors,
+)
 from finbot.domain.invoices import PurchaseOrder
 from finbot.domain.money import Currency, Money
 from finbot.domain.vendors import Author, Message, Note, Vendor, VendorStatus
@@ -24,6 +30,8 @@ _GET = Sql("SELECT * FROM vendors WHERE vendor_id = :vendor_id")
 _PO = Sql("SELECT * FROM purchase_orders WHERE po_number = :po_number")
 _NOTES = Sql("SELECT * FROM vendor_notes WHERE vendor_id = :vendor_id ORDER BY id DESC "
              "LIMIT :limit")
+_BURSTS = Sql("SELECT COUNT(*) FROM money_bursts WHERE vendor_id = :vendor_id "
+              "AND at_us >= :since_us AND at_us <= :until_us")
 _VENDOR_FIELDS = ("vendor_id", "tenant", "legal_name", "country", "tax_id", "iban", "bic",
                   "routing_number", "account_number", "industry", "website", "profile",
                   "timezone")
@@ -98,6 +106,17 @@ class SqlVendorRepo:
         rows = _NOTES.run(self.conn, vendor_id=vendor_id, limit=limit).mappings()
         return [Note(r["vendor_id"], Author(r["author"]), r["author_id"], r["text"],
                      r["created_at"]) for r in reversed(list(rows))]
+
+    def add_burst(self, vendor_id: str, *, user_id: str, requests: int, window_s: int,
+                  at_us: int) -> None:
+        self.conn.execute(insert(money_bursts).values(
+            vendor_id=vendor_id, user_id=user_id, requests=requests, window_s=window_s,
+            at_us=at_us))
+
+    def bursts(self, vendor_id: str, *, since_us: int, until_us: int) -> int:
+        """How many bursts of money requests this vendor's users sent in the window."""
+        return int(_BURSTS.run(self.conn, vendor_id=vendor_id, since_us=since_us,
+                               until_us=until_us).scalar_one())
 
     def add_message(self, message: Message) -> None:
         self.conn.execute(insert(messages).values(

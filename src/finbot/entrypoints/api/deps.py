@@ -33,6 +33,7 @@ from finbot.services.auth import Session
 from finbot.services.idempotency import StoredResponse
 from finbot.services.models import ModelCatalogue
 from finbot.services.scope import Scope
+from finbot.services.velocity import MoneyVelocity
 
 COOKIE = "finbot_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -65,6 +66,7 @@ class Web:
     app: App
     limiter: Limiter
     signer: URLSafeSerializer
+    velocity: MoneyVelocity
 
     @classmethod
     def of(cls, app: App) -> Web:
@@ -72,7 +74,9 @@ class Web:
         uri = settings.redis_url or "memory://"
         return cls(app, Limiter(settings.rate_limits, storage_uri=uri),
                    URLSafeSerializer(settings.secret_key.get_secret_value(),
-                                     salt="finbot-session"))
+                                     salt="finbot-session"),
+                   MoneyVelocity(app.uow, app.outbox, threshold=settings.money_burst,
+                                 storage_uri=uri))
 
     @property
     def secure_cookies(self) -> bool:
@@ -189,6 +193,8 @@ def limited(kind: str) -> Callable[..., Awaitable[None]]:
     per signed-in user."""
     async def check(request: Request, web: WebDep, who: Auth) -> None:
         web.limiter.check(kind, f"ip:{client_address(request)}", f"user:{who.user_id}")
+        if kind == "money" and web.velocity.burst(who):
+            await run_in_threadpool(web.velocity.record, who)  # a fraud signal
     return check
 
 
