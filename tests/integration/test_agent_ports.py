@@ -45,7 +45,7 @@ def test_the_tools_an_agent_gets_are_exactly_the_read_views() -> None:
                       "sanctions": "SanctionsView"}
     for view, reads in ((LedgerView, {"balances", "recent_transfers"}),
                         (PolicyView, {"current"}),
-                        (VendorView, {"vendor", "vendors", "purchase_order", "notes",
+                        (VendorView, {"vendor", "vendors", "purchase_order", "notes", "bursts",
                                       "messages"}),
                         (InvoiceView, {"invoice", "of_vendor", "history"}),
                         (SanctionsView, {"parties"})):
