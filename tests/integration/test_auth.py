@@ -59,9 +59,9 @@ def test_a_user_signs_in_and_the_session_names_them_and_their_vendors(auth: Auth
     with app.uow() as uow:  # stored as argon2id and the session by its digest only
         _, stored = uow.users.by_email("ann@example.com")  # type: ignore[misc]
         assert stored.startswith("$argon2id$")
-        assert uow.users.session(session.secret) is None
+        assert uow.users.session_user(session.secret) is None
         digest = hashlib.sha256(session.secret.encode()).hexdigest()
-        assert uow.users.session(digest) is not None
+        assert uow.users.session_user(digest) is not None
 
 
 @pytest.mark.parametrize(("email", "password"), [

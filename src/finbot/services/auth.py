@@ -152,13 +152,11 @@ class AuthService:
         """The live session for a cookie's ``secret``, or Unauthenticated."""
         now = self._clock()
         with self._uow() as uow:
-            found = uow.users.session(_digest(secret)) if secret else None
-            if found is None or found[2] <= now:
-                raise Unauthenticated("not signed in, or the session has ended")
-            user = uow.users.get(found[0])
-        if user is None or user.disabled:
+            found = uow.users.session_user(_digest(secret)) if secret else None
+        if found is None or found[2] <= now or found[0].disabled:
             raise Unauthenticated("not signed in, or the session has ended")
-        return Session(secret, found[1], Principal.of(user, via="session"), found[2])
+        user, csrf, expires = found
+        return Session(secret, csrf, Principal.of(user, via="session"), expires)
 
     def sign_out(self, secret: str) -> None:
         with self._uow() as uow:
@@ -200,14 +198,11 @@ class AuthService:
             raise refused
         now = self._clock()
         with self._uow() as uow:
-            found = uow.users.token(_digest(token))
-            if found is None:
-                raise refused
-            user_id, expires, revoked = found
-            if revoked is not None or (expires is not None and expires <= now):
-                raise refused
-            user = uow.users.get(user_id)
-        if user is None or user.disabled:
+            found = uow.users.token_user(_digest(token))
+        if found is None:
+            raise refused
+        user, expires, revoked = found
+        if revoked is not None or (expires is not None and expires <= now) or user.disabled:
             raise refused
         return Principal.of(user, via="token")
 

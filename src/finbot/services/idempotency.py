@@ -63,12 +63,17 @@ class IdempotencyService:
 
     def _run_once(self, scope: str, key: str, digest: str, action: Action) -> StoredResponse:
         with self._uow() as uow:
-            stored = self._lookup_or_claim(uow, scope, key, digest)
-            if stored is not None:
-                return stored
+            row = uow.idempotency.get(scope, key)
+            now = self._clock()
+            if row is not None and row["expires_at"] > now:
+                return _stored(row, key, digest)
             status, body = action(uow)
             encoded = encode(body)
-            uow.idempotency.complete(scope, key, status=status, response=encoded)
+            # Written last, completed: a concurrent request with the same key fails this
+            # insert, its whole transaction rolls back, and its retry replays this answer.
+            uow.idempotency.record(scope, key, digest, status=status, response=encoded,
+                                   now_us=now, expires_at=now + self._ttl_us,
+                                   replacing_expired=row is not None)
             uow.commit()
         return StoredResponse(status, encoded.encode())
 
@@ -102,23 +107,30 @@ class IdempotencyService:
         row = uow.idempotency.get(scope, key)
         now = self._clock()
         if row is None or row["expires_at"] <= now:
-            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us)
+            uow.idempotency.claim(scope, key, digest, now_us=now, expires_at=now + self._ttl_us,
+                                  replacing_expired=row is not None)
             return None
-        if row["request_hash"] != digest:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used with a different request",
-                field="idempotency_key")
-        if row["state"] != "completed":
-            raise IdempotencyInProgress(
-                f"a request with idempotency key {key!r} is still in progress; retry later",
-                field="idempotency_key")
-        return StoredResponse(row["status"], row["response"].encode(), replayed=True)
+        return _stored(row, key, digest)
 
     def purge_expired(self) -> int:
         with self._uow() as uow:
             purged = uow.idempotency.purge_expired(self._clock())
             uow.commit()
         return purged
+
+
+def _stored(row: Mapping[str, Any], key: str, digest: str) -> StoredResponse:
+    """The answer a live key holds; refused when the key came with another request or
+    its first request is still running."""
+    if row["request_hash"] != digest:
+        raise IdempotencyConflict(
+            f"idempotency key {key!r} was already used with a different request",
+            field="idempotency_key")
+    if row["state"] != "completed":
+        raise IdempotencyInProgress(
+            f"a request with idempotency key {key!r} is still in progress; retry later",
+            field="idempotency_key")
+    return StoredResponse(row["status"], row["response"].encode(), replayed=True)
 
 
 def _check_key(key: object) -> None:

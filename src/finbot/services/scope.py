@@ -173,12 +173,8 @@ class Scope:
     def submit_invoice_in(self, uow: UnitOfWork, invoice: Invoice) -> Invoice:
         """``submit_invoice`` in the caller's transaction, which the caller commits (the
         submission and the request's idempotency key in one commit)."""
-        self._acting_for(uow, invoice.vendor_id)
-        existing = uow.invoices.get(invoice.invoice_id)  # another tenant's id: no leak
-        if existing is not None and existing.vendor_id != invoice.vendor_id:
-            raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
-                           code="invoice_id_taken", field="invoice_id")
-        return self._work.submit_invoice_in(uow, invoice)
+        vendor = self._acting_for(uow, invoice.vendor_id)
+        return self._work.submit_invoice_in(uow, invoice, vendor)
 
     def timeline(self, invoice_id: str) -> tuple[Invoice, list[Entry]]:
         """The invoice and its history in plain words, oldest first."""
@@ -435,12 +431,14 @@ class Scope:
             raise NotFound(f"no invoice {invoice_id!r}", field="invoice_id")
         return invoice
 
-    def _acting_for(self, uow: UnitOfWork, vendor_id: str) -> None:
-        """Acting for a vendor takes membership: staff read vendors, they do not act."""
+    def _acting_for(self, uow: UnitOfWork, vendor_id: str) -> Vendor:
+        """The vendor the caller acts for: acting takes membership (staff read vendors,
+        they do not act)."""
         self.principal.require(P.OWN_VENDORS)
         vendor = self._visible_vendor(uow, vendor_id)
         if vendor.vendor_id not in self.principal.vendors:
             raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
+        return vendor
 
 
 

@@ -72,19 +72,23 @@ class VendorWork:
         the same id with the same content returns the first; different content conflicts."""
         def submit() -> Invoice:
             with self._uow() as uow:
-                stored = self.submit_invoice_in(uow, invoice)
+                vendor = uow.vendors.get(invoice.vendor_id)
+                if vendor is None:
+                    raise NotFound(f"no vendor {invoice.vendor_id!r}", field="vendor_id")
+                stored = self.submit_invoice_in(uow, invoice, vendor)
                 uow.commit()
             return stored
         return retrying(submit)
 
-    def submit_invoice_in(self, uow: UnitOfWork, invoice: Invoice) -> Invoice:
-        """``submit_invoice`` inside the caller's transaction, which the caller commits
-        (with whatever else belongs in the same commit, such as the request's idempotency
-        key)."""
-        vendor = uow.vendors.get(invoice.vendor_id)
-        if vendor is None:
-            raise NotFound(f"no vendor {invoice.vendor_id!r}", field="vendor_id")
+    def submit_invoice_in(self, uow: UnitOfWork, invoice: Invoice, vendor: Vendor) -> Invoice:
+        """``submit_invoice`` for ``vendor`` (as the caller read it) inside the caller's
+        transaction, which the caller commits (with whatever else belongs in the same
+        commit, such as the request's idempotency key). An id another vendor's invoice
+        holds is reported as taken, without saying whose."""
         existing = uow.invoices.get(invoice.invoice_id)
+        if existing is not None and existing.vendor_id != invoice.vendor_id:
+            raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
+                           code="invoice_id_taken", field="invoice_id")
         if existing is not None:
             return _same_invoice(existing, invoice)
         stored = _stamped_invoice(invoice, vendor, self._clock())

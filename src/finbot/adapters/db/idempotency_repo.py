@@ -1,7 +1,8 @@
-"""Idempotency keys in SQL: claimed inside the command's own transaction.
+"""Idempotency keys in SQL, written inside the command's own transaction.
 
-The primary key (scope, key) is the lock: a concurrent claim of the same key waits on
-PostgreSQL's unique index (or SQLite's write lock) and then sees the committed row.
+The primary key (scope, key) is the lock: a concurrent writer of the same key waits on
+PostgreSQL's unique index (or SQLite's write lock), then fails, and its retry sees the
+committed row.
 """
 
 from __future__ import annotations
@@ -23,14 +24,27 @@ class SqlIdempotencyRepo:
         return dict(row) if row else None
 
     def claim(self, scope: str, key: str, request_hash: str, *, now_us: int,
-              expires_at: int) -> bool:
-        """Insert the key as in progress; an expired row for the key is replaced."""
-        self.conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key,
-                                             keys.c.expires_at <= now_us))
+              expires_at: int, replacing_expired: bool = False) -> bool:
+        """Insert the key as in progress; with ``replacing_expired``, an expired row for
+        the key is deleted first (a concurrent claim of a new key fails the insert)."""
+        if replacing_expired:
+            self.conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key,
+                                                 keys.c.expires_at <= now_us))
         self.conn.execute(insert(keys).values(
             scope=scope, key=key, request_hash=request_hash, state="in_progress",
             created_at=now_us, expires_at=expires_at))
         return True
+
+    def record(self, scope: str, key: str, request_hash: str, *, status: int, response: Any,
+               now_us: int, expires_at: int, replacing_expired: bool = False) -> None:
+        """Insert the key already completed with its response (a command that ran in the
+        same transaction); an expired row for the key is replaced as in ``claim``."""
+        if replacing_expired:
+            self.conn.execute(delete(keys).where(keys.c.scope == scope, keys.c.key == key,
+                                                 keys.c.expires_at <= now_us))
+        self.conn.execute(insert(keys).values(
+            scope=scope, key=key, request_hash=request_hash, state="completed",
+            status=status, response=response, created_at=now_us, expires_at=expires_at))
 
     def complete(self, scope: str, key: str, *, status: int, response: Any) -> None:
         self.conn.execute(update(keys).where(keys.c.scope == scope, keys.c.key == key)

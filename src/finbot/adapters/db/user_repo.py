@@ -15,13 +15,15 @@ from finbot.domain.users import Role, User
 _USER_FIELDS = ("user_id", "email", "display_name", "tenant", "roles", "disabled",
                 "created_at")
 _USER_COLUMNS = ", ".join(_USER_FIELDS)
-_BY_SESSION = Sql(
-    "SELECT s.user_id, s.csrf_token, s.expires_at FROM user_sessions s "
-    "WHERE s.session_hash = :session_hash")
-_BY_TOKEN = Sql(
-    "SELECT user_id, expires_at, revoked_at FROM api_tokens WHERE token_hash = :token_hash")
 _USER = Sql(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = :user_id")
 _VENDORS = Sql("SELECT vendor_id FROM vendor_members WHERE user_id = :user_id")
+_WITH_VENDORS = (", ".join(f"u.{c}" for c in _USER_FIELDS) + ", m.vendor_id FROM users u "
+                 "LEFT JOIN vendor_members m ON m.user_id = u.user_id ")
+_TOKEN_USER = Sql(f"SELECT t.expires_at, t.revoked_at, {_WITH_VENDORS}"
+                  "JOIN api_tokens t ON t.user_id = u.user_id WHERE t.token_hash = :token_hash")
+_SESSION_USER = Sql(f"SELECT s.csrf_token, s.expires_at, {_WITH_VENDORS}"
+                    "JOIN user_sessions s ON s.user_id = u.user_id "
+                    "WHERE s.session_hash = :session_hash")
 
 
 class SqlUserRepo:
@@ -64,11 +66,22 @@ class SqlUserRepo:
         self.conn.execute(update(users).where(users.c.user_id == user_id)
                           .values(disabled=int(disabled)))
 
-    def _user(self, row: Any) -> User:
+    def _user(self, row: Any, vendors: frozenset[str] | None = None) -> User:
         user_id, email, name, tenant, roles, disabled, created_at = row
-        vendors = frozenset(str(v) for (v,) in _VENDORS.run(self.conn, user_id=user_id))
+        if vendors is None:
+            vendors = frozenset(str(v) for (v,) in _VENDORS.run(self.conn, user_id=user_id))
         return User(user_id, email, name, frozenset(Role(r) for r in json.loads(roles)),
                     tenant, vendors, bool(disabled), int(created_at))
+
+    def _joined(self, statement: Sql, **key: str) -> tuple[Any, Any, User] | None:
+        """The two leading columns of ``statement`` and the user, with their vendors, that
+        one row per membership describes: one round trip on every request."""
+        rows = statement.run(self.conn, **key).all()
+        if not rows:
+            return None
+        vendors = frozenset(str(row[-1]) for row in rows if row[-1] is not None)
+        first = rows[0]
+        return first[0], first[1], self._user(tuple(first[2:-1]), vendors)
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -78,10 +91,10 @@ class SqlUserRepo:
             session_hash=session_hash, user_id=user_id, csrf_token=csrf_token,
             created_at=now_us, expires_at=expires_us))
 
-    def session(self, session_hash: str) -> tuple[str, str, int] | None:
-        """(user id, CSRF token, expiry) of a session."""
-        row = _BY_SESSION.run(self.conn, session_hash=session_hash).first()
-        return (str(row[0]), str(row[1]), int(row[2])) if row else None
+    def session_user(self, session_hash: str) -> tuple[User, str, int] | None:
+        """The session's user (with their vendors), CSRF token and expiry, in one query."""
+        found = self._joined(_SESSION_USER, session_hash=session_hash)
+        return (found[2], str(found[0]), int(found[1])) if found else None
 
     def end_session(self, session_hash: str) -> None:
         self.conn.execute(delete(user_sessions)
@@ -102,13 +115,14 @@ class SqlUserRepo:
             token_hash=token_hash, token_id=token_id, user_id=user_id, name=name,
             created_at=now_us, expires_at=expires_us))
 
-    def token(self, token_hash: str) -> tuple[str, int | None, int | None] | None:
-        """(user id, expiry, revocation time) of a token."""
-        row = _BY_TOKEN.run(self.conn, token_hash=token_hash).first()
-        if row is None:
+    def token_user(self, token_hash: str) -> tuple[User, int | None, int | None] | None:
+        """The token's user (with their vendors), expiry and revocation, in one query."""
+        found = self._joined(_TOKEN_USER, token_hash=token_hash)
+        if found is None:
             return None
-        return str(row[0]), (int(row[1]) if row[1] is not None else None), (
-            int(row[2]) if row[2] is not None else None)
+        expires, revoked, user = found
+        return user, (int(expires) if expires is not None else None), (
+            int(revoked) if revoked is not None else None)
 
     def revoke_token(self, token_id: str, *, now_us: int) -> bool:
         result = self.conn.execute(update(api_tokens).where(
