@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from finbot.adapters.db.uow import SqlUnitOfWork
 from finbot.bootstrap import App
 from finbot.entrypoints.web.app import create_web_app
 from finbot.services.auth import AuthService
@@ -24,7 +25,8 @@ GENEROUS = {kind: "100000/minute" for kind in ("default", "login", "money", "cha
 def web_app(app: App, *, limits: dict[str, str] | None = None) -> FastAPI:
     """The web app with a fast hasher and, unless ``limits`` says, no practical limits."""
     app.settings = app.settings.model_copy(update={"rate_limits": limits or GENEROUS})
-    app.auth = AuthService(app.uow, session_ttl_s=3600, hasher=FAST)
+    app.auth = AuthService(app.uow, session_ttl_s=3600, hasher=FAST,
+                           one_read=lambda: SqlUnitOfWork(app.engine, one_read=True))
     return create_web_app(app)
 
 

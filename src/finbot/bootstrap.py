@@ -156,7 +156,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
                                          outbox=parts["outbox"])
     parts["auth"] = overrides.pop("auth", None) or AuthService(
-        uow, session_ttl_s=settings.session_ttl_s)
+        uow, session_ttl_s=settings.session_ttl_s,
+        one_read=lambda: SqlUnitOfWork(engine, one_read=True))
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"],
                                      outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],

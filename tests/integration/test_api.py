@@ -286,3 +286,21 @@ def test_a_burst_of_money_requests_is_a_fraud_signal_on_the_vendor(company: App)
     assert "burst(s) of money requests on the API" in str(trail["data"])
     statuses = {i["status"] for i in ann.get("/api/invoices").json()["items"]}
     assert statuses <= {"escalated", "submitted"}, statuses
+
+
+def test_an_invoice_id_is_the_vendors_own_and_a_repeat_returns_the_first(
+        web: FastAPI) -> None:
+    add_user(web.state.finbot.app, "bob@other.example", "vendor", vendors=("v-other",))
+    ann, bob = sign_in(web, "ann@acme.example"), sign_in(web, "bob@other.example")
+    first = ann.post("/api/invoices", json={**invoice_body("INV-9"), "invoice_id": "inv-9"},
+                     headers={"Idempotency-Key": "one"})
+    assert first.status_code == 201, first.text
+    again = ann.post("/api/invoices", json={**invoice_body("INV-9"), "invoice_id": "inv-9"},
+                     headers={"Idempotency-Key": "two"})  # another key, the same invoice
+    assert again.json()["submitted_at_us"] == first.json()["submitted_at_us"]
+    taken = bob.post("/api/invoices", json={**invoice_body("O-1", vendor_id="v-other"),
+                                             "invoice_id": "inv-9"},
+                     headers={"Idempotency-Key": "three"})
+    assert (taken.status_code, taken.json()["code"]) == (404, "invoice_id_taken")
+    assert "v-acme" not in taken.text
+    assert "INV-9" not in taken.text

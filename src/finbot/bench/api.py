@@ -84,7 +84,7 @@ class Samples:
 
 
 def run_api_bench(*, backend: Backend, postgres_url: str, seconds: float = 10.0,
-                  rate: int = TARGET_PER_S, concurrency: int = 32, server_workers: int = 1,
+                  rate: int = TARGET_PER_S, concurrency: int = 32, server_workers: int = 2,
                   progress: Progress | None = None) -> dict[str, Any]:
     say = progress or (lambda _: None)
     results: dict[str, Any] = {"backend": backend, "seconds": seconds, "rate_per_s": rate,

@@ -58,9 +58,12 @@ class AuthService:
     """See the module docstring."""
 
     def __init__(self, uow: UowFactory, *, session_ttl_s: int = 12 * 3600,
-                 hasher: PasswordHasher | None = None,
-                 clock: Callable[[], int] = now_us) -> None:
+                 hasher: PasswordHasher | None = None, clock: Callable[[], int] = now_us,
+                 one_read: UowFactory | None = None) -> None:
+        """``one_read``: units of work for a single read, run on every request to find
+        the session's or token's user (see ``SqlUnitOfWork``); ``uow`` when not given."""
         self._uow = uow
+        self._one_read = one_read or uow
         self._ttl_us = session_ttl_s * SECOND_US
         self._hasher = hasher or PasswordHasher()
         self._clock = clock
@@ -151,7 +154,7 @@ class AuthService:
     def session(self, secret: str) -> Session:
         """The live session for a cookie's ``secret``, or Unauthenticated."""
         now = self._clock()
-        with self._uow() as uow:
+        with self._one_read() as uow:
             found = uow.users.session_user(_digest(secret)) if secret else None
         if found is None or found[2] <= now or found[0].disabled:
             raise Unauthenticated("not signed in, or the session has ended")
@@ -197,7 +200,7 @@ class AuthService:
         if not token.startswith(TOKEN_PREFIX):
             raise refused
         now = self._clock()
-        with self._uow() as uow:
+        with self._one_read() as uow:
             found = uow.users.token_user(_digest(token))
         if found is None:
             raise refused

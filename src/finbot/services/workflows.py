@@ -85,14 +85,13 @@ class VendorWork:
         transaction, which the caller commits (with whatever else belongs in the same
         commit, such as the request's idempotency key). An id another vendor's invoice
         holds is reported as taken, without saying whose."""
-        existing = uow.invoices.get(invoice.invoice_id)
-        if existing is not None and existing.vendor_id != invoice.vendor_id:
-            raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
-                           code="invoice_id_taken", field="invoice_id")
-        if existing is not None:
-            return _same_invoice(existing, invoice)
         stored = _stamped_invoice(invoice, vendor, self._clock())
-        uow.invoices.add(stored)
+        if not uow.invoices.add(stored):  # the id is taken: a repeat, or someone else's
+            existing = uow.invoices.get(invoice.invoice_id)
+            if existing is None or existing.vendor_id != invoice.vendor_id:
+                raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
+                               code="invoice_id_taken", field="invoice_id")
+            return _same_invoice(existing, invoice)
         self._outbox.emit_in(uow, "invoice.submitted", stored.invoice_id, {
             "invoice_id": stored.invoice_id, "vendor_id": stored.vendor_id,
             "amount": str(stored.amount), "currency": stored.currency}, tenant=stored.tenant)

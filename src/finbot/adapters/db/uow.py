@@ -53,9 +53,14 @@ def _driver_transient(error: BaseException) -> bool:
 class SqlUnitOfWork:
     """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False,
+                 one_read: bool = False) -> None:
+        """``one_read``: for a single read statement, which on PostgreSQL then runs in
+        autocommit (no BEGIN and ROLLBACK round trips around it); nothing can be
+        committed."""
         self._engine = engine
         self._read_only = read_only
+        self._one_read = one_read and engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
         self.ledger: LedgerRepository
         self.idempotency: SqlIdempotencyRepo
@@ -80,6 +85,8 @@ class SqlUnitOfWork:
         conn = self._engine.connect()
         if self._read_only:
             conn = conn.execution_options(finbot_read_only=True)
+        if self._one_read:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._conn = conn
         conn.begin()
         self.ledger = LedgerRepository.on(conn)

@@ -83,7 +83,7 @@ class Web:
         return self.app.settings.cookie_secure or self.app.settings.environment == "production"
 
 
-def web_of(request: Request) -> Web:
+async def web_of(request: Request) -> Web:  # async: no thread for a lookup
     state: Web = request.app.state.finbot
     return state
 
@@ -170,7 +170,7 @@ async def _check_csrf(request: Request, session: Session) -> None:
 Auth = Annotated[Principal, Depends(principal)]
 
 
-def scope(who: Auth, web: WebDep) -> Scope:
+async def scope(who: Auth, web: WebDep) -> Scope:  # async: builds objects, no I/O
     app = web.app
     return Scope(who, uow=app.uow, ledger=app.queries, work=app.vendor_work,
                  reviews=app.reviews, policies=app.policies, breakers=app.breakers,
@@ -205,7 +205,7 @@ def limited_by_address(kind: str) -> Callable[..., Awaitable[None]]:
     return check
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header(
+async def idempotency_key(idempotency_key: Annotated[str | None, Header(
         description="Required on every request that can move money: a repeat with the "
         "same key and body returns the first answer; another body is refused")] = None
                     ) -> str:

@@ -110,7 +110,8 @@ def api(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Databa
         rate: int = typer.Option(300, min=1, help="Requests per second in the steady run."),
         concurrency: int = typer.Option(32, min=1, max=1024,
                                         help="Clients sending back to back in the capacity run."),
-        workers: int = typer.Option(1, min=1, max=64, help="uvicorn worker processes."),
+        workers: int = typer.Option(2, min=1, max=64,
+                                    help="Web worker processes (uvicorn --workers)."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
         ) -> None:
     """Invoice submission over HTTP on loopback (capacity, then a steady rate with p50/p99
