@@ -1,7 +1,10 @@
 """The portals in a real browser (Debian's chromium driven by Playwright, never a
-downloaded browser): a vendor onboards and submits an invoice, it escalates, a reviewer
-approves it in the staff portal's review queue, and the vendor's open page shows it paid
-without a reload. Screenshots of each step are kept under ``var/e2e-screenshots``.
+downloaded browser): a vendor onboards with its documents and submits an invoice, it
+escalates, a reviewer approves it in the staff portal's review queue, and the vendor's
+open page shows it paid without a reload; the vendor then sees it on the payments page
+and asks the assistant about it (the answer streams in), and the reviewer follows the
+invoice's whole trail to its ledger transfers, verifies the decision chain and reads the
+ledger and the policy. Screenshots of each step are kept under ``var/e2e-screenshots``.
 
 The server is the real thing: uvicorn serving the app with every background worker
 running, on SQLite, in this process.
@@ -108,9 +111,15 @@ def test_a_vendor_is_paid_after_a_reviewer_approves_and_sees_it_live(
         vendor.get_by_label("Tax id").fill("DE136695976")
         vendor.get_by_label("IBAN").fill("DE89370400440532013000")
         vendor.get_by_label("BIC").fill("COBADEFFXXX")
-        vendor.get_by_label("Document (PDF, text or image)").set_input_files(files=[{
+        vendor.get_by_label("Industry").fill("industrial widgets")
+        vendor.get_by_label("Document 1: kind").select_option("certificate_of_incorporation")
+        vendor.get_by_label("Document 1: file").set_input_files(files=[{
             "name": "certificate.txt", "mimeType": "text/plain",
             "buffer": b"Certificate of incorporation: Beta Widgets GmbH, Berlin"}])
+        vendor.get_by_label("Document 2: kind").select_option("bank_letter")
+        vendor.get_by_label("Document 2: file").set_input_files(files=[{
+            "name": "bank-letter.txt", "mimeType": "text/plain",
+            "buffer": b"Commerzbank confirms account DE89370400440532013000"}])
         vendor.get_by_role("button", name="Register").click()
         vendor.wait_for_url("**/vendor?notice=*")
         vendor.screenshot(path=str(SHOTS / "1-vendor-registered.png"))
@@ -140,4 +149,39 @@ def test_a_vendor_is_paid_after_a_reviewer_approves_and_sees_it_live(
         vendor.locator("#invoice-status", has_text="paid").wait_for(timeout=30_000)
         vendor.screenshot(path=str(SHOTS / "4-vendor-sees-paid.png"))
         assert "Paid. Nothing to do." in vendor.inner_text("body")
+        invoice_id = vendor.url.rsplit("/", 1)[-1]
+
+        vendor.get_by_role("link", name="Payments").click()
+        row = vendor.locator(f"[data-invoice='{invoice_id}']")
+        assert "6,000.00" in row.inner_text()
+        assert "Paid" in row.inner_text()
+        vendor.screenshot(path=str(SHOTS / "5-vendor-payments.png"))
+
+        vendor.get_by_role("link", name="Messages").click()
+        vendor.get_by_label("Ask the assistant about your invoices, payments or onboarding"
+                            ).fill("When is invoice BW-2026-001 paid?")
+        vendor.get_by_role("button", name="Ask").click()
+        vendor.locator("#conversation[aria-busy='false']").wait_for(timeout=30_000)
+        assert vendor.locator("#chat-error").is_hidden()
+        assert "When is invoice BW-2026-001 paid?" in vendor.inner_text("#conversation")
+        answer = vendor.locator("#conversation li").last.inner_text()
+        assert answer.startswith("Assistant")
+        assert len(answer) > 30  # the streamed answer arrived
+        vendor.screenshot(path=str(SHOTS / "6-vendor-asks-the-assistant.png"))
+
+        staff.goto(f"{base}/admin/invoices/{invoice_id}")
+        trail = staff.inner_text("main")
+        assert "Ledger transfers" in trail
+        assert "accrue:" in trail or "post" in trail.lower()
+        staff.screenshot(path=str(SHOTS / "7-staff-invoice-trail.png"), full_page=True)
+        staff.get_by_role("link", name="Decisions").first.click()
+        staff.get_by_role("button", name="Verify the chain").click()
+        staff.get_by_text("The chain holds").wait_for(timeout=30_000)
+        staff.screenshot(path=str(SHOTS / "8-staff-chain-verified.png"))
+        staff.get_by_role("link", name="Ledger").first.click()
+        assert "company:bank" in staff.inner_text("main")
+        staff.screenshot(path=str(SHOTS / "9-staff-ledger.png"))
+        staff.get_by_role("link", name="Policy").first.click()
+        assert "max_single_payment" in staff.inner_text("main")
+        staff.screenshot(path=str(SHOTS / "10-staff-policy.png"))
         browser.close()

@@ -195,10 +195,13 @@ FORMCO = {"legal_name": "Formco Supplies GmbH", "country": "DE", "tax_id": "DE13
 def _register(client: TestClient, kinds: list[str]) -> str:
     """Register Formco through the onboarding form with one text document per kind; the
     notice the portal answers with."""
-    files = [("document", (f"{kind}.txt", f"{kind} of Formco".encode(), "text/plain"))
-             for kind in kinds]
-    answer = client.post("/vendor/onboard", data={**FORMCO, "document_type": kinds},
-                         files=files)
+    files = [(f"document_{slot}", (f"{kind}.txt", f"{kind} of Formco".encode(), "text/plain"))
+             for slot, kind in enumerate(kinds, start=1)]
+    files.append((f"document_{len(kinds) + 1}", ("", b"", "application/octet-stream")))
+    kinds_chosen = {f"document_type_{slot}": kind for slot, kind in enumerate(kinds, start=1)}
+    answer = client.post("/vendor/onboard", data={**FORMCO, **kinds_chosen,  # and an empty
+                                                  f"document_type_{len(kinds) + 1}": "w9"},
+                         files=files)  # slot, as a browser sends one
     assert answer.status_code == 200, answer.text
     return answer.text.split('role="status">')[1].split("<")[0]
 

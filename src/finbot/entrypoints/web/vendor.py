@@ -8,9 +8,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from finbot.adapters.documents import Document, read_document
 from finbot.domain.errors import InvalidInput
@@ -52,13 +54,14 @@ async def onboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
                   legal_name: Form_, country: Form_, tax_id: Annotated[str, Form()] = "",
                   iban: Annotated[str, Form()] = "", bic: Annotated[str, Form()] = "",
                   industry: Annotated[str, Form()] = "",
-                  website: Annotated[str, Form()] = "", profile: Annotated[str, Form()] = "",
-                  document_type: Annotated[list[str] | None, Form()] = None,
-                  document: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+                  website: Annotated[str, Form()] = "", profile: Annotated[str, Form()] = ""
+                  ) -> Response:
     """Register a vendor with its documents, each uploaded under the kind it is (the
-    onboarding checks look for those kinds); its checks start at once."""
+    onboarding checks look for those kinds); its checks start at once. The documents
+    come in numbered slots (``document_<n>`` with ``document_type_<n>``), so a slot left
+    empty cannot shift the others' kinds."""
     try:
-        attached = await _typed_documents(web, document_type or [], document or [])
+        attached = await _typed_documents(web, await request.form())
         vendor = Vendor("", legal_name.strip(), country.strip().upper(), tax_id=tax_id.strip(),
                         iban=iban.replace(" ", ""), bic=bic.strip(), industry=industry.strip(),
                         website=website.strip(), profile=_with_documents(profile.strip(),
@@ -106,7 +109,7 @@ def invoice_page(request: Request, invoice_id: str, who: Auth, scope: ScopeDep,
                 expected_on=expected_payment_on(invoice))
 
 
-async def _document(web: WebDep, upload: UploadFile | None) -> Document | None:
+async def _document(web: WebDep, upload: StarletteUpload | None) -> Document | None:
     if upload is None or not upload.filename:
         return None
     limit = web.app.settings.max_upload_bytes
@@ -114,21 +117,21 @@ async def _document(web: WebDep, upload: UploadFile | None) -> Document | None:
     return read_document(upload.filename, data, max_bytes=limit)
 
 
-async def _typed_documents(web: WebDep, kinds: list[str], uploads: list[UploadFile]
-                           ) -> list[tuple[str, Document]]:
-    """The uploads paired with the kind chosen beside each (empty file inputs skipped);
+async def _typed_documents(web: WebDep, form: FormData) -> list[tuple[str, Document]]:
+    """Each numbered slot's upload with the kind chosen beside it (empty slots skipped);
     InvalidInput for a kind the checks do not know."""
-    if len(kinds) != len(uploads):
-        raise InvalidInput("choose the kind of each document", field="document_type")
     typed = []
-    for kind, upload in zip(kinds, uploads, strict=True):
-        document = await _document(web, upload)
-        if document is None:
+    for slot in range(1, len(DOCUMENT_KINDS) + 1):
+        upload = form.get(f"document_{slot}")
+        if not isinstance(upload, StarletteUpload) or not upload.filename:
             continue
+        kind = form.get(f"document_type_{slot}")
         if kind not in DOCUMENT_KINDS:
             raise InvalidInput(f"a document is one of: {', '.join(DOCUMENT_KINDS.values())}",
-                               field="document_type")
-        typed.append((kind, document))
+                               field=f"document_type_{slot}")
+        document = await _document(web, upload)
+        if document is not None:
+            typed.append((str(kind), document))
     return typed
 
 
