@@ -4,6 +4,7 @@ cursor pages, rate limits, and a vendor's invoice told in plain words."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from finbot.bootstrap import App
 from finbot.config import Settings
+from finbot.domain.invoices import InvoiceStatus
 from finbot.entrypoints.api.deps import COOKIE
 from finbot.entrypoints.api.schemas import encode_cursor
 from tests.api_kit import PASSWORD, add_user, sign_in, web_app
@@ -304,3 +306,61 @@ def test_an_invoice_id_is_the_vendors_own_and_a_repeat_returns_the_first(
     assert (taken.status_code, taken.json()["code"]) == (404, "invoice_id_taken")
     assert "v-acme" not in taken.text
     assert "INV-9" not in taken.text
+
+
+def test_documents_and_attachments_travel_in_the_json_api_and_reach_the_agents(
+        web: FastAPI, app: App) -> None:
+    add_user(app, "newbie@beta.example", "vendor")
+    client = sign_in(web, "newbie@beta.example")
+
+    def file(name: str, data: bytes) -> dict[str, str]:
+        return {"name": name, "content_base64": base64.b64encode(data).decode()}
+    created = client.post("/api/vendors", json={
+        "legal_name": "Docs GmbH", "country": "DE", "iban": "DE89370400440532013000",
+        "industry": "office supplies",
+        "documents": [{**file("coi.txt", b"Certificate of incorporation of Docs GmbH"),
+                       "kind": "certificate_of_incorporation"},
+                      {**file("bank.txt", b"Bank letter for Docs GmbH"),
+                       "kind": "bank_letter"}]})
+    assert created.status_code == 201, created.text
+    vendor_id = created.json()["vendor_id"]
+    with app.uow() as uow:
+        vendor = uow.vendors.get(vendor_id)
+    assert vendor is not None
+    assert vendor.documents == ("certificate_of_incorporation", "bank_letter")
+    assert "Certificate of incorporation of Docs GmbH" in vendor.profile
+
+    wrong = client.post("/api/vendors", json={
+        "legal_name": "Odd GmbH", "country": "DE",
+        "documents": [{**file("p.txt", b"a passport"), "kind": "passport"}]})
+    assert (wrong.status_code, wrong.json()["field"]) == (422, "documents.0.kind")
+    binary = client.post("/api/vendors", json={
+        "legal_name": "Odd GmbH", "country": "DE",
+        "documents": [{**file("x.bin", b"\x00\x01\x02 not a document"),
+                       "kind": "w9"}]})
+    assert (binary.status_code, binary.json()["field"]) == (422, "documents.0")
+
+    ann = sign_in(web, "ann@acme.example")
+    submitted = ann.post("/api/invoices", json={
+        **invoice_body("ATT-1"), "attachments": [file("inv.txt", b"Invoice ATT-1: toner")]},
+        headers={"Idempotency-Key": "att"})
+    assert submitted.status_code == 201, submitted.text
+    with app.uow() as uow:
+        invoice = uow.invoices.get(submitted.json()["invoice_id"])
+    assert invoice is not None
+    assert "[attached text inv.txt]\nInvoice ATT-1: toner" in invoice.text
+
+
+def test_a_vendor_follows_its_payments_in_the_api(web: FastAPI, app: App) -> None:
+    ann = sign_in(web, "ann@acme.example")
+    submitted = ann.post("/api/invoices", json=invoice_body("PAY-1"),
+                         headers={"Idempotency-Key": "pay"})
+    invoice_id = submitted.json()["invoice_id"]
+    assert ann.get("/api/payments").json() == []  # submitted: not on its way yet
+    with app.uow() as uow:
+        uow.invoices.set_status(invoice_id, InvoiceStatus.APPROVED, 1)
+        uow.commit()
+    [line] = ann.get("/api/payments").json()
+    assert line["invoice"]["invoice_id"] == invoice_id
+    assert line["expected_on"] == invoice_body()["due_on"]
+    assert line["paid_at_us"] is None

@@ -52,6 +52,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/invoices"): EVERYONE,
     ("POST", "/api/invoices"): {"ann"},
     ("GET", "/api/invoices/{invoice_id}"): {"ann"} | STAFF,
+    ("GET", "/api/payments"): EVERYONE,
     ("GET", "/api/decisions/verify"): STAFF,
     ("GET", "/api/decisions/{decision_id}"): STAFF,
     ("GET", "/api/reviews"): STAFF,

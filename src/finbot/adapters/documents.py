@@ -7,7 +7,7 @@ sends).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,3 +78,12 @@ def _pdf_text(data: bytes) -> str:
     except Exception as broken:  # a malformed PDF can fail pypdf in many ways
         raise InvalidInput(f"the PDF cannot be read: {broken}", code="unsupported_document",
                            field="document") from None
+
+
+def with_text_of(text: str, documents: Iterable[Document]) -> str:
+    """``text`` with each document's extracted text appended under a header naming it
+    (what the agents read, as untrusted vendor content)."""
+    for document in documents:
+        if document.text:
+            text = f"{text}\n\n[attached {document.kind} {document.name}]\n{document.text}"
+    return text.strip()

@@ -13,16 +13,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, field_validator
 
+from finbot.adapters.documents import Document, read_document, with_text_of
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice, InvoiceLine
 from finbot.domain.ledger import Account, Transfer
 from finbot.domain.money import Currency, Money
 from finbot.domain.reviews import Review, ReviewItem
-from finbot.domain.timeline import Entry
+from finbot.domain.timeline import Entry, PaymentLine
 from finbot.domain.users import User
-from finbot.domain.vendors import Note, Vendor
+from finbot.domain.vendors import DOCUMENT_KINDS, Note, Vendor
 
 T = TypeVar("T")
 Amount = Decimal
@@ -120,6 +121,37 @@ class Me(BaseModel):
 # -- vendors ----------------------------------------------------------------------------
 
 
+class FileIn(BaseModel):
+    """A file sent inside a JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    content_base64: Base64Bytes = Field(
+        description="The file's bytes in base64: a PDF, UTF-8 text or an image, at most "
+        "FINBOT_MAX_UPLOAD_BYTES once decoded")
+
+    def read(self, *, max_bytes: int, field: str) -> Document:
+        """The file checked by its bytes, with its text; InvalidInput naming ``field``."""
+        try:
+            return read_document(self.name, self.content_base64, max_bytes=max_bytes)
+        except InvalidInput as refused:
+            raise InvalidInput(refused.message, code=refused.code, field=field) from None
+
+
+class DocumentIn(FileIn):
+    """An onboarding document and the kind it is (what the onboarding checks look for)."""
+
+    kind: str = Field(json_schema_extra={"enum": list(DOCUMENT_KINDS)})
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        if kind not in DOCUMENT_KINDS:
+            raise ValueError(f"a document is one of: {', '.join(DOCUMENT_KINDS)}")
+        return kind
+
+
 class VendorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,9 +166,15 @@ class VendorCreate(BaseModel):
     website: str = Field("", max_length=200)
     profile: str = Field("", max_length=4000)
     timezone: str = Field("UTC", max_length=64)
+    documents: list[DocumentIn] = Field(default_factory=list, max_length=10)
 
-    def to_vendor(self) -> Vendor:
-        return Vendor(vendor_id="", **self.model_dump())
+    def to_vendor(self, documents: Sequence[tuple[str, Document]] = ()) -> Vendor:
+        """The vendor to register, with ``documents`` (kind, as read): their kinds for
+        the checks, their text appended to the profile."""
+        fields = self.model_dump(exclude={"documents", "profile"})
+        return Vendor(vendor_id="", **fields, documents=tuple(dict.fromkeys(
+            kind for kind, _ in documents)), profile=with_text_of(
+            self.profile, (document for _, document in documents)))
 
 
 class VendorPublic(BaseModel):
@@ -205,13 +243,17 @@ class InvoiceCreate(BaseModel):
     po_number: str | None = Field(None, max_length=64)
     lines: list[LineIn] = Field(default_factory=list, max_length=200)
     text: str = Field("", max_length=20_000)
+    attachments: list[FileIn] = Field(default_factory=list, max_length=5, description=(
+        "The invoice document and anything beside it; their text is read with the "
+        "invoice's"))
 
-    def to_invoice(self, invoice_id: str) -> Invoice:
+    def to_invoice(self, invoice_id: str, attached: Sequence[Document] = ()) -> Invoice:
         lines = tuple(InvoiceLine(x.description, x.quantity, x.unit_price,
                                   x.quantity * x.unit_price) for x in self.lines)
         return Invoice(invoice_id, self.vendor_id, self.number, self.amount,
                        self.currency.upper(), self.issued_on, self.due_on, tax=self.tax,
-                       po_number=self.po_number, lines=lines, text=self.text)
+                       po_number=self.po_number, lines=lines,
+                       text=with_text_of(self.text, attached))
 
 
 class InvoicePublic(BaseModel):
@@ -244,6 +286,17 @@ class TimelineEntry(BaseModel):
     def of(cls, entry: Entry) -> TimelineEntry:
         return cls(at_us=entry.at_us, title=entry.title, words=entry.words,
                    outcome=entry.outcome)
+
+
+class PaymentPublic(BaseModel):
+    invoice: InvoicePublic
+    expected_on: date | None = Field(description="When it should be paid, until it is")
+    paid_at_us: int | None = Field(description="When it was paid")
+
+    @classmethod
+    def of(cls, line: PaymentLine) -> PaymentPublic:
+        return cls(invoice=InvoicePublic.of(line.invoice), expected_on=line.expected_on,
+                   paid_at_us=line.paid_at_us)
 
 
 class InvoiceTimeline(BaseModel):

@@ -23,6 +23,7 @@ from finbot.entrypoints.api.routers import (
     events,
     invoices,
     ledger,
+    payments,
     policy,
     reviews,
     vendors,
@@ -32,7 +33,8 @@ from finbot.entrypoints.web import admin, messages, portal, signup, vendor
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (auth, vendors, invoices, decisions, reviews, ledger, policy, breakers, events)
+ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
+           events)
 
 
 def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:

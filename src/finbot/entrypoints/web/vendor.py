@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from finbot.adapters.documents import Document, read_document
+from finbot.adapters.documents import Document, read_document, with_text_of
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
 from finbot.domain.timeline import NEXT, expected_payment_on
@@ -64,8 +64,8 @@ async def onboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
         attached = await _typed_documents(web, await request.form())
         vendor = Vendor("", legal_name.strip(), country.strip().upper(), tax_id=tax_id.strip(),
                         iban=iban.replace(" ", ""), bic=bic.strip(), industry=industry.strip(),
-                        website=website.strip(), profile=_with_documents(profile.strip(),
-                                                                         attached),
+                        website=website.strip(),
+                        profile=with_text_of(profile.strip(), (d for _, d in attached)),
                         documents=tuple(dict.fromkeys(kind for kind, _ in attached)))
         created = await run_in_threadpool(scope.register_vendor, vendor)
     except InvalidInput as refused:
@@ -86,7 +86,7 @@ async def submit_invoice_form(request: Request, who: Auth, scope: ScopeDep, web:
                           _amount(amount), currency.strip().upper(),
                           date.fromisoformat(issued_on), date.fromisoformat(due_on),
                           po_number=po_number.strip() or None,
-                          text=_with_document(description.strip(), attached))
+                          text=with_text_of(description.strip(), [attached] if attached else []))
     except (InvalidInput, ValueError) as refused:
         return _back(f"Not submitted: {getattr(refused, 'message', refused)}")
 
@@ -135,16 +135,6 @@ async def _typed_documents(web: WebDep, form: FormData) -> list[tuple[str, Docum
     return typed
 
 
-def _with_document(text: str, document: Document | None) -> str:
-    if document is None or not document.text:
-        return text
-    return f"{text}\n\n[attached {document.kind} {document.name}]\n{document.text}".strip()
-
-
-def _with_documents(text: str, documents: list[tuple[str, Document]]) -> str:
-    for _, document in documents:
-        text = _with_document(text, document)
-    return text
 
 
 def _amount(text: str) -> Decimal:

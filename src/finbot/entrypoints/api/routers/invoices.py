@@ -41,9 +41,13 @@ router = APIRouter(prefix="/api/invoices", tags=["invoices"],
 def submit_invoice(body: InvoiceCreate, key: IdempotencyKey, scope: ScopeDep, who: Auth,
                    web: WebDep) -> JSONResponse:
     """Submit an invoice for one of the caller's vendors; its checks start at once."""
+    limit = web.app.settings.max_upload_bytes
+    attached = [a.read(max_bytes=limit, field=f"attachments.{n}")
+                for n, a in enumerate(body.attachments)]  # before the transaction opens
+
     def submit(uow: UnitOfWork) -> tuple[int, object]:
         invoice_id = body.invoice_id or f"inv-{uuid.uuid4().hex[:16]}"
-        stored = scope.submit_invoice_in(uow, body.to_invoice(invoice_id))
+        stored = scope.submit_invoice_in(uow, body.to_invoice(invoice_id, attached))
         return 201, InvoicePublic.of(stored).model_dump(mode="json")
 
     answer = web.app.idempotency.run(f"api:invoices:{who.user_id}", key,

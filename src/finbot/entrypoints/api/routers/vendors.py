@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from finbot.entrypoints.api.deps import ScopeDep, limited
+from finbot.entrypoints.api.deps import ScopeDep, WebDep, limited
 from finbot.entrypoints.api.schemas import (
     CONFLICT,
     BankDetails,
@@ -34,10 +34,15 @@ def list_vendors(scope: ScopeDep, cursor: str | None = None,
                 next_cursor=next_cursor(vendors, limit, lambda last: [last.vendor_id]))
 
 
-@router.post("", status_code=201, responses=CONFLICT)
-def register_vendor(body: VendorCreate, scope: ScopeDep) -> VendorPublic:
-    """Register a vendor the caller works for; onboarding checks start at once."""
-    return VendorPublic.of(scope.register_vendor(body.to_vendor()))
+@router.post("", status_code=201, responses=CONFLICT,
+             dependencies=[Depends(limited("upload"))])
+def register_vendor(body: VendorCreate, scope: ScopeDep, web: WebDep) -> VendorPublic:
+    """Register a vendor the caller works for, with its documents (each under its kind:
+    certificate of incorporation, bank letter, W-9); onboarding checks start at once."""
+    limit = web.app.settings.max_upload_bytes
+    documents = [(d.kind, d.read(max_bytes=limit, field=f"documents.{n}"))
+                 for n, d in enumerate(body.documents)]
+    return VendorPublic.of(scope.register_vendor(body.to_vendor(documents)))
 
 
 @router.get("/{vendor_id}")
