@@ -72,6 +72,10 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "latency_us": int, "input_tokens": int, "output_tokens": int,
             "cost_micro_usd": int, "tool_calls": str, "excerpt": str, "error": str},
             push=False),
+        EventSchema("tool.called", 1, AGENTS, {
+            "tool": str, "agent_id": str, "arguments": str, "workflow_id": str}, push=False),
+        EventSchema("tool.described", 1, AGENTS, {
+            "tool": str, "description_sha256": str, "server": str}, push=False),
     )
 }
 
