@@ -108,3 +108,16 @@ def test_the_api_bench_serves_both_targets_and_reports_every_figure() -> None:
     assert results["ratio_invoices_vs_hello"] > 0
     assert isinstance(results["targets_met"], bool)
     assert any("invoice submission" in m for m in messages)
+
+
+def test_the_arena_bench_reports_every_figure() -> None:
+    from finbot.bench.arena import run_arena_bench
+    results = run_arena_bench(events=2000)
+    for key in ("events_per_s", "baseline_re_search_per_s", "ratio_vs_baseline"):
+        assert results[key] > 0, key
+    assert results["events"] == 2000
+    assert set(results["hits_by_detector"]) >= {
+        "prompt_injection", "pii_leak", "dead_drop_mail", "tool_drift", "destructive_call",
+        "command_execution", "system_prompt_echo"}
+    assert results["hits"] == sum(results["hits_by_detector"].values())
+    assert set(results["targets_met"]) == {"at_least_5000_events_per_s"}

@@ -123,3 +123,18 @@ def api(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Databa
                             seconds=seconds, rate=rate, concurrency=concurrency,
                             server_workers=workers, progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
+
+
+@bench_cli.command("arena")
+@reports_errors
+def arena(count: int = typer.Option(100_000, "--events", min=100,
+                                    help="Events in the generated stream."),
+          as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+          ) -> None:
+    """The arena's standard detectors over a mixed stream of attacks, leaks and ordinary
+    events, on one thread without model judges, next to one plain re.search per text
+    field over the same events."""
+    from finbot.bench.arena import run_arena_bench
+
+    results = run_arena_bench(events=count, progress=_progress)
+    print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
