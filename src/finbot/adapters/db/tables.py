@@ -9,12 +9,14 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -443,4 +445,69 @@ api_tokens = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
+)
+
+# The arena's simulated tool servers: one world per sandbox, and every call logged.
+arena_worlds = Table(
+    "arena_worlds", metadata,
+    Column("sandbox", String(128), primary_key=True),
+    Column("seeded_at_us", BigInteger, nullable=False),
+)
+
+arena_files = Table(
+    "arena_files", metadata,
+    Column("sandbox", String(128), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("sandbox", "path"),
+)
+
+arena_mail = Table(
+    "arena_mail", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sandbox", String(128), nullable=False),
+    Column("sender", String(254), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("outside", Boolean, nullable=False),
+    Column("dead_drop", Boolean, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_arena_mail_sandbox", "sandbox", "id"),
+)
+
+arena_payments = Table(
+    "arena_payments", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sandbox", String(128), nullable=False),
+    Column("payee", String(200), nullable=False),
+    Column("iban", String(34), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reference", String(140), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_arena_payments_sandbox", "sandbox", "id"),
+)
+
+arena_tool_calls = Table(
+    "arena_tool_calls", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("sandbox", String(128), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("workflow_id", String(128), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_arena_tool_calls_sandbox", "sandbox", "id"),
+)
+
+arena_tool_descriptions = Table(
+    "arena_tool_descriptions", metadata,
+    Column("sandbox", String(128), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("overridden_at_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("sandbox", "tool"),
 )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from finbot.adapters.db.arena_repo import SqlArenaRepo
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
         self.workflows: SqlWorkflowRepo
         self.sanctions: SqlSanctionsRepo
         self.users: SqlUserRepo
+        self.arena: SqlArenaRepo
 
     @property
     def connection(self) -> Connection:
@@ -102,6 +104,7 @@ class SqlUnitOfWork:
         self.workflows = SqlWorkflowRepo(conn)
         self.sanctions = SqlSanctionsRepo(conn)
         self.users = SqlUserRepo(conn)
+        self.arena = SqlArenaRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -196,6 +199,10 @@ class LedgerUnitOfWork:
 
     @property
     def users(self) -> SqlUserRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def arena(self) -> SqlArenaRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
