@@ -3,7 +3,6 @@ invoices that pass every check, and a loop that runs the orchestrator until it i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,7 +16,7 @@ from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
-from finbot.entrypoints.workers import background_round, settled
+from finbot.entrypoints.workers import run_until_idle as idle
 from finbot.fraud import generate, train
 from finbot.fraud.scorer import Scorer
 from finbot.fraud.training import version_for
@@ -96,22 +95,11 @@ def purchase_order(po_number: str = "PO-1", *, vendor_id: str = "v-acme",
 
 def run_until_idle(app: App, *, timeout_s: float = 30.0) -> None:
     """Drain every consumer and due step, and run upkeep (payments), until no step is due
-    and every consumer has taken every event written so far.
-
-    On PostgreSQL the embedded consumers see an event only once every transaction older
-    than it has ended, anywhere on the server (see the outbox repository), so a
-    transaction held open elsewhere can keep an event out of sight for a moment: the
-    loop waits for it rather than stopping with work still on its way."""
-    deadline = time.monotonic() + timeout_s
-    round_no = 0
-    while True:
-        round_no += 1
-        background_round(app, round_no)
-        if settled(app):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the workflows were still busy after {timeout_s} s")
-        time.sleep(0.02)
+    and every consumer has taken every event written so far (see ``workers.settled``)."""
+    try:
+        idle(app, timeout_s=timeout_s)
+    except TimeoutError as busy:
+        raise AssertionError(str(busy)) from None
 
 
 def stored_fraud_model(app: App) -> str:

@@ -86,7 +86,7 @@ def simulate(app: App, *, vendors: int, invoices: int, fraud_rate: float = 0.05,
     runs with other seeds add to it and a rerun of the same seed finds its vendors)."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, not security
     prefix = f"sim{seed}"
-    _prepare_company(app)
+    prepare_company(app)
     labels: dict[str, str] = {}
     registered = [_register(app, _vendor(rng, prefix, i, bad_vendor_rate)) for i in
                   range(vendors)]
@@ -112,7 +112,9 @@ def simulate(app: App, *, vendors: int, invoices: int, fraud_rate: float = 0.05,
     return summary
 
 
-def _prepare_company(app: App) -> None:
+def prepare_company(app: App) -> None:
+    """The shipped policy (unless one is published) and the company's funded USD and EUR
+    accounts, as a simulated or red-team run needs them."""
     try:
         app.policies.current()
     except FinbotError:

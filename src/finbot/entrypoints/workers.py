@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from finbot.adapters.redis.streams import stream_key, trim_stream
@@ -95,6 +96,22 @@ def background_round(app: App, round_no: int) -> None:
     while drain(app):
         pass
     upkeep_round(app, round_no)
+
+
+def run_until_idle(app: App, *, timeout_s: float = 30.0) -> None:
+    """Background rounds until no step is due and every consumer has taken every event
+    written so far (``settled``: on PostgreSQL an event can still be on its way when a
+    round finds nothing to do); TimeoutError after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    round_no = 0
+    while True:
+        round_no += 1
+        background_round(app, round_no)
+        if settled(app):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the workflows were still busy after {timeout_s} s")
+        time.sleep(0.02)
 
 
 def consumers_of(app: App, role: str) -> list[str]:

@@ -21,6 +21,7 @@ from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
+from finbot.entrypoints.cli.redteam import redteam_cli
 from finbot.entrypoints.cli.review import review_cli
 from finbot.entrypoints.cli.sanctions import sanctions_cli
 from finbot.entrypoints.cli.simulate import simulate
@@ -42,6 +43,7 @@ cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
 cli.add_typer(sanctions_cli, name="sanctions")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(redteam_cli, name="redteam")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
 cli.command("chat")(chat)
