@@ -11,6 +11,7 @@ import sys
 import typer
 
 from finbot.config import Settings
+from finbot.entrypoints.cli.arena import arena_cli
 from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
@@ -43,6 +44,7 @@ cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
 cli.add_typer(sanctions_cli, name="sanctions")
 cli.add_typer(users_cli, name="users")
+cli.add_typer(arena_cli, name="arena")
 cli.add_typer(redteam_cli, name="redteam")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
