@@ -4,6 +4,7 @@ score, badge and standing follows the documented formula."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,20 @@ def test_badges_and_the_leaderboard_follow_the_solves() -> None:
                                  Solve(_challenge("prompt-extraction-assistant"), at_us=6)]})
     assert [s.player for s in board] == ["pia", "ida", "max"]  # a tie: first there wins
     assert board[0].score == 100 + 100 + 150 + 15 + 300
+
+
+def test_the_cli_lists_the_catalogue_and_refuses_a_broken_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from finbot.entrypoints.cli.app import cli
+
+    listed = CliRunner().invoke(cli, ["arena", "challenges", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [c["id"] for c in json.loads(listed.output)] == [
+        c.id for c in shipped_challenges()]
+    rows = _rows()
+    rows[0]["points"] = 10
+    refused = CliRunner().invoke(cli, ["arena", "challenges", "--file",
+                                       str(_write(tmp_path, rows))])
+    assert refused.exit_code == 2
+    assert "cost" in refused.output

@@ -4,9 +4,12 @@ so any MCP client can connect, and the sandbox's world reset or exported."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
+from rich.table import Table
 
+from finbot.arena.challenges import load_challenges, shipped_challenges
 from finbot.arena.tools.catalogue import SERVERS, Server
 from finbot.bootstrap import bootstrap
 from finbot.domain.errors import InvalidInput
@@ -14,10 +17,36 @@ from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.mcp_servers import Transport, serve, tool_server
 from finbot.services.arena_tools import ArenaTools
 
-arena_cli = typer.Typer(help="The red-team arena's sandboxed tools.", no_args_is_help=True)
+arena_cli = typer.Typer(help="The red-team arena: its challenges and its sandboxed tools.",
+                        no_args_is_help=True)
 
 _SANDBOX = typer.Option(..., "--sandbox", metavar="ID", help="The sandbox whose world the "
                         "tools act on (each arena player has their own).")
+
+
+@arena_cli.command("challenges")
+@reports_errors
+def challenges_command(
+        file: Path | None = typer.Option(None, "--file", exists=True, dir_okay=False,
+                                         help="Check and list this catalogue instead of "
+                                         "the shipped one (YAML)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON.")
+) -> None:
+    """List the challenges (id, category, agent, surface, difficulty, points, labels),
+    after checking the whole catalogue: a broken one is refused naming the challenge
+    and the field."""
+    challenges = load_challenges(file) if file else shipped_challenges()
+    if as_json:
+        print(json.dumps([c.model_dump(mode="json") for c in challenges], indent=2))
+        return
+    table = Table("id", "category", "agent", "surface", "difficulty", "points", "labels")
+    for c in challenges:
+        table.add_row(c.id, c.category, c.agent, c.surface, c.difficulty, str(c.points),
+                      " ".join((*c.labels.owasp_llm, *c.labels.owasp_agentic,
+                                *c.labels.atlas)))
+    console.print(table)
+    console.print(f"{len(challenges)} challenges, "
+                  f"{sum(c.points for c in challenges):,} points in all")
 
 
 @arena_cli.command("mcp")
