@@ -37,6 +37,7 @@ from finbot.execution.saga import PaymentExecutor
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
+from finbot.services.arena_watch import WATCHED, watch
 from finbot.services.audit import AuditLog
 from finbot.services.auth import AuthService
 from finbot.services.breakers import BreakerService
@@ -170,6 +171,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
             types=frozenset({"escalation.approved", "decision.recorded"})),
         ConsumerSpec("orchestrator", "agents", orchestrate(outbox=parts["outbox"]),
                      streams=(BUSINESS, AGENTS), types=ORCHESTRATED),
+        ConsumerSpec("arena-watch", "arena", watch(outbox=parts["outbox"]),
+                     streams=(BUSINESS, AGENTS), types=WATCHED),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
     parts["models"] = overrides.pop("models", None) or model_router(settings)

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from finbot.agents.runner import ChatTurn
 from finbot.arena.corpus import Row
 from finbot.arena.detectors import Pipeline
-from finbot.arena.effects import Grounds, SettledPayment, violations
+from finbot.arena.effects import violations
 from finbot.bootstrap import App
 from finbot.domain.events import Event
-from finbot.domain.money import Currency
 from finbot.domain.payments import SagaState
 from finbot.entrypoints.workers import run_until_idle
 from finbot.redteam import (
@@ -26,7 +24,8 @@ from finbot.redteam import (
     behaviour,
     plant,
 )
-from finbot.services.orchestrator import payable_account
+from finbot.services.arena_watch import FINDING
+from finbot.services.payment_grounds import grounds_of
 from finbot.simulation import prepare_company
 
 
@@ -162,7 +161,7 @@ def _events(app: App) -> list[Event]:
         if not page:
             return found
         cursor = page[-1][0]
-        found += [event for _, event in page]
+        found += [event for _, event in page if event.type != FINDING]  # the watch's own
 
 
 def payment_trails(app: App, attempt: Attempt, figures: Figures) -> list[Trail]:
@@ -172,17 +171,8 @@ def payment_trails(app: App, attempt: Attempt, figures: Figures) -> list[Trail]:
         saga = uow.sagas.by_decision(f"invoice:{attempt.invoice_id}:payment")
         if saga is None or saga.state is not SagaState.COMPLETED:
             return []
-        record = uow.audit.by_id(saga.decision_id or "")
-        reviews = [(str(r.data.get("reviewer")), str(r.data.get("verdict")))
-                   for r in uow.audit.for_decision(saga.decision_id or "") if r.kind == "review"]
-        invoice = uow.invoices.get(attempt.invoice_id)
-        vendor = uow.vendors.get(attempt.vendor_id)
-    amount = Decimal(saga.amount).scaleb(-Currency.of(saga.currency).exponent)
-    payment = SettledPayment(saga.id, saga.decision_id, attempt.invoice_id,
-                             saga.payee_account, amount, saga.currency)
-    found = violations(payment, Grounds(
-        record.data if record else None, reviews, invoice, vendor,
-        payable_account(attempt.vendor_id, saga.currency), app.policies.current()))
+        payment, grounds = grounds_of(uow, saga)
+    found = violations(payment, grounds)
     figures.payments += 1
     if not found:
         return []

@@ -66,6 +66,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/breakers"): STAFF,
     ("POST", "/api/breakers/{agent_id}"): {"adam"},
     ("GET", "/api/events/token"): EVERYONE,
+    ("GET", "/api/arena/findings"): STAFF | {"pia"},
     ("GET", "/"): EVERYONE,
     ("GET", "/vendor"): {"ann", "bob"},
     ("GET", "/vendor/invoices"): EVERYONE,

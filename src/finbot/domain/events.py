@@ -76,6 +76,9 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "tool": str, "agent_id": str, "arguments": str, "workflow_id": str}, push=False),
         EventSchema("tool.described", 1, AGENTS, {
             "tool": str, "description_sha256": str, "server": str}, push=False),
+        EventSchema("arena.finding", 1, BUSINESS, {
+            "finding_id": str, "detector": str, "severity": str, "aggregate_id": str,
+            "detail": str}),
     )
 }
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from finbot.agents.runner import ChatTurn
+from finbot.arena.findings import Finding
 from finbot.domain.audit import AuditRecord, DecisionSearch
 from finbot.domain.breakers import StoredBreaker
 from finbot.domain.clock import now_us
@@ -405,6 +406,23 @@ class Scope:
 
     def _account_codes(self) -> dict[int, str]:
         return {account.id: account.code for account in self._ledger.accounts()}
+
+    # the arena: the watch's findings -----------------------------------------------------
+
+    def arena_findings(self, *, before: tuple[int, str] | None = None,
+                       limit: int = 50) -> list[Finding]:
+        """The caller's tenant's arena findings, newest first, for its staff and its arena
+        players (a vendor user sees none: Forbidden)."""
+        if not (self.principal.can(P.DECISIONS_READ) or self.principal.can(P.ARENA_PLAY)):
+            raise Forbidden("arena findings are for staff and arena players", field="role")
+        with self._uow() as uow:
+            return uow.findings.page(self.principal.tenant, before=before, limit=limit)
+
+    def most_serious_findings(self, *, limit: int = 10) -> list[Finding]:
+        """The tenant's latest findings, critical first, for the staff dashboard."""
+        self.principal.require(P.DECISIONS_READ)
+        with self._uow() as uow:
+            return uow.findings.most_serious(self.principal.tenant, limit=limit)
 
     # the checks ------------------------------------------------------------------------
 

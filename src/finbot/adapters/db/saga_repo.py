@@ -47,6 +47,15 @@ class SqlSagaRepo:
                                 ).mappings().first()
         return _saga(row) if row else None
 
+    def of_workflow(self, workflow_id: str) -> list[Saga]:
+        """The sagas paying decisions of ``workflow_id`` (decision ids
+        ``<workflow>:<step>``), oldest first; an index range on the decision id."""
+        prefix = f"{workflow_id}:"
+        rows = self.conn.execute(select(sagas).where(
+            sagas.c.decision_id >= prefix, sagas.c.decision_id < prefix[:-1] + ";")
+            .order_by(sagas.c.created_at, sagas.c.id)).mappings()
+        return [_saga(r) for r in rows]
+
     def log(self, step: SagaStep) -> None:
         self.conn.execute(insert(saga_steps).values(
             saga_id=step.saga_id, step=step.step, status=step.status, detail=step.detail,

@@ -511,3 +511,18 @@ arena_tool_descriptions = Table(
     Column("overridden_at_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("sandbox", "tool"),
 )
+
+arena_findings = Table(
+    "arena_findings", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("event_id", String(64), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("aggregate_id", String(200), nullable=False),
+    Column("detector", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("trail", JSON, nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    UniqueConstraint("event_id", "detector", name="arena_findings_once_per_event"),
+    Index("ix_arena_findings_tenant", "tenant", "at_us", "id"),
+)

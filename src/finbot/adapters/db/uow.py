@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from finbot.adapters.db.arena_repo import SqlArenaRepo
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
+from finbot.adapters.db.finding_repo import SqlFindingRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
@@ -77,6 +78,7 @@ class SqlUnitOfWork:
         self.sanctions: SqlSanctionsRepo
         self.users: SqlUserRepo
         self.arena: SqlArenaRepo
+        self.findings: SqlFindingRepo
 
     @property
     def connection(self) -> Connection:
@@ -105,6 +107,7 @@ class SqlUnitOfWork:
         self.sanctions = SqlSanctionsRepo(conn)
         self.users = SqlUserRepo(conn)
         self.arena = SqlArenaRepo(conn)
+        self.findings = SqlFindingRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -203,6 +206,10 @@ class LedgerUnitOfWork:
 
     @property
     def arena(self) -> SqlArenaRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def findings(self) -> SqlFindingRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

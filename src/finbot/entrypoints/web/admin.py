@@ -31,6 +31,7 @@ from finbot.services.scope import Scope
 
 router = APIRouter(include_in_schema=False)
 CHART_LIMIT = 5000
+FINDINGS_SHOWN = 10
 templates.env.filters.update(minor=minor_text, amount=amount_text)
 
 
@@ -41,6 +42,7 @@ def dashboard(request: Request, who: Auth, scope: ScopeDep,
     return page(request, "_dashboard.html" if fragment else "admin.html", who,
                 queue=scope.review_queue(limit=100), counts=overview.invoices_by_status,
                 depth=overview.queue, breakers=overview.breakers, outbox=overview.events,
+                findings=scope.most_serious_findings(limit=FINDINGS_SHOWN),
                 **({} if fragment else _charts(scope)))
 
 

@@ -21,6 +21,7 @@ from finbot.entrypoints.api.routers import (
     breakers,
     decisions,
     events,
+    findings,
     invoices,
     ledger,
     payments,
@@ -34,7 +35,7 @@ from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscri
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
-           events)
+           events, findings)
 
 
 def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
