@@ -167,7 +167,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["consumers"] = {spec.name: spec for spec in (
         ConsumerSpec("executor", "executor", pay_approved_decisions(
             parts["payments"], source_account=settings.payment_source_account,
-            ledger=parts["ledger"]), streams=(BUSINESS, AGENTS),
+            ledger=parts["ledger"], home_tenant=settings.home_tenant),
+            streams=(BUSINESS, AGENTS),
             types=frozenset({"escalation.approved", "decision.recorded"})),
         ConsumerSpec("orchestrator", "agents", orchestrate(outbox=parts["outbox"]),
                      streams=(BUSINESS, AGENTS), types=ORCHESTRATED),

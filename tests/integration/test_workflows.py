@@ -10,8 +10,10 @@ import pytest
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.ledger import TransferRequest
 from finbot.domain.payments import SagaState
 from finbot.execution.escalations import payment_id_of
+from finbot.services.history import replay
 from finbot.services.orchestrator import payable_account
 from tests.workflow_kit import (
     clean_invoice,
@@ -140,3 +142,34 @@ def test_a_fooled_invoice_agent_still_cannot_get_a_broken_invoice_paid(
             assert uow.sagas.by_decision("invoice:inv-1:payment") is None
     finally:
         app.close()
+
+
+def test_another_tenant_is_paid_from_its_own_money_and_never_from_the_home_tenants(
+        company: App) -> None:
+    _onboard(company, tenant="globex")
+    company.vendor_work.add_purchase_order(purchase_order())
+    company.vendor_work.submit_invoice(clean_invoice())
+    home_bank = company.queries.account("company:bank").balances
+    run_until_idle(company)  # approved, but globex has no money: refused and set aside
+    [refused] = company.consumer("executor").dead_letters()
+    assert "open and fund 'globex:company:bank:USD'" in refused.error
+    assert company.queries.account("company:bank").balances == home_bank
+    with company.uow() as uow:
+        assert uow.sagas.by_decision("invoice:inv-1:payment") is None
+
+    company.ledger.open_account("globex:company:bank", name="Globex bank", type="asset",
+                                currency="USD")
+    company.ledger.open_account("globex:company:equity", name="Globex equity",
+                                type="equity", currency="USD")
+    company.ledger.transfer(TransferRequest("globex-funding", "globex:company:bank",
+                                            "globex:company:equity", "5000.00", "USD"))
+    replay(company.uow, company.archive, company.consumer_spec("executor"), stream="agents")
+    run_until_idle(company)
+    saga = company.payments.get(payment_id_of("invoice:inv-1:payment"))
+    assert saga.state is SagaState.COMPLETED
+    assert saga.source_account == "globex:company:bank"
+    assert company.queries.account("company:bank").balances == home_bank
+    globex = company.queries.account("globex:company:bank").balances
+    assert globex.debits_posted - globex.credits_posted == 500_000 - 120_000
+    expenses = company.queries.account("globex:company:expenses:USD").balances
+    assert expenses.debits_posted == 120_000

@@ -7,6 +7,12 @@ else from its counterpart in that currency (``company:bank:EUR`` beside ``compan
 which must have been opened and funded: FinBot never opens a bank account by itself. The
 expense and payable accounts are bookkeeping and are opened in the currency on first use.
 
+Each tenant pays from its own money: the operating (home) tenant from the configured
+accounts, any other tenant (an arena sandbox, say) from its own counterparts,
+``<tenant>:company:bank``, which must have been opened and funded for it. The tenant is
+the payee vendor's, read from the vendor record; a tenant with no funded account is
+refused, never paid from another tenant's.
+
 The handler starts the payment saga in the consumer's transaction (so the event is marked
 handled exactly when the saga exists); the background rounds then run it. What to pay is
 read from the decision record in the audit log, never from the event, and the saga start
@@ -46,9 +52,15 @@ def payment_id_of(decision_id: str) -> str:
     return f"pay-{decision_id}"
 
 
+def tenant_account(code: str, tenant: str, *, home_tenant: str) -> str:
+    """The tenant's own counterpart of a company account (``code`` for the home tenant)."""
+    return code if tenant == home_tenant else f"{tenant}:{code}"
+
+
 def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
                            ledger: LedgerService | None = None,
-                           expense_account: str = "company:expenses") -> Handler:
+                           expense_account: str = "company:expenses",
+                           home_tenant: str = "default") -> Handler:
     """A handler that starts the payment of each approved payment decision. A decision
     that pays an invoice first accrues it (expense debited, the vendor's payable credited)
     in the same transaction, opening the payable account on the vendor's first payment."""
@@ -62,15 +74,19 @@ def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
             raise ExecutionRefused(f"decision {decision_id!r} names no payee account",
                                    field="payee_account")
         currency = str(payment["currency"])
-        source = _in_currency(uow, source_account, currency)
+        vendor = uow.vendors.get(str(payment.get("vendor_id", "")))
+        tenant = vendor.tenant if vendor is not None else home_tenant
+        own_source = tenant_account(source_account, tenant, home_tenant=home_tenant)
+        source = _in_currency(uow, own_source, currency)
         if source is None:
             raise ExecutionRefused(
                 f"no {currency} account to pay from: open and fund "
-                f"{currency_account_code(source_account, currency)!r} (an asset account in "
+                f"{currency_account_code(own_source, currency)!r} (an asset account in "
                 f"{currency}), then replay the event to the executor (finbot events replay)",
                 field="source_account")
         if ledger is not None and payment.get("invoice_id"):
-            _accrue(uow, ledger, decision_id, payment, expense_account)
+            _accrue(uow, ledger, decision_id, payment,
+                    tenant_account(expense_account, tenant, home_tenant=home_tenant))
         payments.start_in(uow, payment_id_of(decision_id),
                           payee_account=payment["payee_account"],
                           source_account=source, amount=payment["amount"],
