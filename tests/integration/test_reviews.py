@@ -22,7 +22,7 @@ from finbot.domain.reviews import ConflictOfInterest, ReviewRefused, ReviewStatu
 from finbot.entrypoints.cli.app import cli
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, ScriptedAgent
-from tests.workflow_kit import run_until_idle
+from tests.workflow_kit import clean_vendor, run_until_idle
 
 PAYABLE, BANK = "vendor:001:payable:USD", "company:bank"
 POLICY = policy_from_mapping("p8", {
@@ -174,3 +174,16 @@ def test_an_approved_escalation_flows_on_to_execution_once(books: App) -> None:
     run_until_idle(books, timeout_s=10)
     assert books.consumer("executor").dead_letters() == []
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
+
+
+def test_the_reviews_of_another_tenants_escalation_are_told_to_that_tenant(
+        books: App) -> None:
+    books.vendor_work.register_vendor(clean_vendor(FACTS.vendor.vendor_id, tenant="globex"))
+    escalate(books, "d-1")
+    for reviewer in ("ann", "bob"):
+        books.reviews.review("d-1", reviewer_id=reviewer, verdict="APPROVE", rationale=WHY)
+    with books.uow() as uow:
+        told = [(e.type, e.tenant) for _, e in uow.outbox.after((-1, 0), limit=1000)
+                if e.type in ("review.recorded", "escalation.approved")]
+    assert told == [("review.recorded", "globex"), ("review.recorded", "globex"),
+                    ("escalation.approved", "globex")]

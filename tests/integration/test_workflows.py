@@ -173,3 +173,7 @@ def test_another_tenant_is_paid_from_its_own_money_and_never_from_the_home_tenan
     assert globex.debits_posted - globex.credits_posted == 500_000 - 120_000
     expenses = company.queries.account("globex:company:expenses:USD").balances
     assert expenses.debits_posted == 120_000
+    with company.uow() as uow:  # and what happened is told to globex's browsers only
+        told = {(e.type, e.tenant) for _, e in uow.outbox.after((-1, 0), limit=10_000)
+                if e.type in ("decision.recorded", "payment.settled")}
+    assert told == {("decision.recorded", "globex"), ("payment.settled", "globex")}

@@ -23,6 +23,9 @@ DOCUMENT_KINDS: dict[str, str] = {
 its name for people."""
 
 
+DEFAULT_TENANT = "default"
+"""The tenant of records that name none: the operating one, unless configured otherwise."""
+
 class VendorStatus(StrEnum):
     """Where a vendor is in onboarding; only an active vendor is paid."""
 
@@ -53,7 +56,7 @@ class Vendor:
     status: VendorStatus = VendorStatus.PENDING
     created_at_us: int = 0
     bank_changed_at_us: int | None = None
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
 
     def __post_init__(self) -> None:
         if not self.legal_name.strip() or len(self.legal_name) > 200:

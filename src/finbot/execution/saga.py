@@ -22,6 +22,7 @@ from finbot.domain.ledger import TransferKind, TransferRequest
 from finbot.domain.money import Currency, Money
 from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
 from finbot.domain.posting import Group
+from finbot.domain.vendors import DEFAULT_TENANT
 from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
 from finbot.services.audit import AuditLog
@@ -305,11 +306,19 @@ class PaymentExecutor:
             self._outbox.emit_in(uow, "payment.settled", saga.id, {
                 "payment_id": saga.id, "decision_id": saga.decision_id or "",
                 "state": saga.state.value, "amount": public["amount"],
-                "currency": saga.currency})
+                "currency": saga.currency}, tenant=_tenant_of(uow, saga))
 
     def _log(self, uow: UnitOfWork, saga: Saga, step: str, status: str,
              detail: dict[str, Any]) -> None:
         uow.sagas.log(SagaStep(saga.id, step, status, detail, self._clock()))
+
+
+def _tenant_of(uow: UnitOfWork, saga: Saga) -> str:
+    """The tenant of the vendor the saga pays (from its decision); the default tenant's
+    for a payment with no decision or vendor behind it."""
+    record = uow.audit.by_id(saga.decision_id) if saga.decision_id else None
+    vendor_id = str((record.data.get("payment") or {}).get("vendor_id", "")) if record else ""
+    return uow.vendors.tenants_of([vendor_id]).get(vendor_id, DEFAULT_TENANT)
 
 
 class _Overtaken(TransientConflict):

@@ -33,6 +33,7 @@ class VendorFacts:
     bank_changed_at: datetime | None = None
     avg_daily_volume: Decimal = Decimal("0")
     paid_before: bool = False
+    tenant: str = "default"
 
 
 @dataclass(frozen=True)

@@ -184,14 +184,16 @@ class DecisionService:
                               "priority": int(item.priority), "due_at": item.due_at_us}
         counted = agent.agent_id if mode is Mode.LIVE and not drill else None
         record = retrying(lambda: self._append(decision_id, data, item, counted, outcome,
-                                               path.along))
+                                               path.along, facts.vendor.tenant))
         return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
                         path.stage)
 
     def _append(self, decision_id: str, data: dict[str, Any], item: ReviewItem | None,
-                counted: str | None, outcome: Outcome, along: Along | None) -> AuditRecord:
+                counted: str | None, outcome: Outcome, along: Along | None,
+                tenant: str) -> AuditRecord:
         """The decision record, its queue item (an escalation), the agent's hourly
-        outcome count (a live decision) and the caller's ``along``: one transaction."""
+        outcome count (a live decision) and the caller's ``along``: one transaction. Its
+        events belong to the vendor's ``tenant`` (whose browsers are told)."""
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
                                            decision_id=decision_id)
@@ -199,13 +201,13 @@ class DecisionService:
                 "decision_id": decision_id, "agent_id": data["agent_id"],
                 "stage": data["stage"], "outcome": outcome.value, "mode": data["mode"],
                 "vendor_id": data["payment"]["vendor_id"], "amount": data["payment"]["amount"],
-                "currency": data["payment"]["currency"]})
+                "currency": data["payment"]["currency"]}, tenant=tenant)
             if item is not None:
                 uow.reviews.enqueue(item)
                 self._outbox.emit_in(uow, "review.queued", decision_id, {
                     "decision_id": decision_id, "vendor_id": item.vendor_id,
                     "priority": int(item.priority), "due_at": item.due_at_us,
-                    "required_approvals": item.required_approvals})
+                    "required_approvals": item.required_approvals}, tenant=tenant)
             if counted is not None and self._breakers is not None:
                 self._breakers.count_in(uow, counted, outcome.value, self._clock())
             if along is not None:

@@ -244,7 +244,7 @@ def _vendor_facts(vendor: Vendor, history: Sequence[InvoiceSummary], now_us: int
         vendor.vendor_id, vendor.legal_name, vendor.country, utc_datetime(vendor.created_at_us),
         vendor.timezone,
         utc_datetime(vendor.bank_changed_at_us) if vendor.bank_changed_at_us else None,
-        sum((i.amount for i in paid), Decimal("0")) / 30, bool(paid))
+        sum((i.amount for i in paid), Decimal("0")) / 30, bool(paid), vendor.tenant)
 
 
 def onboarding_facts(vendor: Vendor, now_us: int) -> PaymentFacts:

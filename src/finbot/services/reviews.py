@@ -15,7 +15,7 @@ from typing import Any
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.reviews import Review, ReviewItem, ReviewStatus, Verdict, apply_review
-from finbot.domain.vendors import MAX_NOTE_CHARS, Author, Note
+from finbot.domain.vendors import DEFAULT_TENANT, MAX_NOTE_CHARS, Author, Note
 from finbot.services.audit import AuditLog
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
@@ -82,13 +82,17 @@ class ReviewService:
         return settled
 
     def _announce(self, uow: UnitOfWork, review: Review, settled: ReviewItem) -> None:
+        """The review and, once approved, the escalation, as events of the vendor's
+        tenant."""
+        tenant = uow.vendors.tenants_of([settled.vendor_id]).get(settled.vendor_id,
+                                                                  DEFAULT_TENANT)
         self._outbox.emit_in(uow, "review.recorded", review.decision_id, {
             "decision_id": review.decision_id, "reviewer_id": review.reviewer_id,
-            "verdict": review.verdict.value, "status": settled.status.value})
+            "verdict": review.verdict.value, "status": settled.status.value}, tenant=tenant)
         if settled.status is ReviewStatus.APPROVED:  # the executor takes it from here
             self._outbox.emit_in(uow, "escalation.approved", review.decision_id, {
                 "decision_id": review.decision_id, "vendor_id": settled.vendor_id,
-                "amount": str(settled.amount), "currency": settled.currency})
+                "amount": str(settled.amount), "currency": settled.currency}, tenant=tenant)
 
     def pending(self, *, limit: int = 50, overdue: bool = False) -> list[ReviewItem]:
         """Unsettled escalations, most urgent first."""
