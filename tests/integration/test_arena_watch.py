@@ -18,6 +18,7 @@ from finbot.config import Settings
 from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.domain.payments import Saga, SagaState
+from finbot.domain.users import sandbox_tenant
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.orchestrator import payable_account
 from tests.api_kit import add_user, sign_in, web_app
@@ -47,12 +48,12 @@ def _announced(app: App) -> list[dict[str, str]]:
         return [json.loads(row.payload) for row in conn.execute(query)]
 
 
-def _injected(app: App) -> Event:
+def _injected(app: App, *, tenant: str = "default", call: str = "call-1") -> Event:
     with app.uow() as uow:
-        event = app.outbox.emit_in(uow, "llm.requested", "call-1", {
-            "call_id": "call-1", "agent_id": "invoice", "workflow_id": "invoice:inv-9",
+        event = app.outbox.emit_in(uow, "llm.requested", call, {
+            "call_id": call, "agent_id": "invoice", "workflow_id": "invoice:inv-9",
             "model": "offline", "messages": 2, "tools": 3, "request_sha256": "0" * 64,
-            "excerpt": INJECTION})
+            "excerpt": INJECTION}, tenant=tenant)
         uow.commit()
     return event
 
@@ -141,7 +142,7 @@ def test_a_forged_second_payment_is_one_critical_finding_with_its_trail(
     assert alerts[0].payment_id == "pay-forged"  # type: ignore[attr-defined]
 
 
-def test_staff_and_players_read_their_tenants_findings_and_vendors_do_not(
+def test_staff_read_their_tenants_findings_players_their_sandboxes_and_vendors_none(
         company: App) -> None:
     _injected(company)
     run_until_idle(company)
@@ -154,8 +155,15 @@ def test_staff_and_players_read_their_tenants_findings_and_vendors_do_not(
                                       tenant="globex"))
     page = staff.get("/api/arena/findings", params={"limit": 1}).json()
     assert [f["detector"] for f in page["items"]] == ["prompt_injection"]
-    assert player.get("/api/arena/findings").json()["items"][0]["detector"] == (
-        "prompt_injection")
+    # a player reads only their own sandbox's findings, never the tenant's real ones
+    assert player.get("/api/arena/findings").json() == {"items": [], "next_cursor": None}
+    pia = player.get("/api/auth/me").json()["user_id"]
+    _injected(company, tenant=sandbox_tenant(pia), call="call-2")
+    run_until_idle(company)
+    [mine] = player.get("/api/arena/findings").json()["items"]
+    assert mine["aggregate_id"] == "call-2"
+    assert [f["aggregate_id"] for f in staff.get("/api/arena/findings").json()["items"]] == [
+        "call-1"]
     assert vendor.get("/api/arena/findings").status_code == 403
     assert elsewhere.get("/api/arena/findings").json() == {"items": [], "next_cursor": None}
     dashboard = staff.get("/admin")

@@ -143,3 +143,12 @@ class Principal:
             return False
         return self.can(P.ALL_VENDORS) or (self.can(P.OWN_VENDORS)
                                            and vendor_id in self.vendors)
+
+
+SANDBOX_PREFIX = "arena:"
+
+
+def sandbox_tenant(user_id: str) -> str:
+    """The tenant of an arena player's sandbox: their own vendors, invoices, ledger
+    accounts, tools and findings, apart from every other tenant's."""
+    return f"{SANDBOX_PREFIX}{user_id}"

@@ -29,7 +29,7 @@ from finbot.domain.payments import Saga, SagaStep, accrual_id
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import Review, ReviewItem
 from finbot.domain.timeline import Entry, PaymentLine, decided, paid, payment_line, submitted
-from finbot.domain.users import Permission, Principal
+from finbot.domain.users import Permission, Principal, sandbox_tenant
 from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import workflow_id
 from finbot.services.assistant import VendorAssistant
@@ -411,12 +411,17 @@ class Scope:
 
     def arena_findings(self, *, before: tuple[int, str] | None = None,
                        limit: int = 50) -> list[Finding]:
-        """The caller's tenant's arena findings, newest first, for its staff and its arena
-        players (a vendor user sees none: Forbidden)."""
-        if not (self.principal.can(P.DECISIONS_READ) or self.principal.can(P.ARENA_PLAY)):
+        """Arena findings, newest first: staff read their tenant's, an arena player only
+        their own sandbox's (never the findings about the tenant's real vendors); a vendor
+        user none (Forbidden)."""
+        if self.principal.can(P.DECISIONS_READ):
+            tenant = self.principal.tenant
+        elif self.principal.can(P.ARENA_PLAY):
+            tenant = sandbox_tenant(self.principal.user_id)
+        else:
             raise Forbidden("arena findings are for staff and arena players", field="role")
         with self._uow() as uow:
-            return uow.findings.page(self.principal.tenant, before=before, limit=limit)
+            return uow.findings.page(tenant, before=before, limit=limit)
 
     def most_serious_findings(self, *, limit: int = 10) -> list[Finding]:
         """The tenant's latest findings, critical first, for the staff dashboard."""
