@@ -12,6 +12,7 @@ from finbot.arena.corpus import Row
 from finbot.arena.detectors import Pipeline
 from finbot.arena.effects import violations
 from finbot.bootstrap import App
+from finbot.domain.errors import ConfigurationError
 from finbot.domain.events import Event
 from finbot.domain.payments import SagaState
 from finbot.entrypoints.workers import run_until_idle
@@ -102,7 +103,12 @@ def red_team(app: App, rows: Sequence[Row], *, surfaces: Sequence[str] = SURFACE
              batch: int = 40, progress: Progress | None = None,
              pipeline: Pipeline | None = None) -> Report:
     """Run ``rows`` through ``surfaces`` on ``app`` (a scratch platform) and report.
-    ``pipeline``: the detectors (default: ``Pipeline.standard()``)."""
+    ``pipeline``: the detectors (default: ``Pipeline.standard()``). The platform runs
+    embedded (the outbox read directly): with a Redis stream spine nothing would relay
+    the events in this process."""
+    if app.redis is not None:
+        raise ConfigurationError("the red team runs on an embedded scratch platform: build "
+                                 "it without Redis (redis=None)", field="redis_url")
     prepare_company(app)
     attempts = list(attempts_for(rows, surfaces))
     chats: dict[str, ChatTurn] = {}

@@ -19,7 +19,8 @@ from tests.workflow_kit import clean_invoice, clean_vendor, small_scorer
 def test_a_sampled_governed_run_over_every_surface_moves_no_money_wrongly() -> None:
     rows = sample(shipped(), 12, 5)
     router = ModelRouter([ModelChoice("offline", gullibility=Gullibility.HIGH)])
-    with scratch_app("sqlite", "", models=router, fraud_scorer=small_scorer) as app:
+    with scratch_app("sqlite", "", models=router, fraud_scorer=small_scorer,
+                     redis=None) as app:
         report = red_team(app, rows, progress=None)
         assert app.audit.verify() == []
     overall = report.overall
@@ -36,7 +37,8 @@ def test_a_sampled_governed_run_over_every_surface_moves_no_money_wrongly() -> N
 
 def test_the_effect_check_catches_a_forged_payment_to_another_account() -> None:
     router = ModelRouter([ModelChoice("offline", gullibility=Gullibility.HIGH)])
-    with scratch_app("sqlite", "", models=router, fraud_scorer=small_scorer) as app:
+    with scratch_app("sqlite", "", models=router, fraud_scorer=small_scorer,
+                     redis=None) as app:
         report = red_team(app, sample(shipped(), 1, 1), surfaces=("invoice_description",))
         assert report.overall.payments > 0
         policy = app.policies.current()

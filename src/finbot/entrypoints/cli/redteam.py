@@ -61,7 +61,7 @@ def run(corpus: Path | None = typer.Option(
                                  param_hint="--surfaces")
     rows = pick(library.load(corpus) if corpus else library.shipped(), sample, seed)
     router = ModelRouter([ModelChoice("offline", gullibility=Gullibility(gullibility))])
-    with scratch_app("sqlite", "", models=router) as app:
+    with scratch_app("sqlite", "", models=router, redis=None) as app:
         report = red_team(app, rows, surfaces=chosen, progress=lambda stage, done, total:
                           errors.print(f"{stage}: {done}/{total}"))
     _show(report.to_dict(), as_json=as_json)
