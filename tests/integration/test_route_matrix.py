@@ -22,6 +22,9 @@ from fastapi.testclient import TestClient
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.users import Principal
+from finbot.services.arena_tools import ArenaTools
+from finbot.services.sandboxes import SandboxService
 from tests.api_kit import add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_invoice,
@@ -38,8 +41,10 @@ PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz"), ("GET", "/login"),
           ("POST", "/login"), ("GET", "/signup"), ("POST", "/signup")}
 SKIPPED = {("POST", "/api/auth/logout"): "ends the caller's session; test_api covers it",
            ("POST", "/logout"): "ends the caller's session; the browser test covers it"}
-OWN_TENANT_WRITES = {("POST", "/api/vendors"), ("POST", "/vendor/onboard")}
-"""Writes that create something in the caller's own tenant, whichever tenant that is."""
+OWN_TENANT_WRITES = {("POST", "/api/vendors"), ("POST", "/vendor/onboard"),
+                     ("POST", "/api/arena/sandbox"), ("POST", "/api/arena/sandbox/reset")}
+"""Writes that create something in the caller's own tenant, whichever tenant that is, or
+in their own arena sandbox."""
 
 WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/auth/me"): EVERYONE,
@@ -67,6 +72,10 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/breakers/{agent_id}"): {"adam"},
     ("GET", "/api/events/token"): EVERYONE,
     ("GET", "/api/arena/findings"): STAFF | {"pia"},
+    ("GET", "/api/arena/sandbox"): {"pia"},
+    ("POST", "/api/arena/sandbox"): {"pia"},
+    ("POST", "/api/arena/sandbox/reset"): {"pia"},
+    ("GET", "/api/arena/sandbox/export"): {"pia"},
     ("GET", "/"): EVERYONE,
     ("GET", "/vendor"): {"ann", "bob"},
     ("GET", "/vendor/invoices"): EVERYONE,
@@ -131,6 +140,9 @@ def world(settings: Settings) -> Iterator[World]:
         other = ("v-gamma",) if vendors else ()
         clients[f"g-{name}"] = sign_in(web, add_user(app, f"{name}@globex.example", role,
                                                      vendors=other, tenant="globex"))
+    pia = next(u for u in app.auth.users() if u.email == "pia@home.example")
+    SandboxService(app.uow, app.ledger, app.vendor_work, ArenaTools(app.uow, app.outbox)
+                   ).open(Principal.of(pia, via="session"))  # the player has played before
     yield World(web, app, queued[0].decision_id, clients)
     app.close()
 
@@ -171,6 +183,8 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
             "verdict": "REJECT", "rationale": "matrix walk: not for payment"},
         ("POST", "/api/policy"): world.app.policies.document()[2],
         ("POST", "/api/breakers/{agent_id}"): {"action": "trip", "reason": "matrix walk"},
+        ("POST", "/api/arena/sandbox"): {},
+        ("POST", "/api/arena/sandbox/reset"): {},
     }
     forms: dict[tuple[str, str], Any] = {
         ("POST", "/vendor/onboard"): {"legal_name": "Formco LLC", "country": "US"},

@@ -136,6 +136,12 @@ class ResultCode(StrEnum):
         return self in (ResultCode.OK, ResultCode.EXISTS)
 
 
+def tenant_account(code: str, tenant: str, *, home_tenant: str) -> str:
+    """A tenant's own counterpart of a company account (``code`` itself for the operating
+    tenant): ``company:bank`` of tenant ``arena:u-1`` is ``arena:u-1:company:bank``."""
+    return code if tenant == home_tenant else f"{tenant}:{code}"
+
+
 def currency_account_code(code: str, currency: str) -> str:
     """The conventional code of ``code``'s counterpart in another currency (an account
     holds one currency): ``company:bank`` in EUR is ``company:bank:EUR``."""

@@ -38,6 +38,7 @@ from finbot.domain.ledger import (
     ResultCode,
     TransferRequest,
     currency_account_code,
+    tenant_account,
 )
 from finbot.domain.payments import accrual_id
 from finbot.domain.posting import Group
@@ -50,11 +51,6 @@ from finbot.services.ports import UnitOfWork
 def payment_id_of(decision_id: str) -> str:
     """The payment (saga) id that pays ``decision_id``."""
     return f"pay-{decision_id}"
-
-
-def tenant_account(code: str, tenant: str, *, home_tenant: str) -> str:
-    """The tenant's own counterpart of a company account (``code`` for the home tenant)."""
-    return code if tenant == home_tenant else f"{tenant}:{code}"
 
 
 def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     and_,
+    delete,
     func,
     insert,
     or_,
@@ -122,6 +123,10 @@ class SqlReviewRepo:
         rows = self.conn.execute(select(vendor_members.c.vendor_id)
                                  .where(vendor_members.c.user_id == user_id))
         return {str(r[0]) for r in rows}
+
+    def remove_member(self, user_id: str, vendor_id: str) -> None:
+        self.conn.execute(delete(vendor_members).where(vendor_members.c.user_id == user_id,
+                                                       vendor_members.c.vendor_id == vendor_id))
 
     def add_member(self, user_id: str, vendor_id: str, now_us: int) -> None:
         if vendor_id not in self.vendors_of(user_id):

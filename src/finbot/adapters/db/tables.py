@@ -526,3 +526,13 @@ arena_findings = Table(
     UniqueConstraint("event_id", "detector", name="arena_findings_once_per_event"),
     Index("ix_arena_findings_tenant", "tenant", "at_us", "id"),
 )
+
+arena_sandboxes = Table(
+    "arena_sandboxes", metadata,
+    Column("player_id", String(64), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("reset_at", BigInteger),
+    CheckConstraint("mode IN ('governed','training')", name="ck_arena_sandbox_mode"),
+)

@@ -24,6 +24,7 @@ from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
 from finbot.adapters.db.sanctions_repo import SqlSanctionsRepo
+from finbot.adapters.db.sandbox_repo import SqlSandboxRepo
 from finbot.adapters.db.user_repo import SqlUserRepo
 from finbot.adapters.db.vendor_repo import SqlVendorRepo
 from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
@@ -79,6 +80,7 @@ class SqlUnitOfWork:
         self.users: SqlUserRepo
         self.arena: SqlArenaRepo
         self.findings: SqlFindingRepo
+        self.sandboxes: SqlSandboxRepo
 
     @property
     def connection(self) -> Connection:
@@ -108,6 +110,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepo(conn)
         self.arena = SqlArenaRepo(conn)
         self.findings = SqlFindingRepo(conn)
+        self.sandboxes = SqlSandboxRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -210,6 +213,10 @@ class LedgerUnitOfWork:
 
     @property
     def findings(self) -> SqlFindingRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def sandboxes(self) -> SqlSandboxRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

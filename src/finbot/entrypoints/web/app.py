@@ -27,6 +27,7 @@ from finbot.entrypoints.api.routers import (
     payments,
     policy,
     reviews,
+    sandbox,
     vendors,
 )
 from finbot.entrypoints.api.schemas import ANY_ROUTE_ERRORS
@@ -35,7 +36,7 @@ from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscri
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
-           events, findings)
+           events, findings, sandbox)
 
 
 def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
