@@ -37,19 +37,21 @@ from tests.workflow_kit import (
 
 STAFF = {"rita", "adam", "aude"}  # reviewer, admin, auditor of the home tenant
 EVERYONE = {"ann", "bob", "pia"} | STAFF
+VENDOR_USERS = {"ann", "bob", "pia"}  # pia plays as the vendor user of her own sandbox
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz"), ("GET", "/login"),
           ("POST", "/login"), ("GET", "/signup"), ("POST", "/signup")}
 SKIPPED = {("POST", "/api/auth/logout"): "ends the caller's session; test_api covers it",
            ("POST", "/logout"): "ends the caller's session; the browser test covers it"}
 OWN_TENANT_WRITES = {("POST", "/api/vendors"), ("POST", "/vendor/onboard"),
-                     ("POST", "/api/arena/sandbox"), ("POST", "/api/arena/sandbox/reset")}
+                     ("POST", "/api/arena/sandbox"), ("POST", "/api/arena/sandbox/reset"),
+                     ("POST", "/arena/sandbox")}
 """Writes that create something in the caller's own tenant, whichever tenant that is, or
 in their own arena sandbox."""
 
 WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/auth/me"): EVERYONE,
     ("GET", "/api/vendors"): EVERYONE,
-    ("POST", "/api/vendors"): {"ann", "bob"},
+    ("POST", "/api/vendors"): VENDOR_USERS,
     ("GET", "/api/vendors/{vendor_id}"): {"ann"} | STAFF,
     ("PUT", "/api/vendors/{vendor_id}/bank-details"): {"ann"},
     ("GET", "/api/vendors/{vendor_id}/notes"): {"ann"} | STAFF,
@@ -76,14 +78,15 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/arena/sandbox"): {"pia"},
     ("POST", "/api/arena/sandbox/reset"): {"pia"},
     ("GET", "/api/arena/sandbox/export"): {"pia"},
+    ("POST", "/arena/sandbox"): {"pia"},
     ("GET", "/"): EVERYONE,
-    ("GET", "/vendor"): {"ann", "bob"},
+    ("GET", "/vendor"): VENDOR_USERS,
     ("GET", "/vendor/invoices"): EVERYONE,
-    ("POST", "/vendor/onboard"): {"ann", "bob"},
+    ("POST", "/vendor/onboard"): VENDOR_USERS,
     ("POST", "/vendor/invoices"): {"ann"},
     ("GET", "/vendor/invoices/{invoice_id}"): {"ann"} | STAFF,
-    ("GET", "/vendor/payments"): {"ann", "bob"},
-    ("GET", "/vendor/messages"): {"ann", "bob"},
+    ("GET", "/vendor/payments"): VENDOR_USERS,
+    ("GET", "/vendor/messages"): VENDOR_USERS,
     ("POST", "/vendor/messages/{vendor_id}/chat"): {"ann"},
     ("POST", "/vendor/messages/{vendor_id}/notes"): {"ann"},
     ("GET", "/admin"): STAFF,
@@ -194,6 +197,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         ("POST", "/vendor/messages/{vendor_id}/chat"): {
             "text": "What are my invoices?", "conversation_id": "chat-matrix"},
         ("POST", "/vendor/messages/{vendor_id}/notes"): {"text": "matrix walk: a note"},
+        ("POST", "/arena/sandbox"): {"action": "reset"},
         ("POST", "/admin/decisions/{decision_id}/review"): {
             "verdict": "REJECT", "rationale": "matrix walk: not for payment",
             "form_key": "matrix"},

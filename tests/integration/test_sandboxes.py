@@ -17,7 +17,13 @@ from finbot.domain.vendors import VendorStatus
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.sandboxes import SandboxService
 from tests.api_kit import add_user, sign_in, web_app
-from tests.workflow_kit import clean_invoice, open_company, run_until_idle, small_scorer
+from tests.workflow_kit import (
+    clean_invoice,
+    clean_vendor,
+    open_company,
+    run_until_idle,
+    small_scorer,
+)
 
 
 @pytest.fixture
@@ -118,3 +124,41 @@ def test_a_player_opens_resets_and_exports_their_sandbox_over_the_api(app: App) 
     assert exported["sandbox"]["generation"] == 2
     assert len(exported["vendors"]) == 4
     assert vendor.post("/api/arena/sandbox").status_code == 403
+
+
+def test_a_player_plays_inside_their_sandbox_as_its_vendor_user(app: App) -> None:
+    app.vendor_work.register_vendor(clean_vendor("v-home"))  # the operating tenant's own
+    web = web_app(app)
+    player = sign_in(web, add_user(app, "pia@home.example", "player"))
+    sandbox = player.post("/api/arena/sandbox").json()
+    run_until_idle(app)
+    seen = {v["vendor_id"] for v in player.get("/api/vendors").json()["items"]}
+    assert seen == set(sandbox["vendor_ids"])  # never the operating tenant's vendors
+    acme = sandbox["vendor_ids"][0]
+    body = {"vendor_id": acme, "number": "SBX-1", "amount": "1200.00", "currency": "USD",
+            "issued_on": "2026-11-01", "due_on": "2026-12-31", "po_number": f"PO-{acme}",
+            "lines": [{"description": "Toner", "quantity": "12", "unit_price": "100.00"}]}
+    submitted = player.post("/api/invoices", json=body, headers={"Idempotency-Key": "s1"})
+    assert submitted.status_code == 201, submitted.text
+    home = {**body, "vendor_id": "v-home", "number": "SBX-2"}
+    assert player.post("/api/invoices", json=home,
+                       headers={"Idempotency-Key": "s2"}).status_code == 404
+    run_until_idle(app)
+    [paid] = player.get("/api/payments").json()
+    assert paid["invoice"]["number"] == "SBX-1"
+    assert player.get("/api/arena/sandbox/export").json()["accounts"]["company:bank"] == (
+        10_000_000 - 120_000)
+
+
+def test_a_player_opens_their_sandbox_from_the_portal_and_sees_its_vendors(
+        app: App) -> None:
+    player = sign_in(web_app(app), add_user(app, "pia@home.example", "player"))
+    assert "Open my sandbox" in player.get("/vendor").text
+    opened = player.post("/arena/sandbox", data={"action": "open"}, follow_redirects=False)
+    assert opened.status_code == 303
+    assert "generation+1" in opened.headers["location"]
+    run_until_idle(app)
+    page = player.get("/vendor").text
+    assert "Acme Office Supplies Inc" in page
+    assert "Globe Logistics LLC" in page
+    assert player.post("/arena/sandbox", data={"action": "delete"}).status_code == 422

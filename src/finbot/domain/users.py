@@ -127,6 +127,12 @@ class Principal:
 
     @classmethod
     def of(cls, user: User, *, via: str) -> Principal:
+        """The user as they act: an arena player (and nothing else) acts inside their own
+        sandbox, its tenant, as a vendor user of its vendors (their memberships), so every
+        route and page works for them there and nowhere else."""
+        if user.roles == {Role.PLAYER}:
+            return cls(user.user_id, sandbox_tenant(user.user_id),
+                       frozenset({Role.PLAYER, Role.VENDOR}), user.vendors, via)
         return cls(user.user_id, user.tenant, user.roles, user.vendors, via)
 
     def can(self, permission: Permission) -> bool:

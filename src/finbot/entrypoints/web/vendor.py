@@ -21,6 +21,7 @@ from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.domain.users import Permission
 from finbot.domain.vendors import DOCUMENT_KINDS, Vendor
 from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
+from finbot.entrypoints.api.routers.sandbox import sandbox_service
 from finbot.entrypoints.web.portal import Form_, page, redirect_with
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +33,18 @@ def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") 
     return page(request, "vendor.html", who, vendors=scope.vendors(limit=200),
                 invoices=scope.invoices(limit=50), form_key=uuid.uuid4().hex,
                 today=date.today(), notice=notice, document_kinds=DOCUMENT_KINDS)
+
+
+@router.post("/arena/sandbox", dependencies=[Depends(limited("upload"))])
+async def sandbox_form(who: Auth, web: WebDep, action: Form_) -> Response:
+    """An arena player opens (seeds) or resets their sandbox from the portal."""
+    sandboxes = sandbox_service(web)
+    if action not in ("open", "reset"):
+        raise InvalidInput("the action is open or reset", field="action")
+    done = await run_in_threadpool(sandboxes.open if action == "open" else sandboxes.reset,
+                                   who)
+    return _back(f"Your sandbox ({done.tenant}, generation {done.generation}) is ready; "
+                 "its vendors' checks are running.")
 
 
 @router.get("/vendor/invoices", dependencies=[Depends(limited("default"))])

@@ -34,7 +34,7 @@ class SandboxPublic(BaseModel):
                    created_at_us=sandbox.created_at_us, reset_at_us=sandbox.reset_at_us)
 
 
-def _sandboxes(web: WebDep) -> SandboxService:
+def sandbox_service(web: WebDep) -> SandboxService:
     app = web.app
     return SandboxService(app.uow, app.ledger, app.vendor_work,
                           ArenaTools(app.uow, app.outbox), home_tenant=app.settings.home_tenant)
@@ -43,24 +43,24 @@ def _sandboxes(web: WebDep) -> SandboxService:
 @router.get("")
 def show_sandbox(who: Auth, web: WebDep) -> SandboxPublic:
     """The caller's sandbox (404 until opened)."""
-    return SandboxPublic.of(_sandboxes(web).get(who))
+    return SandboxPublic.of(sandbox_service(web).get(who))
 
 
 @router.post("", dependencies=[Depends(limited("upload"))])
 async def open_sandbox(who: Auth, web: WebDep) -> SandboxPublic:
     """Open the caller's sandbox, seeded with its own money, vendors and tools; the same
     one if it is open already."""
-    return SandboxPublic.of(await run_in_threadpool(_sandboxes(web).open, who))
+    return SandboxPublic.of(await run_in_threadpool(sandbox_service(web).open, who))
 
 
 @router.post("/reset", dependencies=[Depends(limited("upload"))])
 async def reset_sandbox(who: Auth, web: WebDep) -> SandboxPublic:
     """Start a new generation: fresh vendors, the bank topped back up, the tools re-seeded;
     the old generation stays on the record (nothing is deleted)."""
-    return SandboxPublic.of(await run_in_threadpool(_sandboxes(web).reset, who))
+    return SandboxPublic.of(await run_in_threadpool(sandbox_service(web).reset, who))
 
 
 @router.get("/export")
 def export_sandbox(who: Auth, web: WebDep) -> dict[str, Any]:
     """Everything of the caller's sandbox as one JSON document."""
-    return _sandboxes(web).export(who)
+    return sandbox_service(web).export(who)
