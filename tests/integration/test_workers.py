@@ -36,6 +36,8 @@ def test_an_approved_escalation_is_paid_through_worker_processes(
     books.reviews.review("d-1", reviewer_id="bob", verdict="APPROVE", rationale=WHY)
     workers = [start_worker("relay", prefix), start_worker("executor", prefix),
                start_worker("executor", prefix)]  # two executor copies share the group
+    started = [worker.stdout.readline() for worker in workers]  # type: ignore[union-attr]
+    assert all("running" in line for line in started), started  # each took its work
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -50,5 +52,5 @@ def test_an_approved_escalation_is_paid_through_worker_processes(
             worker.send_signal(signal.SIGTERM)
         outputs = [worker.communicate(timeout=60)[0] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0, 0], outputs
-    assert all("stopped" in out for out in outputs), outputs
+    assert all("stopped" in out for out in outputs), outputs  # and gave it back cleanly
     assert books.payments.get("pay-d-1").state.value == "completed"

@@ -24,7 +24,16 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
                                                "what a stopped copy of that name held).")
            ) -> None:
     """Run one worker process of ROLE until SIGTERM or Ctrl-C; in-flight work is finished
-    or handed back to the other copies first."""
+    or handed back to the other copies first. A stop asked for while the worker is still
+    starting is honoured too: it stops before taking any work."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        console.print(f"{signal.Signals(signum).name}: finishing in-flight work")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     app = bootstrap()
     if app.redis is None and role is not Role.executor:
         raise ConfigurationError(f"`finbot worker {role}` needs Redis: set FINBOT_REDIS_URL "
@@ -34,15 +43,7 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
     if not tasks:
         raise ConfigurationError(f"no consumer is registered for the {role} role yet",
                                  field="role")
-    stop = threading.Event()
-
-    def request_stop(signum: int, _: FrameType | None) -> None:
-        console.print(f"{signal.Signals(signum).name}: finishing in-flight work")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    threads = workers.start(tasks, stop)
+    threads = workers.start(tasks, stop) if not stop.is_set() else []
     console.print(f"worker {role} running: {', '.join(tasks)} (SIGTERM or Ctrl-C stops)",
                   highlight=False)
     while not stop.wait(0.5):
