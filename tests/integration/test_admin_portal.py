@@ -13,7 +13,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from finbot.bootstrap import App, bootstrap
+from finbot.bootstrap import App
 from finbot.config import Settings
 from finbot.domain.clock import now_us, utc_datetime
 from finbot.domain.ledger import TransferRequest
@@ -23,10 +23,9 @@ from tests.integration.test_audit_log import tamper
 from tests.workflow_kit import (
     clean_invoice,
     clean_vendor,
-    open_company,
+    company_with,
     purchase_order,
     run_until_idle,
-    small_scorer,
     stored_fraud_model,
 )
 
@@ -44,21 +43,17 @@ class Office:
 @pytest.fixture
 def office(settings: Settings) -> Iterator[Office]:
     """A paid invoice (inv-paid), an escalated one (inv-esc), and staff of each role."""
-    app = bootstrap(settings, run_migrations=False, fraud_scorer=small_scorer)
-    open_company(app)
-    app.vendor_work.register_vendor(clean_vendor("v-acme"))
-    run_until_idle(app)
-    app.vendor_work.add_purchase_order(purchase_order("PO-1", vendor_id="v-acme"))
-    app.vendor_work.submit_invoice(clean_invoice("inv-paid", vendor_id="v-acme"))
-    app.vendor_work.submit_invoice(clean_invoice("inv-esc", vendor_id="v-acme",
-                                                 number="INV-2", po_number=None,
-                                                 quantity="60"))
-    run_until_idle(app)
-    web = web_app(app)
-    staff = {role: sign_in(web, add_user(app, f"{role}@finbot.example", role))
-             for role in ("reviewer", "admin", "auditor")}
-    yield Office(app, staff["reviewer"], staff["admin"], staff["auditor"])
-    app.close()
+    with company_with(settings, clean_vendor("v-acme")) as app:
+        app.vendor_work.add_purchase_order(purchase_order("PO-1", vendor_id="v-acme"))
+        app.vendor_work.submit_invoice(clean_invoice("inv-paid", vendor_id="v-acme"))
+        app.vendor_work.submit_invoice(clean_invoice("inv-esc", vendor_id="v-acme",
+                                                     number="INV-2", po_number=None,
+                                                     quantity="60"))
+        run_until_idle(app)
+        web = web_app(app)
+        staff = {role: sign_in(web, add_user(app, f"{role}@finbot.example", role))
+                 for role in ("reviewer", "admin", "auditor")}
+        yield Office(app, staff["reviewer"], staff["admin"], staff["auditor"])
 
 
 def _ok(client: TestClient, url: str) -> str:

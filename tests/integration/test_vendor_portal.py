@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from finbot.agents.kyb import REQUIRED_DOCUMENTS
-from finbot.bootstrap import App, bootstrap
+from finbot.bootstrap import App
 from finbot.config import Settings
 from finbot.domain.invoices import InvoiceStatus
 from finbot.domain.vendors import DOCUMENT_KINDS, Author, Message, Vendor
@@ -23,10 +23,9 @@ from tests.api_kit import add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_invoice,
     clean_vendor,
-    open_company,
+    company_with,
     purchase_order,
     run_until_idle,
-    small_scorer,
 )
 
 
@@ -40,16 +39,12 @@ class Portal:
 
 @pytest.fixture
 def portal(settings: Settings) -> Iterator[Portal]:
-    app = bootstrap(settings, run_migrations=False, fraud_scorer=small_scorer)
-    open_company(app)
-    app.vendor_work.register_vendor(clean_vendor("v-alpha"))
-    app.vendor_work.register_vendor(clean_vendor("v-beta", legal_name="Beta Corp"))
-    run_until_idle(app)
-    web = web_app(app)
-    ann = sign_in(web, add_user(app, "ann@home.example", "vendor", vendors=("v-alpha",)))
-    bob = sign_in(web, add_user(app, "bob@home.example", "vendor", vendors=("v-beta",)))
-    yield Portal(app, web, ann, bob)
-    app.close()
+    with company_with(settings, clean_vendor("v-alpha"),
+                      clean_vendor("v-beta", legal_name="Beta Corp")) as app:
+        web = web_app(app)
+        ann = sign_in(web, add_user(app, "ann@home.example", "vendor", vendors=("v-alpha",)))
+        bob = sign_in(web, add_user(app, "bob@home.example", "vendor", vendors=("v-beta",)))
+        yield Portal(app, web, ann, bob)
 
 
 def _set_status(app: App, invoice_id: str, status: InvoiceStatus) -> None:
