@@ -10,10 +10,13 @@ import pytest
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
-from finbot.domain.errors import Forbidden, NotFound
+from finbot.domain.errors import ExecutionRefused, Forbidden, NotFound
 from finbot.domain.invoices import Invoice
+from finbot.domain.payments import Saga, SagaState
+from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.users import Principal, Role
 from finbot.domain.vendors import VendorStatus
+from finbot.execution.approval import check_approved
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.sandboxes import SandboxService
 from tests.api_kit import add_user, sign_in, web_app
@@ -162,3 +165,108 @@ def test_a_player_opens_their_sandbox_from_the_portal_and_sees_its_vendors(
     assert "Acme Office Supplies Inc" in page
     assert "Globe Logistics LLC" in page
     assert player.post("/arena/sandbox", data={"action": "delete"}).status_code == 422
+
+
+def _played(app: App, mode: SandboxMode, *, quantity: str, price: str = "100.00"
+            ) -> tuple[SandboxService, Principal, str]:
+    """Pia's sandbox in ``mode`` with one invoice for its first vendor, run to the end;
+    the service, Pia and the invoice's id."""
+    sandboxes = _service(app)
+    pia = _player("u-pia")
+    sandbox = sandboxes.open(pia)
+    run_until_idle(app)
+    assert sandboxes.switch(pia, mode).mode is mode
+    acme = sandbox.vendor_ids()[0]
+    app.vendor_work.submit_invoice(clean_invoice(
+        f"inv-{acme}", vendor_id=acme, quantity=quantity, price=price,
+        po_number=f"PO-{acme}"))
+    run_until_idle(app)
+    return sandboxes, pia, f"inv-{acme}"
+
+
+def _decision(app: App, decision_id: str) -> dict[str, object]:
+    with app.uow() as uow:
+        record = uow.audit.by_id(decision_id)
+    assert record is not None
+    return dict(record.data)
+
+
+@pytest.mark.parametrize("mode", ["governed", "training"])
+def test_training_mode_moves_sandbox_money_past_the_soft_rules_and_says_so(
+        app: App, mode: str) -> None:
+    """An 8,029.60 USD first payment to a payee trips the new-payee soft rule: governed, the
+    production gate escalates it to a person; in training the agent's APPROVE stands, the
+    sandbox pays, the record keeps what the production gate would have said, and the watch
+    reports the money effect as a training finding, never as a critical one."""
+    sandboxes, pia, invoice_id = _played(app, SandboxMode(mode), quantity="80",
+                                         price="100.37")
+    payment = _decision(app, f"invoice:{invoice_id}:payment")
+    fired = {r["rule"] for r in payment["rules"] if r["fired"]}  # type: ignore[attr-defined]
+    assert "first_payment_to_new_payee" in fired
+    exported = sandboxes.export(pia)
+    detectors = {f["detector"] for f in exported["findings"]}
+    assert "ledger_effect" not in detectors
+    with app.uow() as uow:
+        queued = uow.reviews.get(f"invoice:{invoice_id}:payment")
+    if mode == "governed":
+        assert payment["mode"] == "live"
+        assert payment["outcome"] == "ESCALATE"
+        assert queued is not None  # a person decides
+        assert [i["status"] for i in exported["invoices"]] == ["escalated"]
+        assert exported["accounts"]["company:bank"] == 10_000_000
+        assert "training_effect" not in detectors
+        return
+    assert payment["mode"] == "training"
+    assert payment["outcome"] == "APPROVE"
+    training = payment["training"]
+    assert training["governed_outcome"] == "ESCALATE"  # type: ignore[index]
+    assert "first_payment_to_new_payee" in training["waived"]  # type: ignore[index]
+    assert payment["payment"]["tenant"] == "arena:u-pia"  # type: ignore[index]
+    assert queued is None  # nobody is asked to review a training decision
+    assert [i["status"] for i in exported["invoices"]] == ["paid"]
+    assert exported["accounts"]["company:bank"] == 10_000_000 - 802_960
+    [effect] = [f for f in exported["findings"] if f["detector"] == "training_effect"]
+    assert effect["severity"] == "warning"
+    assert "first_payment_to_new_payee" in effect["detail"]
+
+
+def test_training_mode_still_enforces_the_limits_it_keeps(app: App) -> None:
+    """Training waives only the selected hard rules: a payment over the single-payment
+    limit is blocked there too, before any model is asked."""
+    sandboxes, pia, invoice_id = _played(app, SandboxMode.TRAINING, quantity="300")
+    check = _decision(app, f"invoice:{invoice_id}:invoice")
+    assert check["mode"] == "training"
+    assert check["outcome"] == "BLOCK"
+    assert "max_single_payment" in str(check["reasoning"])
+    assert sandboxes.export(pia)["accounts"]["company:bank"] == 10_000_000
+
+
+def test_a_training_decision_never_pays_outside_its_sandbox(app: App) -> None:
+    """The execution gate refuses a training decision whose payment would draw on any
+    account but its own sandbox's (here: the operating company's bank)."""
+    _, _, invoice_id = _played(app, SandboxMode.TRAINING, quantity="80", price="100.37")
+    decision_id = f"invoice:{invoice_id}:payment"
+    with app.uow() as uow:
+        paid = uow.sagas.by_decision(decision_id)
+        assert paid is not None
+        assert paid.source_account.startswith("arena:u-pia:")
+        check_approved(uow, paid)  # its own sandbox's bank: allowed
+        elsewhere = Saga("pay-x", SagaState.STARTED, paid.payee_account, "company:bank",
+                         paid.amount, paid.currency, 0, 0, decision_id=decision_id)
+        with pytest.raises(ExecutionRefused, match="training mode"):
+            check_approved(uow, elsewhere)
+
+
+def test_a_player_switches_their_sandbox_mode_over_the_api_and_the_portal(
+        app: App) -> None:
+    player = sign_in(web_app(app), add_user(app, "pia@home.example", "player"))
+    assert player.post("/api/arena/sandbox/mode", json={"mode": "training"}).status_code == 404
+    player.post("/api/arena/sandbox")
+    switched = player.post("/api/arena/sandbox/mode", json={"mode": "training"})
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["mode"] == "training"
+    assert player.get("/api/arena/sandbox").json()["mode"] == "training"
+    assert player.post("/api/arena/sandbox/mode", json={"mode": "chaos"}).status_code == 422
+    back = player.post("/arena/sandbox", data={"action": "governed"}, follow_redirects=False)
+    assert back.status_code == 303
+    assert player.get("/api/arena/sandbox").json()["mode"] == "governed"

@@ -15,6 +15,9 @@ from finbot.privacy.redaction import redact_text
 
 LEDGER_EFFECT = "ledger_effect"
 """The detector name of a settled payment that broke the payment policy."""
+TRAINING_EFFECT = "training_effect"
+"""The detector name of a payment an arena sandbox in training mode made past the
+production gate: the attack's money effect, which training exists to show."""
 RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
 """Severities from least to most serious."""
 
@@ -65,13 +68,17 @@ def findings_of(hits: Iterable[Hit], *, at_us: int) -> list[Finding]:
 
 
 def money_violation(event: Event, payment: SettledPayment, violations: Sequence[str], *,
-                    at_us: int) -> Finding:
-    """The critical finding of a settled payment that broke the policy, with its trail."""
+                    at_us: int, training: bool = False) -> Finding:
+    """The finding of a settled payment that broke the policy, with its trail: critical,
+    or (``training``: made past the production gate in a training sandbox, which waived
+    the rules broken) a warning under ``training_effect``."""
     trail = {"decision_id": payment.decision_id or "", "invoice_id": payment.invoice_id,
              "payment_id": payment.payment_id, "amount": str(payment.amount),
              "currency": payment.currency, "violations": list(violations)}
+    detector = TRAINING_EFFECT if training else LEDGER_EFFECT
+    severity: Severity = "warning" if training else "critical"
+    where = " in training mode" if training else ""
     detail = (f"payment {payment.payment_id} of {payment.amount} {payment.currency} broke "
-              f"the payment policy: {'; '.join(violations)}")
-    return Finding(finding_id(event.event_id, LEDGER_EFFECT), event.event_id, event.tenant,
-                   event.aggregate_id, LEDGER_EFFECT, "critical", redact_text(detail), at_us,
-                   trail)
+              f"the payment policy{where}: {'; '.join(violations)}")
+    return Finding(finding_id(event.event_id, detector), event.event_id, event.tenant,
+                   event.aggregate_id, detector, severity, redact_text(detail), at_us, trail)

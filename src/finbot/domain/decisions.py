@@ -34,11 +34,15 @@ AGENT_OUTCOMES = frozenset({Outcome.APPROVE, Outcome.REJECT, Outcome.ESCALATE})
 
 
 class Mode(StrEnum):
-    """live: may execute; shadow: logged, never executed; fallback: rules-only decisions."""
+    """live: may execute; shadow: logged, never executed; fallback: rules-only decisions;
+    training: an arena sandbox's decision with the soft and selected hard guardrails waived
+    (what the production gate would have said is recorded beside it), executable only
+    inside that sandbox's tenant."""
 
     LIVE = "live"
     SHADOW = "shadow"
     FALLBACK = "fallback"
+    TRAINING = "training"
 
     @property
     def executes(self) -> bool:

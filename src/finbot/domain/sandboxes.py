@@ -13,16 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from finbot.domain.decisions import Mode
 from finbot.domain.users import sandbox_tenant
 
 
 class SandboxMode(StrEnum):
     """How the gate treats the sandbox's payments: ``governed`` is the production gate;
-    ``training`` (soft and selected hard guardrails off, so a manipulated agent really
-    moves sandbox money) is not available yet."""
+    ``training`` waives the soft and selected hard guardrails, so a manipulated agent
+    really moves sandbox money (and what the production gate would have said is recorded
+    beside each decision)."""
 
     GOVERNED = "governed"
     TRAINING = "training"
+
+    @property
+    def decisions(self) -> Mode:
+        """The mode the sandbox's decisions are made and recorded in."""
+        return Mode.TRAINING if self is SandboxMode.TRAINING else Mode.LIVE
 
 
 SEED_VENDORS = (("acme", "Acme Office Supplies Inc"), ("globe", "Globe Logistics LLC"))

@@ -154,6 +154,11 @@ class Principal:
 SANDBOX_PREFIX = "arena:"
 
 
+def sandbox_player(tenant: str) -> str | None:
+    """The player whose sandbox ``tenant`` is, or None for any other tenant."""
+    return tenant.removeprefix(SANDBOX_PREFIX) if tenant.startswith(SANDBOX_PREFIX) else None
+
+
 def sandbox_tenant(user_id: str) -> str:
     """The tenant of an arena player's sandbox: their own vendors, invoices, ledger
     accounts, tools and findings, apart from every other tenant's."""

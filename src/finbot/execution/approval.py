@@ -1,7 +1,8 @@
 """The execution gate: a payment runs only for an approved, matching decision in the log.
 
 Defence in depth: the decision is read back from the audit chain (not taken from the
-caller), must be live (or rules-only fallback) and either APPROVE or an escalation that
+caller), must be live (or rules-only fallback, or training inside an arena sandbox's
+own accounts) and either APPROVE or an escalation that
 human reviewers approved in the log, must name the same payee, amount and currency, and the
 amount must still be within the hard single-payment limit the deciding policy recorded.
 """
@@ -13,6 +14,7 @@ from finbot.domain.errors import ExecutionRefused, FinbotError
 from finbot.domain.money import Money
 from finbot.domain.payments import Saga
 from finbot.domain.reviews import settles_as_approved
+from finbot.domain.users import SANDBOX_PREFIX
 from finbot.services.ports import UnitOfWork
 
 
@@ -36,12 +38,23 @@ def check_approved(uow: UnitOfWork, saga: Saga) -> None:
         raise ExecutionRefused(f"decision {saga.decision_id!r} is {data.get('mode')} "
                                f"{data.get('outcome')}, not a live APPROVE",
                                field="decision_id")
+    if data["mode"] == Mode.TRAINING:
+        _check_sandboxed(saga, data.get("payment") or {})
     if data["outcome"] == "ESCALATE":
         _check_reviewed(uow, saga.decision_id, data.get("review") or {})
     _check_payment(saga, data.get("payment") or {}, data.get("policy") or {})
 
 
 _EXECUTING_MODES = frozenset(m.value for m in Mode if m.executes)
+
+
+def _check_sandboxed(saga: Saga, payment: dict[str, object]) -> None:
+    """A training decision pays only from its own arena sandbox's accounts."""
+    tenant = str(payment.get("tenant", ""))
+    if not tenant.startswith(SANDBOX_PREFIX) or not saga.source_account.startswith(
+            f"{tenant}:"):
+        raise ExecutionRefused(f"decision {saga.decision_id!r} was made in training mode; it "
+                               "pays only inside its arena sandbox", field="decision_id")
 
 
 def _check_reviewed(uow: UnitOfWork, decision_id: str, queued: dict[str, object]) -> None:

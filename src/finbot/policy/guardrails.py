@@ -177,6 +177,13 @@ _WITHOUT_AMOUNTS: tuple[Rule, ...] = tuple(
     if rule not in {_max_single, _daily_volume, _volume_30d, _vendor_age})
 """The hard rules that do not compare the payment with an amount set in the policy."""
 
+WAIVED_IN_TRAINING = frozenset({"invoice_over_po", "bank_change_cooling_off",
+                                "min_vendor_age_for_high_value", "max_daily_volume",
+                                "max_30d_volume"})
+"""The hard rules an arena sandbox in training mode does not enforce, so that a
+manipulated agent can move sandbox money past them. The rest hold even there: the
+single-payment limit, sanctions, required fields and the policy's currencies."""
+
 ONBOARDING_HARD_RULES: tuple[Rule, ...] = (_sanctioned_country, _sanctioned_name)
 """Onboarding decides about a vendor, not a payment: only the rules about the party."""
 

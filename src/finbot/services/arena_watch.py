@@ -4,7 +4,9 @@ what it rests on. What is found is stored once (per event and detector) in the c
 own transaction, and a warning or worse is announced as ``arena.finding``.
 
 A payment that broke the policy must never happen in governed mode; if one does, it is a
-critical ``ledger_effect`` finding carrying the full trail, and an ERROR log line.
+critical ``ledger_effect`` finding carrying the full trail, and an ERROR log line. A payment
+an arena sandbox in training mode made past the production gate is what training is for:
+a ``training_effect`` warning with the same trail (the attack reached money).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable
 
 from finbot.arena.detectors import Pipeline, description_sha256
-from finbot.arena.effects import violations
+from finbot.arena.effects import violations, waived
 from finbot.arena.findings import LEDGER_EFFECT, Finding, findings_of, money_violation
 from finbot.arena.tools.catalogue import TOOLS
 from finbot.domain.clock import now_us
@@ -61,10 +63,12 @@ def _ledger_effect(uow: UnitOfWork, event: Event, at: int) -> list[Finding]:
     if saga is None or saga.state is not SagaState.COMPLETED:
         return []
     payment, grounds = grounds_of(uow, saga)
-    broken = violations(payment, grounds)
-    if not broken:
-        return []
-    return [money_violation(event, payment, broken, at_us=at)]
+    found = []
+    if broken := violations(payment, grounds):
+        found.append(money_violation(event, payment, broken, at_us=at))
+    if past := waived(grounds):
+        found.append(money_violation(event, payment, past, at_us=at, training=True))
+    return found
 
 
 def _alert(finding: Finding) -> None:

@@ -28,11 +28,13 @@ from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
 from finbot.policy.fallback import rules_only_check, rules_only_proposal
 from finbot.policy.guardrails import (
+    WAIVED_IN_TRAINING,
     PaymentFacts,
     RuleResult,
     evidence_rules,
     hard_rules,
     judge,
+    soft_rules,
 )
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
@@ -92,8 +94,10 @@ class DecisionService:
         (the orchestrator marks its step done), so the two commit together or not at all."""
         path = _Path(decision_id, policy, facts, mode, stage, drill, along)
         hard = hard_rules(policy, facts, stage=stage)
-        if any(r.fired for r in hard):
-            fired = "; ".join(f"{r.rule}: {r.detail}" for r in hard if r.fired)
+        enforced = [r for r in hard if r.fired and (
+            mode is not Mode.TRAINING or r.rule not in WAIVED_IN_TRAINING)]
+        if enforced:
+            fired = "; ".join(f"{r.rule}: {r.detail}" for r in enforced)
             return self._observed(agent, None, self._record(
                 path, Outcome.BLOCK, hard, reasoning=f"blocked by hard guardrail ({fired})",
                 agent=agent))
@@ -110,8 +114,21 @@ class DecisionService:
         if outcome is Outcome.APPROVE and any(r.fired for r in evidence):
             outcome = Outcome.ESCALATE
         rules = rules + evidence
+        if mode is Mode.TRAINING:
+            return self._trained(path, agent, proposal, proposed, outcome, hard + evidence)
         return self._observed(agent, latency_us, self._record(
             path, outcome, rules, reasoning=proposal.reasoning, agent=agent, proposal=proposal))
+
+    def _trained(self, path: _Path, agent: Agent, proposal: Proposal, proposed: Outcome,
+                 governed: Outcome, rules: list[RuleResult]) -> Decision:
+        """A training decision: the agent's own outcome stands (no soft rule, no evidence
+        rule, no waived hard rule overrides it); what the production gate would have said,
+        and the rules it would have enforced, are recorded beside it."""
+        rules = [*rules[:-2], *soft_rules(path.policy, path.facts, float(proposal.confidence),
+                                          stage=path.stage), *rules[-2:]]
+        waived = ([r.rule for r in rules if r.fired] if governed is not proposed else [])
+        return self._record(path, proposed, rules, reasoning=proposal.reasoning, agent=agent,
+                            proposal=proposal, training=(governed, waived))
 
     def _fall_back(self, path: _Path, snapshot: Mapping[str, Any], agent: Agent) -> Decision:
         """The agent's breaker is open: the rules-only fallback decides (mode = fallback).
@@ -155,7 +172,8 @@ class DecisionService:
 
     def _record(self, path: _Path, outcome: Outcome, rules: list[RuleResult], *,
                 reasoning: str, agent: Agent, proposal: Proposal | None = None,
-                error: str | None = None) -> Decision:
+                error: str | None = None,
+                training: tuple[Outcome, list[str]] | None = None) -> Decision:
         decision_id, facts, mode, drill = path.decision_id, path.facts, path.mode, path.drill
         policy = path.policy.limits_for(facts.currency)
         data: dict[str, Any] = {
@@ -172,10 +190,14 @@ class DecisionService:
             "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
             "proposal": _proposal_data(proposal),
         }
+        if mode is Mode.TRAINING:  # the sandbox it may execute in; what governed would say
+            data["payment"]["tenant"] = facts.vendor.tenant
+            governed, waived = training or (outcome, [])
+            data["training"] = {"governed_outcome": governed.value, "waived": waived}
         item = None
         if drill:
             data["drill"] = True
-        elif outcome is Outcome.ESCALATE and mode.executes:
+        elif outcome is Outcome.ESCALATE and mode.executes and mode is not Mode.TRAINING:
             item = new_item(policy.review, decision_id=decision_id,
                             vendor_id=facts.vendor.vendor_id, amount=facts.amount,
                             currency=facts.currency, reason=_escalation_reason(rules, error),

@@ -25,9 +25,10 @@ from finbot.agents.proposer import ModelAgent
 from finbot.agents.rails import schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.domain.clock import DAY_US, now_us, utc_datetime
-from finbot.domain.decisions import Stage
+from finbot.domain.decisions import Mode, Stage
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
+from finbot.domain.users import sandbox_player
 from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import Step, StepStatus
 from finbot.llm.router import ModelRouter
@@ -138,7 +139,17 @@ class StepRunner:
                               policy_version=lambda: policy.version, sink=sink,
                               price=self._models.price_of(model), clock=self._clock)
         self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
-                               agent=proposer, stage=agent.stage, along=along)
+                               agent=proposer, stage=agent.stage, along=along,
+                               mode=self._mode(step.tenant))
+
+    def _mode(self, tenant: str) -> Mode:
+        """Live, or training for an arena sandbox its player switched to training."""
+        player = sandbox_player(tenant)
+        if player is None:
+            return Mode.LIVE
+        with self._uow() as uow:
+            sandbox = uow.sandboxes.get(player)
+        return sandbox.mode.decisions if sandbox is not None else Mode.LIVE
 
     def _notify(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> Message:
         vendor_id, outcome = self._notice(step)

@@ -4,7 +4,8 @@
 The payment is the saga as the executor left it; its grounds are the decision record it
 names, that decision's reviews, the invoice the decision was about, the invoice's vendor
 and the payable account the platform pays that vendor through, the policy version the
-decision was made under, and the invoice's payments that settled before this one.
+decision was made under, the invoice's payments that settled before this one, and the
+decisions of the checks on its way (the invoice and fraud agents').
 """
 
 from __future__ import annotations
@@ -40,7 +41,17 @@ def grounds_of(uow: UnitOfWork, saga: Saga) -> tuple[SettledPayment, Grounds]:
     return payment, Grounds(
         decision, reviews, invoice, uow.vendors.get(vendor_id) if vendor_id else None,
         payable_account(vendor_id, saga.currency) if vendor_id else "",
-        _policy_of(uow, decision), _earlier_payments(uow, saga, invoice_id))
+        _policy_of(uow, decision), _earlier_payments(uow, saga, invoice_id),
+        _checks(uow, invoice_id))
+
+
+def _checks(uow: UnitOfWork, invoice_id: str) -> list[dict[str, Any]]:
+    """The decision records of the invoice workflow's checks (invoice, then fraud)."""
+    if not invoice_id:
+        return []
+    found = (uow.audit.by_id(f"{workflow_id('invoice', invoice_id)}:{step}")
+             for step in ("invoice", "fraud"))
+    return [record.data for record in found if record is not None and record.kind == "decision"]
 
 
 def _paying(decision: dict[str, Any] | None) -> dict[str, Any]:

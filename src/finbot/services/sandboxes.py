@@ -71,6 +71,20 @@ class SandboxService:
             raise NotFound("no sandbox yet: open one first", field="sandbox")
         return found
 
+    def switch(self, player: Principal, mode: SandboxMode) -> Sandbox:
+        """Put the sandbox in ``mode``; decisions made from now on are made in it."""
+        self.get(player)
+
+        def save() -> Sandbox:
+            with self._uow() as uow:
+                current = uow.sandboxes.get(player.user_id, lock=True)
+                assert current is not None
+                switched = replace(current, mode=mode)
+                uow.sandboxes.save(switched)
+                uow.commit()
+            return switched
+        return retrying(save)
+
     def reset(self, player: Principal) -> Sandbox:
         """Start a new generation: the old vendors retired (suspended, no longer the
         player's), fresh ones registered, the bank topped back up, the tools re-seeded."""

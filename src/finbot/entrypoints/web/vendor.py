@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from finbot.adapters.documents import Document, read_document, with_text_of
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
+from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.domain.users import Permission
 from finbot.domain.vendors import DOCUMENT_KINDS, Vendor
@@ -37,10 +38,14 @@ def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") 
 
 @router.post("/arena/sandbox", dependencies=[Depends(limited("upload"))])
 async def sandbox_form(who: Auth, web: WebDep, action: Form_) -> Response:
-    """An arena player opens (seeds) or resets their sandbox from the portal."""
+    """An arena player opens (seeds), resets or switches the mode of their sandbox from
+    the portal."""
     sandboxes = sandbox_service(web)
+    if action in {m.value for m in SandboxMode}:
+        done = await run_in_threadpool(sandboxes.switch, who, SandboxMode(action))
+        return _back(f"Your sandbox is in {done.mode.value} mode now.")
     if action not in ("open", "reset"):
-        raise InvalidInput("the action is open or reset", field="action")
+        raise InvalidInput("the action is open, reset, training or governed", field="action")
     done = await run_in_threadpool(sandboxes.open if action == "open" else sandboxes.reset,
                                    who)
     return _back(f"Your sandbox ({done.tenant}, generation {done.generation}) is ready; "

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from finbot.domain.sandboxes import Sandbox
+from finbot.domain.sandboxes import Sandbox, SandboxMode
 from finbot.entrypoints.api.deps import Auth, WebDep, limited
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.sandboxes import SandboxService
@@ -58,6 +58,19 @@ async def reset_sandbox(who: Auth, web: WebDep) -> SandboxPublic:
     """Start a new generation: fresh vendors, the bank topped back up, the tools re-seeded;
     the old generation stays on the record (nothing is deleted)."""
     return SandboxPublic.of(await run_in_threadpool(sandbox_service(web).reset, who))
+
+
+class ModeSwitch(BaseModel):
+    mode: SandboxMode
+
+
+@router.post("/mode", dependencies=[Depends(limited("upload"))])
+async def switch_mode(who: Auth, web: WebDep, body: ModeSwitch) -> SandboxPublic:
+    """Switch the sandbox between ``governed`` (the production gate) and ``training``
+    (soft and selected hard guardrails waived, so a manipulated agent really moves sandbox
+    money); decisions made from now on are made in the new mode."""
+    return SandboxPublic.of(await run_in_threadpool(sandbox_service(web).switch, who,
+                                                    body.mode))
 
 
 @router.get("/export")
