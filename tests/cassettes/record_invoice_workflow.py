@@ -81,8 +81,11 @@ def _call(call_id: str, name: str, **arguments: str) -> tuple[str, str, str]:
     return call_id, name, json.dumps(arguments)
 
 
-def _verdict(outcome: str, confidence: float, reasoning: str) -> str:
-    return json.dumps({"outcome": outcome, "confidence": confidence, "reasoning": reasoning})
+def _verdict(outcome: str, confidence: float, reasoning: str, **extra: str) -> str:
+    """A verdict as JSON text; ``extra``: an agent's own fields (the payments agent's
+    amount)."""
+    return json.dumps({"outcome": outcome, "confidence": confidence, "reasoning": reasoning,
+                       **extra})
 
 
 def _answer(reply_id: str, content: str | None = None, *,
@@ -152,7 +155,7 @@ INVOICE = [
     _answer("chatcmpl-411", _verdict(
         "APPROVE", 0.94, "Pay INV-1001 by ACH: 1200.00 USD to payee account ***6789, sent "
         "2026-03-02 and arriving 2026-03-03, before the 2026-04-01 due date, for a 0.25 USD "
-        "fee."), usage=(1066, 69)),
+        "fee.", amount="1200.00"), usage=(1066, 69)),
     _streamed_call("chatcmpl-412", "call_e4g8u5ny", "inv-1", usage=(214, 19)),
     _streamed_text("chatcmpl-413", ["Good news: invoice INV-1001 ", "for 1200.00 USD ",
                                     "has been approved. ", "Payment is scheduled; ",

@@ -117,6 +117,8 @@ def test_the_recorded_conversation_decides_every_step_as_it_did_then(
     assert {(data["mode"], data["error"], data["proposal"]["outcome"],
              data["proposal"]["model_version"]["model_name"]) for data in decided.values()
             } == {("live", None, "APPROVE", MODEL_NAME)}
+    payment = decided["invoice:inv-1:payment"]
+    assert payment["proposal"]["amount"] == payment["payment"]["amount"] == "1200.00"
     with company.uow() as uow:
         notes = [(m.role, m.text) for m in uow.vendors.messages("v-acme")]
     assert notes == [("notification", text) for text in NOTIFIED]

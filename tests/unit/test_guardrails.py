@@ -19,6 +19,7 @@ from finbot.policy.guardrails import (
     PaymentFacts,
     VendorFacts,
     _name_key,
+    amount_rule,
     hard_rules,
     judge,
     soft_rules,
@@ -100,6 +101,19 @@ def test_each_soft_rule_turns_an_approve_into_an_escalation(changes: dict[str, A
     outcome, results = judge(POLICY, facts(**changes), Outcome.APPROVE, confidence)
     assert outcome is Outcome.ESCALATE
     assert rule in fired(results)
+
+
+@pytest.mark.parametrize(("proposed", "differs"), [
+    (Decimal("1200.00"), False), (Decimal("1200"), False), (Decimal("9500.00"), True),
+    (Decimal("1199.99"), True), (None, False),
+])
+def test_the_amount_rule_fires_on_any_amount_but_the_amount_due(
+        proposed: Decimal | None, differs: bool) -> None:
+    """Larger or smaller, another amount fires; the same amount in another notation does
+    not; a proposal naming no amount leaves the amount due standing."""
+    result = amount_rule(facts(), proposed)
+    assert (result.rule, result.fired) == ("amount_matches_invoice", differs)
+    assert "1200.00" in result.detail
 
 
 def test_soft_rules_never_soften_a_rejection() -> None:

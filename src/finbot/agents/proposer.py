@@ -3,12 +3,14 @@
 ``ModelAgent`` runs an agent spec on the model the router picked for it, wrapped with the
 call's identity, and turns the validated answer into a Proposal carrying the full input,
 the tool calls, the model version (agent version, model, prompt hash, policy version) and
-every model exchange, so the decision can be explained and replayed exactly.
+every model exchange, so the decision can be explained and replayed exactly; a payments
+agent's proposal also carries the amount it says to pay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from finbot.agents.runner import AgentSpec, Tool, Verdict, run_agent
@@ -46,4 +48,11 @@ class ModelAgent:
         return Proposal(self.agent_id, version, dict(snapshot), snapshot_hash(snapshot),
                         run.output.outcome, run.output.confidence, run.output.reasoning,
                         run.tool_calls, started, self._clock(),
-                        tuple(e.to_json() for e in model.exchanges))
+                        tuple(e.to_json() for e in model.exchanges), _amount_of(run.output))
+
+
+def _amount_of(verdict: Verdict) -> Decimal | None:
+    """The amount a payments agent's verdict proposes to pay; None for the verdicts of the
+    agents that only check (their schema has no amount)."""
+    amount = getattr(verdict, "amount", None)
+    return Decimal(amount) if amount is not None else None

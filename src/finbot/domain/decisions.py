@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -110,6 +111,10 @@ class Proposal:
     proposed_at_us: int = 0
     exchanges: Sequence[Mapping[str, Any]] = ()
     """Every model request and response behind the proposal, for an exact replay."""
+    amount: Decimal | None = None
+    """The amount a payment proposal says to pay; None from an agent that names none (a
+    check, the rules-only fallback, an older payments agent). The gate compares it with
+    the amount due and never pays it outside an arena sandbox's training mode."""
 
 
 def snapshot_hash(snapshot: Mapping[str, Any]) -> str:

@@ -292,6 +292,23 @@ def evidence_rules(tool_calls: Sequence[ToolCall],
     ]
 
 
+AMOUNT_RULE = "amount_matches_invoice"
+
+
+def amount_rule(facts: PaymentFacts, proposed: Decimal | None) -> RuleResult:
+    """A payment proposal must name the amount due (``facts.amount``, worked out from the
+    invoice, never taken from the agent): any other amount, larger or smaller, can only
+    come from what the agent read, so it escalates an APPROVE. A proposal naming no amount
+    (the rules-only fallback, an agent version before amounts) has nothing to compare and
+    passes: the gate records, and the executor pays, the amount due then."""
+    if proposed is None:
+        return RuleResult(AMOUNT_RULE, False, "no amount proposed: the amount due {} {} "
+                          "stands", (facts.amount, facts.currency))
+    return RuleResult(AMOUNT_RULE, proposed != facts.amount,
+                      "the agent proposed {} {} against the amount due {}",
+                      (proposed, facts.currency, facts.amount))
+
+
 def failed_checks(result: Any) -> list[str]:
     """The details of failed checks anywhere in a tool's result."""
     if isinstance(result, Mapping):

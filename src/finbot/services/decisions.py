@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, Protocol
 
 from finbot.domain.audit import AuditRecord, canonical_json
@@ -24,6 +25,8 @@ from finbot.domain.decisions import (
     Stage,
     check_proposal,
 )
+from finbot.domain.errors import FinbotError
+from finbot.domain.money import Money
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
 from finbot.policy.fallback import rules_only_check, rules_only_proposal
@@ -31,6 +34,7 @@ from finbot.policy.guardrails import (
     WAIVED_IN_TRAINING,
     PaymentFacts,
     RuleResult,
+    amount_rule,
     evidence_rules,
     hard_rules,
     judge,
@@ -94,13 +98,8 @@ class DecisionService:
         (the orchestrator marks its step done), so the two commit together or not at all."""
         path = _Path(decision_id, policy, facts, mode, stage, drill, along)
         hard = hard_rules(policy, facts, stage=stage)
-        enforced = [r for r in hard if r.fired and (
-            mode is not Mode.TRAINING or r.rule not in WAIVED_IN_TRAINING)]
-        if enforced:
-            fired = "; ".join(f"{r.rule}: {r.detail}" for r in enforced)
-            return self._observed(agent, None, self._record(
-                path, Outcome.BLOCK, hard, reasoning=f"blocked by hard guardrail ({fired})",
-                agent=agent))
+        if enforced := _enforced(hard, mode):
+            return self._blocked(path, agent, hard, enforced)
         if mode is Mode.LIVE and self._breakers is not None and (
                 not self._breakers.allows_agent(agent.agent_id)):
             return self._fall_back(path, snapshot, agent)
@@ -110,22 +109,37 @@ class DecisionService:
                 path, Outcome.ESCALATE, hard, reasoning="the agent's proposal could not be used",
                 agent=agent, proposal=proposal, error=error))
         outcome, rules = judge(policy, facts, proposed, float(proposal.confidence), stage=stage)
-        evidence = evidence_rules(proposal.tool_calls, getattr(agent, "required_tools", ()))
-        if outcome is Outcome.APPROVE and any(r.fired for r in evidence):
+        checks = _proposal_rules(path, agent, proposal)
+        if outcome is Outcome.APPROVE and any(r.fired for r in checks):
             outcome = Outcome.ESCALATE
-        rules = rules + evidence
         if mode is Mode.TRAINING:
-            return self._trained(path, agent, proposal, proposed, outcome, hard + evidence)
+            return self._trained(path, agent, proposal, proposed, outcome, checks)
         return self._observed(agent, latency_us, self._record(
-            path, outcome, rules, reasoning=proposal.reasoning, agent=agent, proposal=proposal))
+            path, outcome, rules + checks, reasoning=proposal.reasoning, agent=agent,
+            proposal=proposal))
+
+    def _blocked(self, path: _Path, agent: Agent, rules: list[RuleResult],
+                 enforced: list[RuleResult], *, proposal: Proposal | None = None) -> Decision:
+        """BLOCK, naming the ``enforced`` hard rules that fired; ``rules``: all judged."""
+        fired = "; ".join(f"{r.rule}: {r.detail}" for r in enforced)
+        return self._observed(agent, None, self._record(
+            path, Outcome.BLOCK, rules, reasoning=f"blocked by hard guardrail ({fired})",
+            agent=agent, proposal=proposal))
 
     def _trained(self, path: _Path, agent: Agent, proposal: Proposal, proposed: Outcome,
-                 governed: Outcome, rules: list[RuleResult]) -> Decision:
+                 governed: Outcome, checks: list[RuleResult]) -> Decision:
         """A training decision: the agent's own outcome stands (no soft rule, no evidence
-        rule, no waived hard rule overrides it); what the production gate would have said,
-        and the rules it would have enforced, are recorded beside it."""
-        rules = [*rules[:-2], *soft_rules(path.policy, path.facts, float(proposal.confidence),
-                                          stage=path.stage), *rules[-2:]]
+        rule, no waived hard rule overrides it), and so does the amount it proposed: the
+        payment recorded, which the sandbox pays, is the agent's, so an attack that
+        inflated it shows in the sandbox's money. The hard rules training keeps judge that
+        amount (the single-payment limit holds there too); what the production gate would
+        have said, and the rules it would have enforced, are recorded beside it."""
+        path = replace(path, facts=_paid(path.facts, proposal))
+        hard = hard_rules(path.policy, path.facts, stage=path.stage)
+        if enforced := _enforced(hard, path.mode):
+            return self._blocked(path, agent, hard + checks, enforced, proposal=proposal)
+        rules = [*hard, *soft_rules(path.policy, path.facts, float(proposal.confidence),
+                                    stage=path.stage), *checks]
         waived = ([r.rule for r in rules if r.fired] if governed is not proposed else [])
         return self._record(path, proposed, rules, reasoning=proposal.reasoning, agent=agent,
                             proposal=proposal, training=(governed, waived))
@@ -251,6 +265,37 @@ class _Path:
     along: Along | None = None
 
 
+def _enforced(hard: list[RuleResult], mode: Mode) -> list[RuleResult]:
+    """The hard rules that fired and that ``mode`` enforces (training waives some)."""
+    return [r for r in hard if r.fired and (
+        mode is not Mode.TRAINING or r.rule not in WAIVED_IN_TRAINING)]
+
+
+def _proposal_rules(path: _Path, agent: Agent, proposal: Proposal) -> list[RuleResult]:
+    """The rules about the proposal itself: the evidence an APPROVE must stand on and, for
+    a payment, the amount it names against the amount due."""
+    evidence = evidence_rules(proposal.tool_calls, getattr(agent, "required_tools", ()))
+    if not path.stage.pays:
+        return evidence
+    return [*evidence, amount_rule(path.facts, proposal.amount)]
+
+
+def _paid(facts: PaymentFacts, proposal: Proposal) -> PaymentFacts:
+    """``facts`` with the amount the agent proposed (training pays the agent's number),
+    unless it names none or one the currency cannot pay (not positive, or finer than its
+    minor unit): then the amount due, which is what the gate pays everywhere else."""
+    if proposal.amount is None or not _payable(proposal.amount, facts.currency):
+        return facts
+    return replace(facts, amount=proposal.amount)
+
+
+def _payable(amount: Decimal, currency: str) -> bool:
+    try:
+        return Money.of(amount, currency).minor > 0
+    except FinbotError:
+        return False
+
+
 def _since(started: float) -> int:
     return int((time.monotonic() - started) * 1_000_000)
 
@@ -272,6 +317,7 @@ def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:
                               "policy_version": version.policy_version},
             "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
             "outcome": str(proposal.outcome), "confidence": _jsonable(proposal.confidence),
+            **({"amount": str(proposal.amount)} if proposal.amount is not None else {}),
             "reasoning": _jsonable(proposal.reasoning),
             "tool_calls": [{"name": c.name, "arguments": _jsonable(dict(c.arguments)),
                             "result": _jsonable(c.result)} for c in proposal.tool_calls],
