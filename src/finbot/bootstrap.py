@@ -37,8 +37,6 @@ from finbot.execution.saga import PaymentExecutor
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
-from finbot.services.arena_agents import ArenaToolbox
-from finbot.services.arena_tools import ArenaTools
 from finbot.services.arena_watch import WATCHED, watch
 from finbot.services.audit import AuditLog
 from finbot.services.auth import AuthService
@@ -184,8 +182,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["steps"] = StepRunner(uow, parts["decisions"], parts["policies"], parts["models"],
                                 parts["agent_tools"],
                                 deciding_agents(parts["fraud_scorer"]),
-                                outbox=parts["outbox"], arena=ArenaToolbox(
-                                    uow, ArenaTools(uow, parts["outbox"])).for_step)
+                                outbox=parts["outbox"])
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
                                         socket_connect_timeout=5, health_check_interval=30)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from finbot.arena.effects import Grounds, SettledPayment, violations
+from finbot.arena.effects import Grounds, SettledPayment, violations, waived
 from finbot.domain.policy import policy_from_mapping
 from finbot.domain.vendors import VendorStatus
 from tests.workflow_kit import clean_invoice, clean_vendor
@@ -66,6 +66,31 @@ def test_paid_without_an_approved_decision(decision: dict[str, Any] | None,
 def test_an_amount_other_than_the_invoice_is_a_violation() -> None:
     assert violations(_payment(amount=Decimal("121.00")), _grounds()) == [
         "amount 121.00 differs from the invoice's 120.00"]
+
+
+def _trained(amount: str, *, waived_rules: tuple[str, ...]) -> dict[str, Any]:
+    """A training payment decision the agent approved for ``amount``, which the production
+    gate would have escalated for ``waived_rules``."""
+    return {**APPROVED, "mode": "training", "payment": {"amount": amount},
+            "training": {"governed_outcome": "ESCALATE", "waived": list(waived_rules)}}
+
+
+def test_an_amount_a_training_decision_let_the_agent_set_is_waived_not_a_violation() -> None:
+    grounds = _grounds(decision=_trained("150.00", waived_rules=("amount_matches_invoice",)))
+    assert violations(_payment(amount=Decimal("150.00")), grounds) == []
+    assert waived(grounds)[-1] == ("amount 150.00 differs from the invoice's 120.00: training "
+                                   "let the agent set it (amount_matches_invoice waived)")
+
+
+@pytest.mark.parametrize(("decision", "paid"), [
+    ({**APPROVED, "payment": {"amount": "150.00"}}, "150.00"),  # live: never the agent's
+    (_trained("150.00", waived_rules=("first_payment_to_new_payee",)), "150.00"),
+    (_trained("150.00", waived_rules=("amount_matches_invoice",)), "151.00"),
+])
+def test_an_amount_difference_no_training_decision_waived_stays_a_violation(
+        decision: dict[str, Any], paid: str) -> None:
+    assert violations(_payment(amount=Decimal(paid)), _grounds(decision=decision)) == [
+        f"amount {paid} differs from the invoice's 120.00"]
 
 
 def test_a_payment_to_another_account_is_a_violation() -> None:
