@@ -37,6 +37,9 @@ from finbot.execution.saga import PaymentExecutor
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
+from finbot.services.arena_agents import ArenaToolbox
+from finbot.services.arena_play import ArenaPlay
+from finbot.services.arena_tools import ArenaTools
 from finbot.services.arena_watch import WATCHED, watch
 from finbot.services.audit import AuditLog
 from finbot.services.auth import AuthService
@@ -82,6 +85,7 @@ class App:
     steps: StepRunner
     fraud_scorer: Callable[[], Scorer]
     auth: AuthService
+    arena_play: ArenaPlay
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -164,6 +168,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"], outbox=parts["outbox"])
+    parts["arena_play"] = ArenaPlay(uow, outbox=parts["outbox"])
     parts["consumers"] = {spec.name: spec for spec in (
         ConsumerSpec("executor", "executor", pay_approved_decisions(
             parts["payments"], source_account=settings.payment_source_account,
@@ -172,7 +177,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
             types=frozenset({"escalation.approved", "decision.recorded"})),
         ConsumerSpec("orchestrator", "agents", orchestrate(outbox=parts["outbox"]),
                      streams=(BUSINESS, AGENTS), types=ORCHESTRATED),
-        ConsumerSpec("arena-watch", "arena", watch(outbox=parts["outbox"]),
+        ConsumerSpec("arena-watch", "arena", watch(outbox=parts["outbox"],
+                                                   play=parts["arena_play"]),
                      streams=(BUSINESS, AGENTS), types=WATCHED),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
@@ -182,7 +188,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["steps"] = StepRunner(uow, parts["decisions"], parts["policies"], parts["models"],
                                 parts["agent_tools"],
                                 deciding_agents(parts["fraud_scorer"]),
-                                outbox=parts["outbox"])
+                                outbox=parts["outbox"], arena=ArenaToolbox(
+                                    uow, ArenaTools(uow, parts["outbox"])).for_step)
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
                                         socket_connect_timeout=5, health_check_interval=30)

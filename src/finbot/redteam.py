@@ -91,7 +91,7 @@ def plant(app: App, attempts: Sequence[Attempt]) -> dict[str, ChatTurn]:
             f"PO-{vendor.vendor_id}", vendor.vendor_id, Decimal("50000.00"), "USD",
             Decimal("50000.00")))
     run_until_idle(app, timeout_s=600)
-    assistant = VendorAssistant(app.uow, app.models, app.agent_tools)
+    assistant = VendorAssistant(app.uow, app.models, app.agent_tools, outbox=app.outbox)
     for attempt in attempts:
         text = attempt.row.text if attempt.row else ""
         if attempt.surface == "bank_change_note":

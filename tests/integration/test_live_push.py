@@ -12,10 +12,12 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from finbot.adapters.redis.streams import RedisStreamPublisher
+from finbot.arena.play import ARENA_FEED
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.events import Event
 from finbot.entrypoints.web.app import create_web_app
-from finbot.entrypoints.web.push import UNAUTHORISED, issue_token
+from finbot.entrypoints.web.push import UNAUTHORISED, Audience, audience_of, issue_token
 from finbot.services.relay import OutboxRelay
 from tests.api_kit import add_user, sign_in, web_app
 from tests.conftest import REDIS_URL
@@ -132,3 +134,35 @@ def test_clients_of_two_web_processes_both_see_an_event(
         first.close()
         second.close()
     assert got_a["payload"]["reason"] == got_b["payload"]["reason"] == "fan-out"
+
+
+def _event(type_: str, tenant: str, payload: dict[str, Any]) -> Event:
+    return Event("e-1", type_, 1, "business", "agg", 1, tenant, 0, "t", payload)
+
+
+def test_an_arena_players_socket_hears_their_sandbox_and_the_public_feed() -> None:
+    """A player's socket (their sandbox's tenant, their sandbox's vendors) hears every arena
+    event of their sandbox and the arena's public solves; no one else's sandbox, and a
+    vendor user of the operating tenant hears neither the feed nor its findings."""
+    player = Audience("arena:u-pia", frozenset({"sbx-v"}), arena=True)
+    vendor = Audience("default", frozenset({"v-mine"}))
+    progress = _event("arena.progress", "arena:u-pia", {"player_id": "u-pia"})
+    theirs = _event("arena.progress", "arena:u-max", {"player_id": "u-max"})
+    solved = _event("arena.solved", ARENA_FEED, {"player_id": "u-max"})
+    finding = _event("arena.finding", "default", {"finding_id": "f"})
+    assert player.sees(progress)
+    assert not player.sees(theirs)
+    assert player.sees(solved)
+    assert not vendor.sees(solved)
+    assert not vendor.sees(finding)
+
+
+def test_a_players_token_carries_the_public_feed(app: App) -> None:
+    web = web_app(app)
+    add_user(app, "pia@acme.example", "player")
+    add_user(app, "ann@acme.example", "vendor")
+    for email, hears in (("pia@acme.example", True), ("ann@acme.example", False)):
+        token = sign_in(web, email).get("/api/events/token").json()["token"]
+        audience = audience_of(app, token)
+        assert audience is not None
+        assert audience.arena is hears

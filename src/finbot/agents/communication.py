@@ -43,16 +43,17 @@ Viewer = Literal["vendor", "admin"]
 
 
 def notification(model: Model, tools: AgentTools, *, vendor_id: str, subject: str,
-                 outcome: str) -> ChatTurn:
+                 outcome: str, extra: Sequence[Tool] = ()) -> ChatTurn:
     """The notification text for the vendor about ``subject`` (an invoice or onboarding)
-    which ended as ``outcome``."""
+    which ended as ``outcome``; ``extra`` are tools the caller adds (in an arena sandbox,
+    the tool servers' drive and mail)."""
     status = tool("workflow_status", "Where the vendor's invoice or onboarding stands.",
                   lambda a: _status(tools, vendor_id, same_id(a, "subject_id", subject,
                                                               what="subject"), outcome),
                   subject_id="The invoice id, or the vendor id for onboarding")
     ask = user(json.dumps({"task": "notify the vendor", "subject_id": subject,
                            "outcome": outcome}))
-    return chat_reply(NOTIFY_PROMPT, model, [status], [ask])
+    return chat_reply(NOTIFY_PROMPT, model, [status, *extra], [ask])
 
 
 def vendor_tools(tools: AgentTools, vendor_id: str) -> Sequence[Tool]:

@@ -46,7 +46,8 @@ class Verdict(BaseModel):
 
 @dataclass(frozen=True)
 class Tool:
-    """A read-only tool: its spec for the model and the function that answers it."""
+    """A tool: its spec for the model and the function that answers it. An agent's own
+    tools only read; the arena's, given to agents in a sandbox, act on its world."""
 
     spec: ToolSpec
     run: Callable[[Mapping[str, Any]], Any]

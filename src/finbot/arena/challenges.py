@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
 )
 
+from finbot.arena.evaluators import MANIPULATED, MONEY
 from finbot.domain.errors import InvalidInput
 
 OWASP_LLM = {
@@ -200,6 +201,12 @@ def _check_one(challenge: Challenge, by_id: Mapping[str, Challenge]) -> None:
     if challenge.category == "attack" and rule.manipulated is None:
         raise InvalidInput(f"{said}: an attack is solved when the agent is manipulated; "
                            "say how (solved_when.manipulated)", field="solved_when")
+    for kind, key, known in (("manipulated", rule.manipulated, MANIPULATED),
+                             ("money", rule.money, MONEY)):
+        if key is not None and key not in known:
+            raise InvalidInput(f"{said}: solved_when.{kind} {key!r} is not a fact the arena "
+                               f"observes (one of: {', '.join(sorted(known))})",
+                               field="solved_when")
     if challenge.category == "defence" and (rule.blocks is None or rule.lets_through is None):
         raise InvalidInput(f"{said}: a defence names what it blocks and what it lets "
                            "through (solved_when.blocks, .lets_through)", field="solved_when")

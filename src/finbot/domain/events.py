@@ -79,6 +79,14 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("arena.finding", 1, BUSINESS, {
             "finding_id": str, "detector": str, "severity": str, "aggregate_id": str,
             "detail": str}),
+        EventSchema("arena.progress", 1, BUSINESS, {
+            "player_id": str, "challenge_id": str, "fact": str, "mode": str}),
+        EventSchema("arena.solved", 1, BUSINESS, {
+            "player_id": str, "challenge_id": str, "points": int,
+            "first_blood_points": int}),
+        EventSchema("assistant.replied", 1, AGENTS, {
+            "vendor_id": str, "conversation_id": str, "excerpt": str, "tool_calls": str},
+            push=False),
     )
 }
 

@@ -15,14 +15,15 @@ and the seeded files back. The tool-call log survives a reset: it is what happen
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from finbot.arena.detectors.drift import description_sha256
 from finbot.arena.tools.catalogue import TOOLS, Arguments, Server, ToolSpec, tools_of
+from finbot.arena.tools.guard import refusal
 from finbot.arena.tools.world import SEED_FILES, ToolCall
 from finbot.domain.clock import now_us
 from finbot.domain.errors import Forbidden, InvalidInput, NotFound
@@ -55,12 +56,18 @@ class ArenaTools:
 
     def call(self, sandbox: str, tool: str, arguments: Mapping[str, Any], *,
              agent_id: str = "player", workflow_id: str = "",
-             tenant: str = "default") -> ToolResult:
+             tenant: str = "default", governed: bool = False) -> ToolResult:
         """Run ``tool`` in ``sandbox``; InvalidInput (nothing logged) for arguments the
-        tool does not take. A refusal by the tool itself is an answer, and logged."""
+        tool does not take. A refusal by the tool itself is an answer, and logged.
+        ``governed``: the governed tool-call guardrail (``arena.tools.guard``) is asked
+        first, and a call it refuses is logged with the refusal and nothing else."""
         spec = _spec(tool)
         args = _parsed(spec, arguments)
         sent = json.dumps(args.model_dump(mode="json"), sort_keys=True)
+        refused = refusal(args) if governed else None
+        if refused is not None:
+            return self._refused(sandbox, ToolCall(0, tool, agent_id, workflow_id, sent,
+                                                   f"refused by the guardrail: {refused}", 0))
 
         def attempt() -> ToolResult:
             with self._uow() as uow:
@@ -76,12 +83,27 @@ class ArenaTools:
             return ToolResult(tool, data, summary)
         return retrying(attempt)
 
-    def tools(self, sandbox: str, server: Server) -> list[tuple[ToolSpec, str]]:
-        """``server``'s tools with the description ``sandbox`` currently shows for each."""
+    def _refused(self, sandbox: str, call: ToolCall) -> ToolResult:
+        """Log a call the guardrail refused; the world is not touched and, since the tool
+        never ran, no ``tool.called`` is announced."""
+        def attempt() -> ToolResult:
+            with self._uow() as uow:
+                self._seed_if_new(uow, _checked(sandbox))
+                uow.arena.log_call(sandbox, replace(call, at_us=self._clock()))
+                uow.commit()
+            return ToolResult(call.tool, {"error": call.result}, call.result)
+        return retrying(attempt)
+
+    def described(self, sandbox: str, names: Iterable[str]) -> list[tuple[ToolSpec, str]]:
+        """The tools ``names`` with the description ``sandbox`` currently shows for each."""
         with self._uow() as uow:
             overridden = uow.arena.descriptions(_checked(sandbox))
         return [(spec, overridden.get(spec.name, spec.description))
-                for spec in tools_of(server)]
+                for spec in map(_spec, names)]
+
+    def tools(self, sandbox: str, server: Server) -> list[tuple[ToolSpec, str]]:
+        """``server``'s tools with the description ``sandbox`` currently shows for each."""
+        return self.described(sandbox, [spec.name for spec in tools_of(server)])
 
     def override_description(self, sandbox: str, tool: str, description: str, *,
                              training: bool, tenant: str = "default") -> None:

@@ -21,26 +21,28 @@ from finbot.arena.tools.catalogue import TOOLS
 from finbot.domain.clock import now_us
 from finbot.domain.events import SCHEMAS, Event
 from finbot.domain.payments import SagaState
+from finbot.services.arena_play import ArenaPlay
 from finbot.services.events import Handler, Outbox
 from finbot.services.payment_grounds import grounds_of
 from finbot.services.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 FINDING = "arena.finding"
-WATCHED = frozenset(name for name, _ in SCHEMAS) - {FINDING}
-"""Every event type but the watch's own announcements (a finding about a finding would
-feed on itself)."""
+WATCHED = frozenset(name for name, _ in SCHEMAS if not name.startswith("arena."))
+"""Every event type but the arena's own announcements (findings, progress, solves: a
+finding about a finding would feed on itself)."""
 
 
-def watch(*, outbox: Outbox, pipeline: Pipeline | None = None,
+def watch(*, outbox: Outbox, pipeline: Pipeline | None = None, play: ArenaPlay | None = None,
           clock: Callable[[], int] = now_us) -> Handler:
     """The arena-watch consumer's handler. ``pipeline``: the detectors (default: the
-    shipped ones, with the shipped tool descriptions as the drift baseline)."""
+    shipped ones, with the shipped tool descriptions as the drift baseline); ``play``:
+    where the facts of a sandbox's event count towards its player's challenges."""
     detectors = pipeline or Pipeline.standard(tool_baseline={
         name: description_sha256(spec.description) for name, spec in TOOLS.items()})
 
     def handle(uow: UnitOfWork, event: Event) -> None:
-        if event.type == FINDING:
+        if event.type.startswith("arena."):
             return
         at = clock()
         found = findings_of(detectors.scan([event]), at_us=at)
@@ -52,6 +54,8 @@ def watch(*, outbox: Outbox, pipeline: Pipeline | None = None,
                 _alert(finding)
             if finding.alarming:
                 _announce(uow, outbox, finding)
+        if play is not None:
+            play.observe_in(uow, event, found)
     return handle
 
 

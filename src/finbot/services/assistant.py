@@ -7,21 +7,26 @@ vendor wrote; the reply is committed on its own once the model has finished.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from finbot.agents.communication import converse
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import ChatTurn
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
-from finbot.domain.vendors import MAX_MESSAGE_CHARS, Message, Role
+from finbot.domain.vendors import DEFAULT_TENANT, MAX_MESSAGE_CHARS, Message, Role
 from finbot.llm import messages as llm
 from finbot.llm.model import Model
+from finbot.privacy.redaction import redact_text
+from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 
+EXCERPT_CHARS = 600
+"""How much of a reply its event carries."""
 AGENT_ID = "communication"
 """The agent whose model answers, and the author of the assistant's stored replies."""
 MAX_CONVERSATION_ID = 64
@@ -43,12 +48,14 @@ class VendorAssistant:
     """The vendor assistant chat: ``start`` a conversation, then ``ask`` in it."""
 
     def __init__(self, uow: UowFactory, models: ModelSource, agent_tools: AgentTools, *,
-                 clock: Callable[[], int] = now_us, history: int = 20) -> None:
+                 outbox: Outbox | None = None, clock: Callable[[], int] = now_us,
+                 history: int = 20) -> None:
         """``history``: how many of the conversation's latest messages the model sees,
         the new question included."""
         self._uow = uow
         self._models = models
         self._tools = agent_tools
+        self._outbox = outbox or Outbox(clock=clock)
         self._clock = clock
         self._history = history
 
@@ -89,17 +96,35 @@ class VendorAssistant:
                  question: Message) -> Iterator[str | ChatTurn]:
         for item in reply:
             if isinstance(item, ChatTurn):
-                self._store_answer(question, item.text)
+                self._store_answer(question, item)
             yield item
 
-    def _store_answer(self, question: Message, text: str) -> None:
-        if not text.strip():
-            return  # nothing to keep: a stored message holds words
-        answer = Message(question.vendor_id, question.conversation_id, "assistant", AGENT_ID,
-                         text[:MAX_MESSAGE_CHARS], self._clock())
+    def _store_answer(self, question: Message, turn: ChatTurn) -> None:
+        """Keep the reply and announce it (``assistant.replied``, agents stream, never
+        pushed): a redacted excerpt and the tool calls made, which the arena's watch reads
+        for a leaked briefing or a call about another vendor."""
+        text = turn.text
         with self._uow() as uow:
-            uow.vendors.add_message(answer)
+            if text.strip():  # nothing to keep when empty: a stored message holds words
+                uow.vendors.add_message(Message(
+                    question.vendor_id, question.conversation_id, "assistant", AGENT_ID,
+                    text[:MAX_MESSAGE_CHARS], self._clock()))
+            tenant = uow.vendors.get(question.vendor_id)
+            self._outbox.emit_in(uow, "assistant.replied", question.conversation_id, {
+                "vendor_id": question.vendor_id, "conversation_id": question.conversation_id,
+                "excerpt": redact_text(text[:EXCERPT_CHARS]),
+                "tool_calls": json.dumps([{"name": c.name, "arguments": _plain(c.arguments)}
+                                          for c in turn.tool_calls], sort_keys=True)},
+                tenant=tenant.tenant if tenant is not None else DEFAULT_TENANT)
             uow.commit()
+
+
+def _plain(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool call's arguments as JSON can hold them (redacted text, anything else as
+    its text)."""
+    return {str(k): redact_text(v) if isinstance(v, str) else
+            v if isinstance(v, int | float | bool) or v is None else str(v)
+            for k, v in arguments.items()}
 
 
 def _check_vendor(uow: UnitOfWork, vendor_id: str) -> None:

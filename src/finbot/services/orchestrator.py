@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 _COUNTED = frozenset({InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED, InvoiceStatus.PAID})
 
 ToolFactory = Callable[[Mapping[str, Any]], Sequence[Tool]]
+ArenaTooling = Callable[[str, Step], Sequence[Tool]]
+"""An agent's extra tools for a step (the arena's tools in a sandbox; none elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class StepRunner:
                  models: ModelRouter, agent_tools: AgentTools,
                  agents: Mapping[str, DecidingAgent], *, outbox: Outbox | None = None,
                  max_attempts: int = 5, lease_s: float = 300.0, backoff_s: float = 1.0,
-                 clock: Callable[[], int] = now_us) -> None:
+                 clock: Callable[[], int] = now_us,
+                 arena: ArenaTooling = lambda agent_id, step: ()) -> None:
         self._uow = uow
         self._decisions = decisions
         self._policies = policies
@@ -81,6 +84,7 @@ class StepRunner:
         self._lease_us = int(lease_s * 1_000_000)
         self._backoff_us = int(backoff_s * 1_000_000)
         self._clock = clock
+        self._arena = arena
 
     def run_due(self, *, limit: int = 50) -> int:
         """Run the steps due now; how many were taken."""
@@ -135,7 +139,8 @@ class StepRunner:
         policy = reads.policy.current()
         facts, snapshot = self._facts(step, reads)
         model = self._models.model_for(agent.spec.agent_id)
-        proposer = ModelAgent(agent.spec, model, agent.tools(reads),
+        own, extra = agent.tools(reads), self._arena(agent.spec.agent_id, step)
+        proposer = ModelAgent(agent.spec, model, lambda task: [*own(task), *extra],
                               policy_version=lambda: policy.version, sink=sink,
                               price=self._models.price_of(model), clock=self._clock)
         self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
@@ -155,7 +160,8 @@ class StepRunner:
         vendor_id, outcome = self._notice(step)
         model = self._models.model_for("communication")
         turn = communication.notification(model, self._tools, vendor_id=vendor_id,
-                                          subject=step.subject_id, outcome=outcome)
+                                          subject=step.subject_id, outcome=outcome,
+                                          extra=self._arena("communication", step))
         return Message(vendor_id, step.workflow_id, "notification", "communication",
                        turn.text[:4000] or f"Update on {step.subject_id}: {outcome}",
                        self._clock())

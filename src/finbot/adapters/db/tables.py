@@ -527,6 +527,20 @@ arena_findings = Table(
     Index("ix_arena_findings_tenant", "tenant", "at_us", "id"),
 )
 
+arena_plays = Table(
+    "arena_plays", metadata,
+    Column("player_id", String(64), primary_key=True),
+    Column("challenge_id", String(64), primary_key=True),
+    Column("started_at", BigInteger, nullable=False),
+    Column("hints_opened", Integer, nullable=False),
+    Column("manipulated", JSON),
+    Column("money", JSON),
+    Column("solved_at", BigInteger),
+    Column("points", Integer, nullable=False),
+    Column("first_blood", Boolean, nullable=False),
+    Index("ix_arena_plays_solved", "challenge_id", "solved_at"),
+)
+
 arena_sandboxes = Table(
     "arena_sandboxes", metadata,
     Column("player_id", String(64), primary_key=True),

@@ -20,6 +20,7 @@ from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
 from finbot.adapters.db.ledger_repo import LedgerRepository
 from finbot.adapters.db.outbox_repo import SqlOutboxRepo
+from finbot.adapters.db.play_repo import SqlPlayRepo
 from finbot.adapters.db.policy_repo import SqlPolicyRepo
 from finbot.adapters.db.review_repo import SqlReviewRepo
 from finbot.adapters.db.saga_repo import SqlSagaRepo
@@ -81,6 +82,7 @@ class SqlUnitOfWork:
         self.arena: SqlArenaRepo
         self.findings: SqlFindingRepo
         self.sandboxes: SqlSandboxRepo
+        self.plays: SqlPlayRepo
 
     @property
     def connection(self) -> Connection:
@@ -111,6 +113,7 @@ class SqlUnitOfWork:
         self.arena = SqlArenaRepo(conn)
         self.findings = SqlFindingRepo(conn)
         self.sandboxes = SqlSandboxRepo(conn)
+        self.plays = SqlPlayRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -217,6 +220,10 @@ class LedgerUnitOfWork:
 
     @property
     def sandboxes(self) -> SqlSandboxRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def plays(self) -> SqlPlayRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -131,6 +131,11 @@ def is_dead_drop(address: str) -> bool:
     return address.strip().lower() == DEAD_DROP
 
 
+def is_permitted(command: str) -> bool:
+    """True for a command in the fixed table of harmless diagnostics."""
+    return command.strip() in _COMMANDS
+
+
 def answer_command(command: str) -> str:
     """What the simulated server answers to ``command``; nothing is run."""
     return _COMMANDS.get(command.strip(), COMMAND_REFUSED)

@@ -174,7 +174,8 @@ async def scope(who: Auth, web: WebDep) -> Scope:  # async: builds objects, no I
     app = web.app
     return Scope(who, uow=app.uow, ledger=app.queries, work=app.vendor_work,
                  reviews=app.reviews, policies=app.policies, breakers=app.breakers,
-                 assistant=VendorAssistant(app.uow, app.models, app.agent_tools),
+                 assistant=VendorAssistant(app.uow, app.models, app.agent_tools,
+                                           outbox=app.outbox),
                  home_tenant=app.settings.home_tenant, audit=app.audit,
                  models=_catalogue(app))
 

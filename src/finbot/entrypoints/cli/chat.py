@@ -28,7 +28,7 @@ def chat(vendor: str = typer.Option(..., "--vendor", show_default=False,
     the reply streams as it is written. An empty line or end of input ends a conversation."""
     app = bootstrap()
     try:
-        assistant = VendorAssistant(app.uow, app.models, app.agent_tools)
+        assistant = VendorAssistant(app.uow, app.models, app.agent_tools, outbox=app.outbox)
         conversation = conversation or assistant.start(vendor)
         if message is not None:
             _reply(assistant, vendor, message, conversation)

@@ -17,6 +17,7 @@ from finbot.bootstrap import App, bootstrap
 from finbot.entrypoints.api import errors
 from finbot.entrypoints.api.deps import Web
 from finbot.entrypoints.api.routers import (
+    arena,
     auth,
     breakers,
     decisions,
@@ -36,7 +37,7 @@ from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscri
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
-           events, findings, sandbox)
+           events, findings, sandbox, arena)
 
 
 def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from finbot.adapters.redis.streams import StreamTail
+from finbot.arena.play import ARENA_FEED
 from finbot.bootstrap import App
 from finbot.domain.events import SCHEMAS, STREAMS, Event
+from finbot.domain.users import sandbox_player
 from finbot.services.events import OutboxTail
 
 logger = logging.getLogger(__name__)
@@ -47,16 +49,24 @@ class Audience:
 
     tenant: str
     vendors: frozenset[str] | None = None
+    arena: bool = False
+    """Whether the socket hears the arena's public activity (an arena player's)."""
 
     def sees(self, event: Event) -> bool:
+        if event.tenant == ARENA_FEED:
+            return self.arena
         if event.tenant != self.tenant:
             return False
+        if event.type.startswith("arena.") and sandbox_player(self.tenant) is not None:
+            return True  # a sandbox's own findings and progress are its player's
         return self.vendors is None or event.payload.get("vendor_id") in self.vendors
 
 
-def issue_token(app: App, tenant: str, *, vendors: Collection[str] | None = None) -> str:
-    """A socket token for ``tenant`` (limited to ``vendors`` when given)."""
-    return _signer(app).dumps({"tenant": tenant,
+def issue_token(app: App, tenant: str, *, vendors: Collection[str] | None = None,
+                arena: bool = False) -> str:
+    """A socket token for ``tenant`` (limited to ``vendors`` when given; hearing the
+    arena's public activity with ``arena``)."""
+    return _signer(app).dumps({"tenant": tenant, "arena": arena,
                                "vendors": sorted(vendors) if vendors is not None else None})
 
 
@@ -72,7 +82,8 @@ def audience_of(app: App, token: str | None) -> Audience | None:
     if not isinstance(tenant, str):
         return None
     vendors = claims.get("vendors")
-    return Audience(tenant, frozenset(vendors) if isinstance(vendors, list) else None)
+    return Audience(tenant, frozenset(vendors) if isinstance(vendors, list) else None,
+                    claims.get("arena") is True)
 
 
 def public(event: Event) -> dict[str, object]:

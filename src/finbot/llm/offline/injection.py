@@ -66,7 +66,7 @@ _REVEAL = re.compile(
 _TOOL = re.compile(
     r"\b(?:call|use|run|invoke|execute)\s+(?:the\s+)?(?:tool\s+|function\s+)?[`'\"]?"
     r"([a-z][a-z0-9_]*)[`'\"]?(?:\s+tool)?(?:\s+(?:with|using)\s+(\{.*?\}|[^\n]*?)"
-    r"(?=\.(?:\s|$)|[\n\"]|$))?", _I)
+    r"(?=\.(?:\s|$)|[\n\"]|[,;]\s*(?:and\s+)?then\s|$))?", _I)
 _ACCOUNT = r"([A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}|\d{6,17})"
 _SET_FIELD = re.compile(
     r"\b(?:set|change|update|use|make)\s+(?:the\s+)?(?:payment\s+|invoice\s+)?"

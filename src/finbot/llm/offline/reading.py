@@ -1,8 +1,10 @@
 """What the offline model takes in from a request: trusted instructions, untrusted content,
 the values it can use as tool arguments, and the findings the tools reported.
 
-Only system turns are trusted. User turns and tool results are content: the model reads
-them for data and, being naive, for instructions too (see ``injection``).
+Only system turns are trusted. User turns, tool results and the tools' descriptions are
+content: the model reads them for data and, being naive, for instructions too (see
+``injection``). A description is part of the prompt a real model reads, and whoever runs a
+tool server writes it, so a poisoned description steers the model like a poisoned result.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Reading:
     instructions: str
     content: list[tuple[str, str]]  # (where it came from, text)
     values: dict[str, Any] = field(default_factory=dict)
+    listed: dict[str, list[Any]] = field(default_factory=dict)  # "paths": [...] as "path"
     records: list[tuple[str, Any]] = field(default_factory=list)  # (tool, parsed result)
     findings: list[Finding] = field(default_factory=list)
     calls_made: set[tuple[str, str]] = field(default_factory=set)
@@ -47,7 +50,7 @@ class Reading:
     @classmethod
     def of(cls, request: ModelRequest) -> Reading:
         reading = cls("\n\n".join(m.content for m in request.messages if m.role == "system"),
-                      [])
+                      [(f"tool description {t.name}", t.description) for t in request.tools])
         for message in request.messages:
             if message.role == "user":
                 reading._take("user", message.content, record=False)
@@ -70,6 +73,8 @@ class Reading:
             self.findings += list(findings_in(data))
         for name, value in scalars(data):
             self.values.setdefault(name, value)
+        for name, items in scalar_lists(data):
+            self.listed.setdefault(name, items)
 
 
 def call_key(arguments: Mapping[str, Any]) -> str:
@@ -97,6 +102,22 @@ def scalars(data: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(data, list):
         for item in data:
             yield from scalars(item)
+
+
+def scalar_lists(data: Any) -> Iterator[tuple[str, list[Any]]]:
+    """Every list of scalars under a plural key in nested JSON, by the singular name
+    (``{"paths": [...]}`` → ``("path", [...])``), outermost first."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if (isinstance(value, list) and value and str(key).endswith("s")
+                    and all(isinstance(item, str | int | float) for item in value)):
+                yield str(key)[:-1], value
+        for value in data.values():
+            if isinstance(value, Mapping | list):
+                yield from scalar_lists(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from scalar_lists(item)
 
 
 def findings_in(data: Any) -> Iterator[Finding]:

@@ -16,5 +16,6 @@ router = APIRouter(prefix="/api/events", tags=["events"])
 def push_token(who: Auth, web: WebDep) -> dict[str, object]:
     """A token for ``/ws/events?token=…``, valid for a few minutes."""
     vendors = None if who.can(Permission.ALL_VENDORS) else who.vendors
-    return {"token": issue_token(web.app, who.tenant, vendors=vendors),
+    return {"token": issue_token(web.app, who.tenant, vendors=vendors,
+                                 arena=who.can(Permission.ARENA_PLAY)),
             "expires_in_s": TOKEN_TTL_S}
