@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.users import Principal
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.sandboxes import SandboxService
@@ -50,9 +51,16 @@ in their own arena sandbox."""
 OWN_PLAYS = {("POST", "/api/arena/sandbox/mode"),
              ("POST", "/api/arena/challenges/{challenge_id}/start"),
              ("POST", "/api/arena/challenges/{challenge_id}/hints"),
-             ("GET", "/api/arena/challenges/{challenge_id}/trail")}
-"""Routes about the caller's own arena plays: the id in their path names a challenge of the
-shared catalogue, never another tenant's data."""
+             ("GET", "/api/arena/challenges/{challenge_id}/trail"),
+             ("PUT", "/api/arena/tools/{tool}/description"),
+             ("POST", "/api/arena/tools/files"),
+             ("GET", "/arena/challenges/{challenge_id}"),
+             ("POST", "/arena/challenges/{challenge_id}/start"),
+             ("POST", "/arena/challenges/{challenge_id}/hints"),
+             ("POST", "/arena/tools/description"),
+             ("POST", "/arena/tools/files")}
+"""Routes about the caller's own arena plays and their own sandbox's tools: the id in their
+path names a challenge or a tool of the shared catalogue, never another tenant's data."""
 
 WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/auth/me"): EVERYONE,
@@ -93,11 +101,24 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/arena/scoreboard"): {"pia"},
     ("GET", "/api/arena/badges"): {"pia"},
     ("GET", "/api/arena/activity"): {"pia"},
+    ("GET", "/api/arena/tools"): {"pia"},
+    ("PUT", "/api/arena/tools/{tool}/description"): {"pia"},
+    ("POST", "/api/arena/tools/files"): {"pia"},
+    ("GET", "/arena"): {"pia"},
+    ("GET", "/arena/board"): {"pia"},
+    ("GET", "/arena/activity"): {"pia"},
+    ("GET", "/arena/scoreboard"): {"pia"},
+    ("GET", "/arena/challenges/{challenge_id}"): {"pia"},
+    ("POST", "/arena/challenges/{challenge_id}/start"): {"pia"},
+    ("POST", "/arena/challenges/{challenge_id}/hints"): {"pia"},
+    ("POST", "/arena/tools/description"): {"pia"},
+    ("POST", "/arena/tools/files"): {"pia"},
     ("GET", "/"): EVERYONE,
     ("GET", "/vendor"): VENDOR_USERS,
     ("GET", "/vendor/invoices"): EVERYONE,
     ("POST", "/vendor/onboard"): VENDOR_USERS,
     ("POST", "/vendor/invoices"): {"ann"},
+    ("POST", "/vendor/bank-details"): {"ann"},
     ("GET", "/vendor/invoices/{invoice_id}"): {"ann"} | STAFF,
     ("GET", "/vendor/payments"): VENDOR_USERS,
     ("GET", "/vendor/messages"): VENDOR_USERS,
@@ -159,8 +180,10 @@ def world(settings: Settings) -> Iterator[World]:
                                                      vendors=other, tenant="globex"))
     pia = next(u for u in app.auth.users() if u.email == "pia@home.example")
     player = Principal.of(pia, via="session")
-    SandboxService(app.uow, app.ledger, app.vendor_work, ArenaTools(app.uow, app.outbox)
-                   ).open(player)  # the player has played before
+    sandboxes = SandboxService(app.uow, app.ledger, app.vendor_work,
+                               ArenaTools(app.uow, app.outbox))
+    sandboxes.open(player)  # the player has played before, in training (tools open)
+    sandboxes.switch(player, SandboxMode.TRAINING)
     app.arena_play.start(player, "urgency-approval")
     yield World(web, app, queued[0].decision_id, clients)
     app.close()
@@ -190,7 +213,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
     ids = {"vendor_id": "v-alpha", "invoice_id": "inv-alpha",
            "decision_id": world.decision_id, "code": "company:bank", "version": "v1",
            "agent_id": "invoice-agent", "model_version": stored_fraud_model(world.app),
-           "challenge_id": "urgency-approval"}
+           "challenge_id": "urgency-approval", "tool": "send_mail"}
     url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/vendors"): {"legal_name": "Newco LLC", "country": "US"},
@@ -208,6 +231,10 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
         ("POST", "/api/arena/sandbox/mode"): {"mode": "training"},
         ("POST", "/api/arena/challenges/{challenge_id}/start"): {},
         ("POST", "/api/arena/challenges/{challenge_id}/hints"): {},
+        ("PUT", "/api/arena/tools/{tool}/description"): {
+            "description": "matrix walk: a rewritten description"},
+        ("POST", "/api/arena/tools/files"): {"path": "invoices/M-1/note.txt",
+                                             "text": "matrix walk"},
     }
     forms: dict[tuple[str, str], Any] = {
         ("POST", "/vendor/onboard"): {"legal_name": "Formco LLC", "country": "US"},
@@ -218,6 +245,15 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
             "text": "What are my invoices?", "conversation_id": "chat-matrix"},
         ("POST", "/vendor/messages/{vendor_id}/notes"): {"text": "matrix walk: a note"},
         ("POST", "/arena/sandbox"): {"action": "reset"},
+        ("POST", "/arena/challenges/{challenge_id}/start"): {},
+        ("POST", "/arena/challenges/{challenge_id}/hints"): {},
+        ("POST", "/arena/tools/description"): {
+            "tool": "send_mail", "description": "matrix walk: a rewritten description"},
+        ("POST", "/arena/tools/files"): {"path": "invoices/M-1/note.txt",
+                                         "text": "matrix walk"},
+        ("POST", "/vendor/bank-details"): {
+            "vendor_id": "v-alpha", "iban": "DE89370400440532013000",
+            "note": "matrix walk: new bank"},
         ("POST", "/admin/decisions/{decision_id}/review"): {
             "verdict": "REJECT", "rationale": "matrix walk: not for payment",
             "form_key": "matrix"},

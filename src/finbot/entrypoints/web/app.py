@@ -18,6 +18,7 @@ from finbot.entrypoints.api import errors
 from finbot.entrypoints.api.deps import Web
 from finbot.entrypoints.api.routers import (
     arena,
+    arena_tools,
     auth,
     breakers,
     decisions,
@@ -32,12 +33,14 @@ from finbot.entrypoints.api.routers import (
     vendors,
 )
 from finbot.entrypoints.api.schemas import ANY_ROUTE_ERRORS
-from finbot.entrypoints.web import admin, messages, portal, signup, vendor
+from finbot.entrypoints.web import admin, arena_trail, messages, portal, signup, vendor
+from finbot.entrypoints.web import arena as arena_pages
+from finbot.entrypoints.web import arena_tools as arena_tool_forms
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
-           events, findings, sandbox, arena)
+           events, findings, sandbox, arena, arena_tools)
 
 
 def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
@@ -66,7 +69,8 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
     errors.install(web)
     for module in ROUTERS:
         web.include_router(module.router)
-    for pages in (portal, signup, vendor, messages, admin):
+    for pages in (portal, signup, vendor, messages, admin, arena_pages, arena_tool_forms,
+                  arena_trail):
         web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 

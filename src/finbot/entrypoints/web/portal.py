@@ -81,6 +81,8 @@ async def logout_form(request: Request, web: WebDep, _: Auth) -> Response:
 def home(who: Auth) -> Response:
     if who.can(Permission.DECISIONS_READ):
         return RedirectResponse("/admin", status_code=303)
+    if who.can(Permission.ARENA_PLAY):
+        return RedirectResponse("/arena", status_code=303)
     if who.can(Permission.OWN_VENDORS):
         return RedirectResponse("/vendor", status_code=303)
     return RedirectResponse("/docs", status_code=303)

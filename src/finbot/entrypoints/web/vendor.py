@@ -1,5 +1,6 @@
-"""The vendor portal: onboarding with typed documents, invoice submission, the invoice list
-with its plain-words timeline and the payments page, redrawn live as events arrive."""
+"""The vendor portal: onboarding with typed documents, invoice submission, a bank-detail
+change with its note, the invoice list with its plain-words timeline and the payments
+page, redrawn live as events arrive."""
 
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from finbot.adapters.documents import Document, read_document, with_text_of
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
-from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.timeline import NEXT, expected_payment_on
 from finbot.domain.users import Permission
-from finbot.domain.vendors import DOCUMENT_KINDS, Vendor
+from finbot.domain.vendors import DOCUMENT_KINDS, MAX_NOTE_CHARS, Vendor
 from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
-from finbot.entrypoints.api.routers.sandbox import sandbox_service
 from finbot.entrypoints.web.portal import Form_, page, redirect_with
 
 router = APIRouter(include_in_schema=False)
+_Bank = Annotated[str, Form(max_length=16)]
+_Account = Annotated[str, Form(max_length=34)]
+_Note = Annotated[str, Form(max_length=MAX_NOTE_CHARS)]
 
 
 @router.get("/vendor", dependencies=[Depends(limited("default"))])
@@ -34,22 +36,6 @@ def vendor_home(request: Request, who: Auth, scope: ScopeDep, notice: str = "") 
     return page(request, "vendor.html", who, vendors=scope.vendors(limit=200),
                 invoices=scope.invoices(limit=50), form_key=uuid.uuid4().hex,
                 today=date.today(), notice=notice, document_kinds=DOCUMENT_KINDS)
-
-
-@router.post("/arena/sandbox", dependencies=[Depends(limited("upload"))])
-async def sandbox_form(who: Auth, web: WebDep, action: Form_) -> Response:
-    """An arena player opens (seeds), resets or switches the mode of their sandbox from
-    the portal."""
-    sandboxes = sandbox_service(web)
-    if action in {m.value for m in SandboxMode}:
-        done = await run_in_threadpool(sandboxes.switch, who, SandboxMode(action))
-        return _back(f"Your sandbox is in {done.mode.value} mode now.")
-    if action not in ("open", "reset"):
-        raise InvalidInput("the action is open, reset, training or governed", field="action")
-    done = await run_in_threadpool(sandboxes.open if action == "open" else sandboxes.reset,
-                                   who)
-    return _back(f"Your sandbox ({done.tenant}, generation {done.generation}) is ready; "
-                 "its vendors' checks are running.")
 
 
 @router.get("/vendor/invoices", dependencies=[Depends(limited("default"))])
@@ -116,6 +102,26 @@ async def submit_invoice_form(request: Request, who: Auth, scope: ScopeDep, web:
     answer = await run_in_threadpool(lambda: web.app.idempotency.run_long(
         f"portal:invoices:{who.user_id}", form_key, request_view, submit))
     return RedirectResponse(f"/vendor/invoices/{answer.json()['invoice_id']}", status_code=303)
+
+
+@router.post("/vendor/bank-details", dependencies=[Depends(limited("money"))])
+async def change_bank_form(scope: ScopeDep, vendor_id: Form_, note: _Note = "",
+                           iban: Annotated[str, Form(max_length=64)] = "", bic: _Bank = "",
+                           routing_number: _Bank = "", account_number: _Account = ""
+                           ) -> Response:
+    """New bank details for one of the caller's own vendors (payments to them wait out the
+    cooling-off period), with a note to accounts payable saying why."""
+    details = {"iban": iban.replace(" ", ""), "bic": bic.strip(),
+               "routing_number": routing_number.strip(),
+               "account_number": account_number.strip()}
+    try:
+        await run_in_threadpool(lambda: scope.change_bank_details(vendor_id, **details))
+        if note.strip():
+            await run_in_threadpool(scope.add_note, vendor_id, note.strip())
+    except InvalidInput as refused:
+        return _back(f"Bank details not changed: {refused.message}")
+    return _back("Your new bank details are recorded; payments to them wait out the "
+                 "cooling-off period.")
 
 
 @router.get("/vendor/invoices/{invoice_id}", dependencies=[Depends(limited("default"))])
