@@ -25,11 +25,12 @@ def pretty(value: Any) -> str:
     escapes the result like any other text)."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            parsed = json.loads(value)
         except ValueError:
             return value
-        if not isinstance(value, dict | list):
-            return str(value)
+        if not isinstance(parsed, dict | list):
+            return value
+        value = parsed
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
