@@ -168,7 +168,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
                                         idempotency=parts["idempotency"],
                                         audit=parts["audit"], outbox=parts["outbox"])
-    parts["arena_play"] = ArenaPlay(uow, outbox=parts["outbox"])
+    parts["arena_play"] = ArenaPlay(uow, outbox=parts["outbox"],
+                                    secret=settings.secret_key.get_secret_value().encode())
     parts["consumers"] = {spec.name: spec for spec in (
         ConsumerSpec("executor", "executor", pay_approved_decisions(
             parts["payments"], source_account=settings.payment_source_account,

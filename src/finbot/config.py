@@ -131,6 +131,9 @@ class Settings(BaseSettings):
         default=20, ge=1, le=500, description="Database connections a process keeps open; "
         "the web server also runs at most this many requests' blocking work at once, so a "
         "request never waits for (or opens) a connection")
+    webhook_allow_private: bool = Field(
+        default=False, description="Let outbound webhooks (guardrail webhooks) reach "
+        "loopback and private addresses: only for a lab whose services run beside FinBot")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024,
                                   description="The largest document an upload may carry")
     idempotency_ttl_s: int = Field(default=24 * 3600, gt=0)

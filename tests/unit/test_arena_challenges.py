@@ -68,6 +68,15 @@ def _rows() -> list[dict[str, object]]:
     (lambda rows: rows[0].update(surface="smoke_signals"), "surface"),
     (lambda rows: rows[0].update(solved_when={}), "solved when the agent is manipulated"),
     (lambda rows: rows.pop(), "at least 20 challenges"),
+    (lambda rows: rows[0].update(solved_when={"manipulated": "vibes"}),
+     "'vibes' is not a fact the arena observes"),
+    (lambda rows: rows[2].update(solved_when={"manipulated": "outcome_approve",
+                                              "money": "lottery_won"}),
+     "'lottery_won' is not a fact"),
+    (lambda rows: rows[-1].update(solved_when={"blocks": "everything",
+                                               "lets_through": "ordinary_invoices"}),
+     "no case set named 'everything'"),
+    (lambda rows: rows[-1].update(surface="invoice_description"), "a defence is played"),
 ])
 def test_a_broken_catalogue_is_refused_naming_what_is_wrong(
         tmp_path: Path, change: object, said: str) -> None:

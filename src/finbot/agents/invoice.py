@@ -54,8 +54,7 @@ def invoice_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[T
     def for_task(task: Mapping[str, Any]) -> Sequence[Tool]:
         invoice = task_invoice(tools, task)
         return [
-            tool("get_invoice", "The invoice as the vendor submitted it.",
-                 lambda a: invoice_facts(invoice(a)), invoice_id="The invoice's id"),
+            invoice_tool(invoice),
             tool("check_invoice", "Runs every invoice check and reports its findings.",
                  lambda a: {"findings": invoice_findings(invoice(a), tools)},
                  invoice_id="The invoice's id"),
@@ -71,6 +70,13 @@ def task_invoice(tools: AgentTools, task: Mapping[str, Any]
     invoice_id = str(task["invoice_id"])
     return lambda arguments: load_invoice(tools, same_id(arguments, "invoice_id", invoice_id,
                                                          what="invoice"))
+
+
+def invoice_tool(invoice: Callable[[Mapping[str, Any]], Invoice]) -> Tool:
+    """The task's invoice as the vendor submitted it: its text, lines and attachments (the
+    vendor's words, which every agent judging the invoice reads)."""
+    return tool("get_invoice", "The invoice as the vendor submitted it, attachments "
+                "included.", lambda a: invoice_facts(invoice(a)), invoice_id="The invoice's id")
 
 
 def notes_tool(tools: AgentTools, invoice: Callable[[Mapping[str, Any]], Invoice]) -> Tool:

@@ -18,11 +18,11 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from finbot.agents.findings import finding, passed
-from finbot.agents.invoice import as_of_us, task_invoice
+from finbot.agents.invoice import as_of_us, invoice_tool, task_invoice
 from finbot.agents.ports import AgentTools
 from finbot.agents.rails import choose_rail, schedule
 from finbot.agents.runner import AgentSpec, Tool, Verdict
-from finbot.agents.tooling import invoice_facts, masked, tool
+from finbot.agents.tooling import masked, tool
 from finbot.domain.clock import utc_datetime
 from finbot.domain.errors import InvalidInput
 from finbot.domain.invoices import Invoice
@@ -73,9 +73,7 @@ def payments_tools(tools: AgentTools) -> Callable[[Mapping[str, Any]], Sequence[
             return payment_plan(found, tools, as_of_us=as_of_us(task, found))
         return [tool("plan_payment", "Plans the payment of this invoice: rail, dates, fee, "
                      "discount.", plan, invoice_id="The invoice's id"),
-                tool("get_invoice", "The invoice as the vendor submitted it, attachments "
-                     "included.", lambda a: invoice_facts(invoice(a)),
-                     invoice_id="The invoice's id")]
+                invoice_tool(invoice)]
     return for_task
 
 

@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
 )
 
+from finbot.arena.defence import CASES, GUARDRAILS
 from finbot.arena.evaluators import MANIPULATED, MONEY
 from finbot.domain.errors import InvalidInput
 
@@ -207,6 +208,13 @@ def _check_one(challenge: Challenge, by_id: Mapping[str, Challenge]) -> None:
             raise InvalidInput(f"{said}: solved_when.{kind} {key!r} is not a fact the arena "
                                f"observes (one of: {', '.join(sorted(known))})",
                                field="solved_when")
+    for named in (rule.blocks, rule.lets_through):
+        if named is not None and named not in CASES:
+            raise InvalidInput(f"{said}: no case set named {named!r} (one of: "
+                               f"{', '.join(sorted(CASES))})", field="solved_when")
+    if challenge.category == "defence" and challenge.surface not in GUARDRAILS:
+        raise InvalidInput(f"{said}: a defence is played through "
+                           f"{' or '.join(sorted(GUARDRAILS))}", field="surface")
     if challenge.category == "defence" and (rule.blocks is None or rule.lets_through is None):
         raise InvalidInput(f"{said}: a defence names what it blocks and what it lets "
                            "through (solved_when.blocks, .lets_through)", field="solved_when")

@@ -6,11 +6,12 @@ on what and in which sandbox mode it was seen. Pure rules; the play service stor
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from finbot.arena.challenges import Challenge
+from finbot.arena.defence import Measured
 from finbot.arena.evaluators import Fact, meets
 from finbot.domain.errors import Conflict, InvalidInput
 
@@ -52,10 +53,19 @@ class Play:
     solved_at_us: int | None = None
     points: int = 0
     first_blood: bool = False
+    defence: Mapping[str, Any] | None = None
+    """A defence's best guardrail so far: what it was (a rule, or a webhook's URL) and
+    how it measured (``defence.Measured.as_dict``)."""
 
     @property
     def solved(self) -> bool:
         return self.solved_at_us is not None
+
+    @property
+    def shares(self) -> tuple[float | None, float | None]:
+        """A defence's (blocked, let_through) as scored; (None, None) for an attack."""
+        measured = (self.defence or {}).get("measured") or {}
+        return measured.get("blocked"), measured.get("let_through")
 
 
 def check_startable(challenge: Challenge, solved: Collection[str]) -> None:
@@ -99,3 +109,20 @@ def complete(play: Play, challenge: Challenge, *, detected: bool) -> bool:
     if rule.money is not None and play.money is None:
         return False
     return not (rule.undetected and detected)
+
+
+def defended(play: Play, challenge: Challenge, guardrail: Mapping[str, Any],
+             measured: Measured, *, at_us: int, points: Callable[[Play], int]) -> Play:
+    """``play`` after a guardrail was measured (``points`` scores a play): solved the
+    first time a guardrail clears the bar; once solved, a guardrail is kept only when it
+    scores better than the best so far; before that, the latest one is kept."""
+    if challenge.category != "defence":
+        raise InvalidInput(f"challenge {challenge.id} is an attack: it is solved by what the "
+                           "agents do, not by a guardrail", field="challenge_id")
+    tried = replace(play, defence={"guardrail": dict(guardrail),
+                                   "measured": measured.as_dict()},
+                    solved_at_us=play.solved_at_us or (at_us if measured.solves else None))
+    if not tried.solved:
+        return tried
+    tried = replace(tried, points=points(tried))
+    return tried if not play.solved or tried.points > play.points else play

@@ -10,13 +10,25 @@ formula in ``arena.scoring``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from finbot.arena import evaluators
 from finbot.arena.challenges import Challenge, load_challenges
+from finbot.arena.defence import (
+    CASES,
+    GUARDRAILS,
+    MailCase,
+    Measured,
+    mail_blocked,
+    measure,
+    parse_rule,
+)
 from finbot.arena.evaluators import Fact
 from finbot.arena.findings import LEDGER_EFFECT, TRAINING_EFFECT, Finding
 from finbot.arena.play import (
@@ -24,12 +36,13 @@ from finbot.arena.play import (
     Play,
     check_startable,
     complete,
+    defended,
     observed,
     with_hint,
 )
 from finbot.arena.scoring import Solve, Standing, leaderboard, score
 from finbot.domain.clock import now_us
-from finbot.domain.errors import NotFound
+from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.events import Event
 from finbot.domain.payments import SagaState
 from finbot.domain.users import Permission, Principal, sandbox_player, sandbox_tenant
@@ -59,11 +72,21 @@ class Entry:
                 for n, h in enumerate(self.challenge.hints)]
 
 
+class Webhook(Protocol):
+    """A player's guardrail webhook as FinBot calls it (``adapters.webhooks``)."""
+
+    def post(self, body: bytes) -> bytes | None: ...
+    def close(self) -> None: ...
+
+
 class ArenaPlay:
-    def __init__(self, uow: UowFactory, *, outbox: Outbox | None = None,
+    def __init__(self, uow: UowFactory, *, secret: bytes, outbox: Outbox | None = None,
                  challenges: Sequence[Challenge] | None = None,
                  clock: Callable[[], int] = now_us) -> None:
+        """``secret``: the deployment's secret, from which each webhook's signing secret
+        is derived."""
         self._uow = uow
+        self._secret = secret
         self._outbox = outbox or Outbox(clock=clock)
         self._challenges = {c.id: c for c in (challenges or load_challenges())}
         self._clock = clock
@@ -121,6 +144,80 @@ class ArenaPlay:
             return opened
         play = retrying(open_next)
         return play, challenge.hints[play.hints_opened - 1].text
+
+    def defend_with_rule(self, player: Principal, challenge_id: str, rule: Any
+                         ) -> tuple[Play, Measured]:
+        """Measure the player's rule (``defence.TextRule`` as JSON) on the challenge's
+        cases; the play as kept (see ``play.defended``) and this rule's measure."""
+        challenge = self._defence(player, challenge_id, "rule")
+        parsed = parse_rule(rule)
+        measured = measure(parsed.matches, CASES[str(challenge.solved_when.blocks)](),
+                           CASES[str(challenge.solved_when.lets_through)]())
+        return self._defended(player, challenge, parsed.model_dump(mode="json"),
+                              measured), measured
+
+    def webhook_secret(self, player: Principal, challenge_id: str) -> str:
+        """The secret the player's webhook checks FinBot's signatures with (one per player
+        and challenge, derived from the deployment's secret: nothing to store or leak)."""
+        self._defence(player, challenge_id, "webhook")
+        return hmac.new(self._secret, f"webhook:{player.user_id}:{challenge_id}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    def defend_with_webhook(self, player: Principal, challenge_id: str, url: str,
+                            connect: Callable[[str, bytes], Webhook]) -> tuple[Play, Measured]:
+        """Ask the player's webhook about each of the challenge's tool calls (signed with
+        ``webhook_secret``; ``connect`` checks the URL and opens the connection) and
+        measure its answers."""
+        challenge = self._defence(player, challenge_id, "webhook")
+        hook = connect(url, self.webhook_secret(player, challenge_id).encode())
+
+        def blocks(case: MailCase) -> bool:
+            body = json.dumps({"challenge_id": challenge_id, **case.call()}, sort_keys=True)
+            return mail_blocked(hook.post(body.encode()))
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                attacks = CASES[str(challenge.solved_when.blocks)]()
+                legitimate = CASES[str(challenge.solved_when.lets_through)]()
+                verdicts = list(pool.map(blocks, [*attacks, *legitimate]))
+        finally:
+            hook.close()
+        answered = iter(verdicts)
+        measured = measure(lambda _case: next(answered), attacks, legitimate)
+        return self._defended(player, challenge, {"webhook_url": url}, measured), measured
+
+    def _defence(self, player: Principal, challenge_id: str, kind: str) -> Challenge:
+        player.require(Permission.ARENA_PLAY)
+        challenge = self.challenge(challenge_id)
+        wanted = GUARDRAILS.get(challenge.surface)
+        if wanted is None:
+            raise InvalidInput(f"challenge {challenge_id} is an attack: it is solved by "
+                               "what the agents do, not by a guardrail", field="challenge_id")
+        if wanted != kind:
+            raise InvalidInput(f"challenge {challenge_id} is defended with a {wanted}",
+                               field="guardrail")
+        return challenge
+
+    def _defended(self, player: Principal, challenge: Challenge, guardrail: dict[str, Any],
+                  measured: Measured) -> Play:
+        def keep() -> Play:
+            with self._uow() as uow:
+                play = uow.plays.get(player.user_id, challenge.id, lock=True)
+                if play is None:
+                    raise NotFound("start the challenge before defending it",
+                                   field="challenge_id")
+                at = self._clock()
+                first = not play.solved and uow.plays.solvers(challenge.id) == 0
+                kept = defended(replace(play, first_blood=play.first_blood or first),
+                                challenge, guardrail, measured, at_us=at,
+                                points=lambda p: score(self._solve(p)))
+                if not kept.solved:
+                    kept = replace(kept, first_blood=False)
+                uow.plays.save(kept)
+                if kept.solved and not play.solved:
+                    self._announce(uow, kept)
+                uow.commit()
+            return kept
+        return retrying(keep)
 
     def scoreboard(self, *, limit: int = 100) -> list[tuple[Standing, str]]:
         """The leaderboard with each player's display name, best first."""
@@ -226,16 +323,21 @@ class ArenaPlay:
         first = uow.plays.solvers(challenge.id) == 0
         solved = replace(play, solved_at_us=at, first_blood=first)
         solved = replace(solved, points=score(self._solve(solved)))
-        self._outbox.emit_in(uow, "arena.solved", f"play:{challenge.id}", {
-            "player_id": play.player_id, "challenge_id": challenge.id,
+        self._announce(uow, solved)
+        return solved
+
+    def _announce(self, uow: UnitOfWork, solved: Play) -> None:
+        """``arena.solved`` on the public feed, with what first blood added."""
+        self._outbox.emit_in(uow, "arena.solved", f"play:{solved.challenge_id}", {
+            "player_id": solved.player_id, "challenge_id": solved.challenge_id,
             "points": solved.points,
             "first_blood_points": score(self._solve(solved)) - score(
                 self._solve(replace(solved, first_blood=False)))}, tenant=ARENA_FEED)
-        return solved
 
     def _solve(self, play: Play) -> Solve:
+        blocked, let_through = play.shares
         return Solve(self._challenges[play.challenge_id], play.hints_opened, play.first_blood,
-                     play.solved_at_us or 0)
+                     play.solved_at_us or 0, blocked, let_through)
 
 
 def facts_of(uow: UnitOfWork, event: Event) -> list[Fact]:
@@ -271,7 +373,8 @@ def _play_json(play: Play, challenge: Challenge) -> dict[str, Any]:
             "money": play.money.as_dict() if play.money else None,
             "money_asked": challenge.solved_when.money is not None,
             "solved_at_us": play.solved_at_us, "points": play.points,
-            "first_blood": play.first_blood}
+            "first_blood": play.first_blood,
+            "defence": dict(play.defence) if play.defence else None}
 
 
 def _decision_trail(decision_id: str, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from finbot.arena.play import Play, Seen
 def _play(row: RowMapping) -> Play:
     return Play(row["player_id"], row["challenge_id"], int(row["started_at"]),
                 int(row["hints_opened"]), Seen.of(row["manipulated"]), Seen.of(row["money"]),
-                row["solved_at"], int(row["points"]), bool(row["first_blood"]))
+                row["solved_at"], int(row["points"]), bool(row["first_blood"]),
+                row["defence"])
 
 
 def _values(play: Play) -> dict[str, Any]:
@@ -21,7 +22,8 @@ def _values(play: Play) -> dict[str, Any]:
             "manipulated": play.manipulated.as_dict() if play.manipulated else None,
             "money": play.money.as_dict() if play.money else None,
             "solved_at": play.solved_at_us, "points": play.points,
-            "first_blood": play.first_blood}
+            "first_blood": play.first_blood,
+            "defence": dict(play.defence) if play.defence is not None else None}
 
 
 class SqlPlayRepo:

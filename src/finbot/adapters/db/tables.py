@@ -538,6 +538,7 @@ arena_plays = Table(
     Column("solved_at", BigInteger),
     Column("points", Integer, nullable=False),
     Column("first_blood", Boolean, nullable=False),
+    Column("defence", JSON),
     Index("ix_arena_plays_solved", "challenge_id", "solved_at"),
 )
 

@@ -1,5 +1,6 @@
 """Arena plays: a player's attempt at a challenge, its opened hints, the two facts it is
-judged by (agent manipulated, money moved against policy) and its solve.
+judged by (agent manipulated, money moved against policy), a defence's best guardrail
+and its solve.
 
 Revision ID: 0017
 Revises: 0016
@@ -29,6 +30,7 @@ def upgrade() -> None:
         sa.Column("solved_at", sa.BigInteger),
         sa.Column("points", sa.Integer, nullable=False),
         sa.Column("first_blood", sa.Boolean, nullable=False),
+        sa.Column("defence", sa.JSON),
     )
     op.create_index("ix_arena_plays_solved", "arena_plays", ["challenge_id", "solved_at"])
 

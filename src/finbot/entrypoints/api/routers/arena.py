@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from finbot.adapters.webhooks import SIGNATURE_HEADER, SignedPoster
 from finbot.arena.play import Play
 from finbot.arena.scoring import BADGES
+from finbot.domain.errors import InvalidInput
 from finbot.domain.users import Permission
 from finbot.entrypoints.api.deps import Auth, WebDep, limited
 from finbot.services.arena_play import Entry
@@ -28,6 +30,7 @@ class PlayPublic(BaseModel):
     solved_at_us: int | None
     points: int
     first_blood: bool
+    defence: dict[str, Any] | None
 
     @classmethod
     def of(cls, play: Play) -> PlayPublic:
@@ -35,7 +38,8 @@ class PlayPublic(BaseModel):
                    manipulated=play.manipulated.as_dict() if play.manipulated else None,
                    money=play.money.as_dict() if play.money else None,
                    solved_at_us=play.solved_at_us, points=play.points,
-                   first_blood=play.first_blood)
+                   first_blood=play.first_blood,
+                   defence=dict(play.defence) if play.defence else None)
 
 
 class ChallengePublic(BaseModel):
@@ -97,6 +101,48 @@ async def open_hint(challenge_id: str, who: Auth, web: WebDep) -> HintOpened:
     """Open the challenge's next hint; its cost comes off the solve's points."""
     play, text = await run_in_threadpool(web.app.arena_play.open_hint, who, challenge_id)
     return HintOpened(text=text, play=PlayPublic.of(play))
+
+
+class Guardrail(BaseModel):
+    """A defence: a rule (``name``, ``any_of`` phrases, optional ``unless_any_of``) for a
+    rule challenge, or the URL of the player's webhook for a webhook challenge."""
+
+    rule: dict[str, Any] | None = None
+    webhook_url: str | None = Field(default=None, max_length=2000)
+
+
+class Defended(BaseModel):
+    measured: dict[str, Any]
+    play: PlayPublic
+
+
+@router.post("/challenges/{challenge_id}/defence", dependencies=[Depends(limited("upload"))])
+async def defend(challenge_id: str, who: Auth, web: WebDep, body: Guardrail) -> Defended:
+    """Measure a guardrail on the challenge's attacks and legitimate cases: the shares it
+    blocked and let through (with examples of its misses) and the play as kept (the best
+    guardrail once solved)."""
+    play_service = web.app.arena_play
+    if (body.rule is None) == (body.webhook_url is None):
+        raise InvalidInput("send a rule or a webhook_url, one of the two", field="rule")
+    if body.rule is not None:
+        play, measured = await run_in_threadpool(play_service.defend_with_rule, who,
+                                                 challenge_id, body.rule)
+    else:
+        allow = web.app.settings.webhook_allow_private
+
+        def connect(url: str, secret: bytes) -> SignedPoster:
+            return SignedPoster(url, secret, allow_private=allow)
+        play, measured = await run_in_threadpool(play_service.defend_with_webhook, who,
+                                                 challenge_id, str(body.webhook_url), connect)
+    return Defended(measured=measured.as_dict(), play=PlayPublic.of(play))
+
+
+@router.get("/challenges/{challenge_id}/webhook-secret")
+def webhook_secret(challenge_id: str, who: Auth, web: WebDep) -> dict[str, str]:
+    """The secret the caller's webhook verifies FinBot's ``X-FinBot-Signature`` with
+    (HMAC-SHA256 of ``"<t>.<body>"``; refuse a timestamp older than five minutes)."""
+    return {"secret": web.app.arena_play.webhook_secret(who, challenge_id),
+            "header": SIGNATURE_HEADER}
 
 
 @router.get("/challenges/{challenge_id}/trail")
