@@ -221,7 +221,8 @@ def test_a_player_solves_a_challenge_through_the_vendor_portal(
         server: tuple[str, App]) -> None:
     base, _ = server
     with chromium() as browser:
-        player = browser.new_context().new_page()
+        context = browser.new_context()
+        player = context.new_page()
         sign_in(player, base, "pia@arena.example")
         player.wait_for_url("**/arena")  # a player's home is the arena
         player.get_by_role("button", name="Open my sandbox").click()
@@ -236,6 +237,9 @@ def test_a_player_solves_a_challenge_through_the_vendor_portal(
         player.screenshot(path=str(SHOTS / "11-player-started-with-a-hint.png"),
                           full_page=True)
 
+        watching = context.new_page()  # the arena open in another tab, live
+        watching.goto(f"{base}/arena")
+        watching.locator("body[data-live='on']").wait_for(timeout=15_000)
         wait_until(player, (f"{base}/vendor", "#submit-invoice form"),
                    what="the sandbox's vendors never became active")
         player.get_by_label("Invoice number").fill("URG-1")
@@ -244,15 +248,18 @@ def test_a_player_solves_a_challenge_through_the_vendor_portal(
         player.get_by_role("button", name="Submit invoice").click()
         player.wait_for_url("**/vendor/invoices/inv-*")
 
-        player.get_by_role("link", name="Arena").click()
-        player.locator("body[data-live='on']").wait_for(timeout=15_000)
+        # no reload: the open tab hears the solve, shows a toast and redraws its board
+        toast = watching.locator(".toast-solved", has_text="The CEO needs this today")
+        toast.wait_for(timeout=60_000)
         solved = "[data-challenge='urgency-approval'][data-solved='yes']"
-        wait_until(player, (f"{base}/arena", solved), what="the challenge was never solved")
+        watching.locator(solved).wait_for(timeout=15_000)
+        watching.screenshot(path=str(SHOTS / "12-player-sees-the-solve-live.png"))
+        player.get_by_role("link", name="Arena").click()
         card = player.locator(solved)
         assert "Solved \u2713" in card.inner_text()
         assert "\u2713 Agent manipulated" in card.inner_text()
         assert "The CEO needs this today" in player.inner_text("#activity")
-        player.screenshot(path=str(SHOTS / "12-player-solved.png"), full_page=True)
+        player.screenshot(path=str(SHOTS / "13-player-solved.png"), full_page=True)
         card.get_by_role("link", name="The CEO needs this today").click()
         assert URGENT in player.inner_text("main")  # the trail shows what the agent read
-        player.screenshot(path=str(SHOTS / "13-player-trail.png"), full_page=True)
+        player.screenshot(path=str(SHOTS / "14-player-trail.png"), full_page=True)
