@@ -78,6 +78,20 @@ def vendor_tools(tools: AgentTools, vendor_id: str) -> Sequence[Tool]:
     ]
 
 
+def colleague_tools(tools: AgentTools, tenant: str) -> Sequence[Tool]:
+    """Tools an over-helpful assistant might be given: any vendor of ``tenant`` by its id.
+    Only an arena sandbox in training mode hands them to the vendor assistant (excessive
+    agency, made visible); they never reach beyond the tenant."""
+    def invoices(arguments: Mapping[str, Any]) -> dict[str, Any]:
+        vendor = tools.vendors.vendor(str(arguments.get("vendor_id", "")))
+        if vendor is None or vendor.tenant != tenant:
+            raise NotFound("no such vendor", field="vendor_id")
+        return {"vendor_id": vendor.vendor_id, "invoices": [
+            invoice_facts(i) for i in tools.invoices.of_vendor(vendor.vendor_id, limit=20)]}
+    return [tool("vendor_invoices", "Any vendor's recent invoices, by the vendor's id.",
+                 invoices, vendor_id="The vendor's id")]
+
+
 def admin_tools(tools: AgentTools) -> Sequence[Tool]:
     """The co-pilot's tools, over every vendor."""
     def vendor(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,16 +110,18 @@ def admin_tools(tools: AgentTools) -> Sequence[Tool]:
 
 
 def converse(model: Model, tools: AgentTools, history: Sequence[Message], *, viewer: Viewer,
-             vendor_id: str | None = None, is_admin: bool = False) -> Iterator[str | ChatTurn]:
+             vendor_id: str | None = None, is_admin: bool = False,
+             extra: Sequence[Tool] = ()) -> Iterator[str | ChatTurn]:
     """Stream the assistant's reply to the last message of ``history``: the vendor
-    assistant for ``vendor_id``, or the admin co-pilot for an admin."""
+    assistant for ``vendor_id`` (with the caller's ``extra`` tools), or the admin co-pilot
+    for an admin."""
     if viewer == "admin":
         if not is_admin:
             raise Forbidden("the co-pilot is for administrators only", field="viewer")
         return chat(COPILOT_PROMPT, model, admin_tools(tools), history)
     if not vendor_id:
         raise Forbidden("the assistant answers a signed-in vendor only", field="vendor_id")
-    return chat(ASSISTANT_PROMPT, model, vendor_tools(tools, vendor_id), history)
+    return chat(ASSISTANT_PROMPT, model, [*vendor_tools(tools, vendor_id), *extra], history)
 
 
 def _account(tools: AgentTools, vendor_id: str) -> dict[str, Any]:

@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from finbot.agents.communication import converse
+from finbot.agents.communication import colleague_tools, converse
 from finbot.agents.ports import AgentTools
 from finbot.agents.runner import ChatTurn
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
-from finbot.domain.vendors import DEFAULT_TENANT, MAX_MESSAGE_CHARS, Message, Role
+from finbot.domain.sandboxes import SandboxMode
+from finbot.domain.users import sandbox_player
+from finbot.domain.vendors import DEFAULT_TENANT, MAX_MESSAGE_CHARS, Message, Role, Vendor
 from finbot.llm import messages as llm
 from finbot.llm.model import Model
 from finbot.privacy.redaction import redact_text
@@ -76,21 +78,27 @@ class VendorAssistant:
                                field="conversation_id")
         question = Message(vendor_id, conversation_id, "vendor", vendor_id, text,
                            self._clock())
-        history = self._store_question(question)
+        history, training_in = self._store_question(question)
+        extra = colleague_tools(self._tools, training_in) if training_in else ()
         reply = converse(self._models.model_for(AGENT_ID), self._tools,
                          [llm.Message(_LLM_ROLES[m.role], m.text) for m in history],
-                         viewer="vendor", vendor_id=vendor_id)
+                         viewer="vendor", vendor_id=vendor_id, extra=extra)
         return self._storing(reply, question)
 
-    def _store_question(self, question: Message) -> Sequence[Message]:
+    def _store_question(self, question: Message) -> tuple[Sequence[Message], str | None]:
+        """Store the question; the conversation so far, and the vendor's tenant if it is an
+        arena sandbox in training mode (whose assistant is over-privileged on purpose)."""
         with self._uow() as uow:
-            _check_vendor(uow, question.vendor_id)
+            vendor = _check_vendor(uow, question.vendor_id)
             uow.vendors.add_message(question)
             history = uow.vendors.messages(question.vendor_id,
                                            conversation_id=question.conversation_id,
                                            limit=self._history)
+            player = sandbox_player(vendor.tenant)
+            sandbox = uow.sandboxes.get(player) if player else None
             uow.commit()
-        return history
+        training = sandbox is not None and sandbox.mode is SandboxMode.TRAINING
+        return history, vendor.tenant if training else None
 
     def _storing(self, reply: Iterator[str | ChatTurn],
                  question: Message) -> Iterator[str | ChatTurn]:
@@ -127,6 +135,8 @@ def _plain(arguments: Mapping[str, Any]) -> dict[str, Any]:
             for k, v in arguments.items()}
 
 
-def _check_vendor(uow: UnitOfWork, vendor_id: str) -> None:
-    if uow.vendors.get(vendor_id) is None:
+def _check_vendor(uow: UnitOfWork, vendor_id: str) -> Vendor:
+    vendor = uow.vendors.get(vendor_id)
+    if vendor is None:
         raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
+    return vendor
