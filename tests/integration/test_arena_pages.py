@@ -212,3 +212,15 @@ def test_a_vendor_changes_bank_details_with_a_note_from_the_portal(arena: Arena)
     assert "Bank details not changed" in empty.text
     assert arena.ann.post("/vendor/bank-details", data={
         "vendor_id": vendor, "iban": "DE89370400440532013000"}).status_code == 404
+
+
+def test_a_defence_shows_how_its_best_guardrail_measured(arena: Arena) -> None:
+    arena.pia.post("/arena/challenges/defence-injection-rule/start")
+    measured = arena.pia.post("/api/arena/challenges/defence-injection-rule/defence", json={
+        "rule": {"name": "pre-approved", "any_of": ["pre-approved", "ignore previous"]}})
+    assert measured.status_code == 200, measured.text
+    shares = measured.json()["measured"]
+    card = _card(arena.pia.get("/arena").text, "defence-injection-rule")
+    assert "/api/arena/challenges/defence-injection-rule/defence" in card
+    assert (f"blocked {shares['blocked'] * 100:.0f}% of the attacks and let "
+            f"{shares['let_through'] * 100:.0f}% of the legitimate work through") in card
