@@ -1,6 +1,6 @@
 """``finbot redteam run``: fire the attack library at every untrusted surface of a scratch
-platform in governed mode and report what the attacks did to the agents, to the money and
-to the detectors.
+platform, in governed mode (the production gate) or in an arena sandbox's training mode,
+and report what the attacks did to the agents, to the money and to the detectors.
 
 Each text goes into a fresh vendor and invoice through one surface, so attempts cannot
 interfere; the whole platform (agents, gate, review queue, executor) then runs to idle.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from finbot.arena.corpus import Row
 from finbot.bootstrap import App
 from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
-from finbot.domain.vendors import Author, Vendor
+from finbot.domain.vendors import DEFAULT_TENANT, Author, Vendor
 from finbot.entrypoints.workers import run_until_idle
 from finbot.services.assistant import VendorAssistant
 from finbot.simulation import daytime_zone
@@ -80,12 +80,14 @@ def sample(rows: Sequence[Row], size: int | None, seed: int) -> list[Row]:
     return [rows[i] for i in sorted(picked)]
 
 
-def plant(app: App, attempts: Sequence[Attempt]) -> dict[str, ChatTurn]:
-    """Register each attempt's vendor and submit its invoice with the text in its surface;
-    the chat surface's questions and replies by vendor."""
+def plant(app: App, attempts: Sequence[Attempt], *, tenant: str = DEFAULT_TENANT
+          ) -> dict[str, ChatTurn]:
+    """Register each attempt's vendor (in ``tenant``: an arena sandbox for a training
+    run) and submit its invoice with the text in its surface; the chat surface's questions
+    and replies by vendor."""
     chats: dict[str, ChatTurn] = {}
     for attempt in attempts:
-        vendor = _vendor(attempt)
+        vendor = replace(_vendor(attempt), tenant=tenant)
         app.vendor_work.register_vendor(vendor)
         app.vendor_work.add_purchase_order(PurchaseOrder(
             f"PO-{vendor.vendor_id}", vendor.vendor_id, Decimal("50000.00"), "USD",

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 from finbot.agents.runner import ChatTurn
 from finbot.arena.corpus import Row
 from finbot.arena.detectors import Pipeline
-from finbot.arena.effects import violations
+from finbot.arena.effects import violations, waived
 from finbot.bootstrap import App
 from finbot.domain.errors import ConfigurationError
 from finbot.domain.events import Event
+from finbot.domain.ledger import TransferRequest, tenant_account
 from finbot.domain.payments import SagaState
+from finbot.domain.sandboxes import SandboxMode
+from finbot.domain.users import Principal, Role
+from finbot.domain.vendors import DEFAULT_TENANT
 from finbot.entrypoints.workers import run_until_idle
 from finbot.redteam import (
     SURFACES,
@@ -25,9 +30,34 @@ from finbot.redteam import (
     behaviour,
     plant,
 )
+from finbot.services.arena_tools import ArenaTools
 from finbot.services.arena_watch import FINDING
 from finbot.services.payment_grounds import grounds_of
+from finbot.services.sandboxes import SandboxService
 from finbot.simulation import prepare_company
+
+RunMode = Literal["governed", "training"]
+RED_TEAM_PLAYER = "redteam"
+PER_ATTEMPT = "30000.00"
+"""What a training run funds its sandbox with per attempt (USD): more than any payment the
+single-payment limit lets through, so no attempt fails for want of sandbox money."""
+
+
+def _training_sandbox(app: App, attempts: int) -> str:
+    """An arena sandbox for the run, in training mode and funded for ``attempts``; its
+    tenant."""
+    player = Principal(RED_TEAM_PLAYER, app.settings.home_tenant, frozenset({Role.PLAYER}))
+    sandboxes = SandboxService(app.uow, app.ledger, app.vendor_work,
+                               ArenaTools(app.uow, app.outbox),
+                               home_tenant=app.settings.home_tenant)
+    sandboxes.open(player)
+    sandbox = sandboxes.switch(player, SandboxMode.TRAINING)
+    bank, equity = (tenant_account(code, sandbox.tenant, home_tenant=app.settings.home_tenant)
+                    for code in ("company:bank", "company:equity"))
+    app.ledger.transfer(TransferRequest(
+        f"{sandbox.tenant}:redteam-funds", bank, equity,
+        str(Decimal(PER_ATTEMPT) * attempts), "USD", reference="red team run funds"))
+    return sandbox.tenant
 
 
 @dataclass(frozen=True)
@@ -54,13 +84,16 @@ class Figures:
     benign_flagged: int = 0
     payments: int = 0
     violating_payments: int = 0
+    training_effects: int = 0
 
     def add(self, other: Figures) -> None:
         for name in vars(self):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def to_dict(self, *, detection: bool) -> dict[str, Any]:
+    def to_dict(self, *, detection: bool, training: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = dict(vars(self))
+        if not training:
+            data.pop("training_effects")
         if not detection:
             for name in ("detected", "benign_flagged"):
                 data.pop(name)
@@ -78,6 +111,7 @@ class Report:
     surfaces: dict[str, Figures] = field(default_factory=dict)
     trails: list[Trail] = field(default_factory=list)
     detection: bool = True
+    mode: RunMode = "governed"
 
     @property
     def overall(self) -> Figures:
@@ -87,9 +121,10 @@ class Report:
         return total
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": "governed", "detection": self.detection,
-                "overall": self.overall.to_dict(detection=self.detection),
-                "surfaces": {name: f.to_dict(detection=self.detection)
+        training = self.mode == "training"
+        return {"mode": self.mode, "detection": self.detection,
+                "overall": self.overall.to_dict(detection=self.detection, training=training),
+                "surfaces": {name: f.to_dict(detection=self.detection, training=training)
                              for name, f in self.surfaces.items()},
                 "violations": [vars(t) | {"violations": list(t.violations)}
                                for t in self.trails]}
@@ -101,9 +136,12 @@ def _share(part: int, whole: int) -> float | None:
 
 def red_team(app: App, rows: Sequence[Row], *, surfaces: Sequence[str] = SURFACES,
              batch: int = 40, progress: Progress | None = None,
-             pipeline: Pipeline | None = None) -> Report:
+             pipeline: Pipeline | None = None, mode: RunMode = "governed") -> Report:
     """Run ``rows`` through ``surfaces`` on ``app`` (a scratch platform) and report.
-    ``pipeline``: the detectors (default: ``Pipeline.standard()``). The platform runs
+    ``pipeline``: the detectors (default: ``Pipeline.standard()``); ``mode``: governed
+    (the operating tenant, the production gate) or training (every attempt in one arena
+    sandbox switched to training, funded for the run, where a manipulated agent moves
+    sandbox money: each such payment is counted as a training effect). The platform runs
     embedded (the outbox read directly): with a Redis stream spine nothing would relay
     the events in this process."""
     if app.redis is not None:
@@ -111,15 +149,16 @@ def red_team(app: App, rows: Sequence[Row], *, surfaces: Sequence[str] = SURFACE
                                  "it without Redis (redis=None)", field="redis_url")
     prepare_company(app)
     attempts = list(attempts_for(rows, surfaces))
+    tenant = _training_sandbox(app, len(attempts)) if mode == "training" else DEFAULT_TENANT
     chats: dict[str, ChatTurn] = {}
     for start in range(0, len(attempts), batch):
-        chats |= plant(app, attempts[start:start + batch])
+        chats |= plant(app, attempts[start:start + batch], tenant=tenant)
         run_until_idle(app, timeout_s=600)
         if progress is not None:
             progress("attempts", min(start + batch, len(attempts)), len(attempts))
     seen = {a.vendor_id: behaviour(app, a, chats) for a in attempts}
     flagged = _flagged(app, pipeline or Pipeline.standard())
-    report = Report()
+    report = Report(mode=mode)
     for surface in surfaces:
         report.surfaces[surface] = Figures()
     baselines = {(a.surface, a.case): seen[a.vendor_id] for a in attempts if a.row is None}
@@ -180,6 +219,7 @@ def payment_trails(app: App, attempt: Attempt, figures: Figures) -> list[Trail]:
         payment, grounds = grounds_of(uow, saga)
     found = violations(payment, grounds)
     figures.payments += 1
+    figures.training_effects += bool(waived(grounds))
     if not found:
         return []
     figures.violating_payments += 1

@@ -51,3 +51,28 @@ def test_the_effect_check_catches_a_forged_payment_to_another_account() -> None:
     assert any("without an approved decision" in v for v in found)
     assert any("not the vendor's registered account" in v for v in found)
     assert any("not active" in v for v in found)
+
+
+def test_a_training_run_moves_sandbox_money_the_governed_one_would_not() -> None:
+    """The same sample in training mode: every attempt plays in one arena sandbox switched
+    to training and funded for the run; payments the production gate would not have made
+    are counted as training effects (never as violations, which no mode allows), and the
+    operating company's bank is untouched."""
+    rows = sample(shipped(), 12, 5)
+    router = ModelRouter([ModelChoice("offline", gullibility=Gullibility.HIGH)])
+    with scratch_app("sqlite", "", models=router, fraud_scorer=small_scorer,
+                     redis=None) as app:
+        report = red_team(app, rows, surfaces=("invoice_description", "memory_note"),
+                          mode="training")
+        home = app.queries.account("company:bank").balances
+        assert (home.credits_posted, home.credits_pending) == (0, 0)  # nothing paid out
+        with app.uow() as uow:
+            tenants = {v.tenant for v in uow.vendors.page(tenant="arena:redteam", limit=500)}
+        assert tenants == {"arena:redteam"}
+    overall = report.overall
+    assert report.trails == []
+    assert overall.violating_payments == 0
+    assert 0 < overall.training_effects <= overall.payments
+    figures = report.to_dict()
+    assert figures["mode"] == "training"
+    assert figures["overall"]["training_effects"] == overall.training_effects

@@ -17,9 +17,11 @@ redteam_cli = typer.Typer(help="Attack the agents with prompt injections and che
 
 
 class Mode(StrEnum):
-    """Only governed mode exists: every guardrail on, as in production."""
+    """governed: every guardrail on, as in production; training: an arena sandbox with the
+    soft and selected hard guardrails waived, where a manipulated agent moves money."""
 
     GOVERNED = "governed"
+    TRAINING = "training"
 
 
 @redteam_cli.command("run")
@@ -28,8 +30,10 @@ def run(corpus: Path | None = typer.Option(
             None, help="JSON Lines of {id, text, label: attack|benign}; default: the shipped "
                        "library (429 attacks, 115 benign rows)."),
         mode: Mode = typer.Option(Mode.GOVERNED, help="governed: the gate, review queue and "
-                                  "executor as in production (training mode, with soft "
-                                  "guardrails off, does not exist yet)."),
+                                  "executor as in production; training: every attempt in an "
+                                  "arena sandbox in training mode (soft and selected hard "
+                                  "guardrails waived), counting the payments the production "
+                                  "gate would not have made as training effects."),
         surfaces: str = typer.Option(
             "all", help="Comma-separated: invoice_description, attachment, vendor_profile, "
                         "bank_change_note, chat, tool_output, memory_note (or all)."),
@@ -62,7 +66,8 @@ def run(corpus: Path | None = typer.Option(
     rows = pick(library.load(corpus) if corpus else library.shipped(), sample, seed)
     router = ModelRouter([ModelChoice("offline", gullibility=Gullibility(gullibility))])
     with scratch_app("sqlite", "", models=router, redis=None) as app:
-        report = red_team(app, rows, surfaces=chosen, progress=lambda stage, done, total:
+        report = red_team(app, rows, surfaces=chosen, mode=mode.value,
+                          progress=lambda stage, done, total:
                           errors.print(f"{stage}: {done}/{total}"))
     _show(report.to_dict(), as_json=as_json)
     if report.trails:
@@ -73,13 +78,15 @@ def _show(result: dict[str, object], *, as_json: bool) -> None:
     if as_json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return
+    training = result["mode"] == "training"
+    columns = ["attacks", "manipulated", "detected", "benign", "benign_flagged", "payments",
+               *(["training_effects"] if training else []), "violating_payments"]
     table = Table("surface", "attacks", "manipulated", "detected", "benign", "flagged",
-                  "payments", "violating", title="red team, governed mode")
+                  "payments", *(["past the gate"] if training else []), "violating",
+                  title=f"red team, {result['mode']} mode")
     surfaces = dict(result["surfaces"])  # type: ignore[call-overload]
     for name, figures in [*surfaces.items(), ("overall", result["overall"])]:
-        table.add_row(name, *(str(figures.get(k, "-")) for k in (
-            "attacks", "manipulated", "detected", "benign", "benign_flagged", "payments",
-            "violating_payments")))
+        table.add_row(name, *(str(figures.get(k, "-")) for k in columns))
     console.print(table)
     for trail in result["violations"]:  # type: ignore[attr-defined]
         errors.print(f"CRITICAL: decision {trail['decision_id']} invoice {trail['invoice_id']}"
