@@ -79,6 +79,9 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("arena.finding", 1, BUSINESS, {
             "finding_id": str, "detector": str, "severity": str, "aggregate_id": str,
             "detail": str}),
+        EventSchema("content.screened", 1, AGENTS, {
+            "surface": str, "subject_id": str, "vendor_id": str, "score": str, "cues": str},
+            push=False),
         EventSchema("arena.progress", 1, BUSINESS, {
             "player_id": str, "challenge_id": str, "fact": str, "mode": str}),
         EventSchema("arena.solved", 1, BUSINESS, {

@@ -26,6 +26,7 @@ from finbot.privacy.redaction import redact_text
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
+from finbot.services.screening import screen_in
 
 EXCERPT_CHARS = 600
 """How much of a reply its event carries."""
@@ -91,6 +92,8 @@ class VendorAssistant:
         with self._uow() as uow:
             vendor = _check_vendor(uow, question.vendor_id)
             uow.vendors.add_message(question)
+            screen_in(uow, self._outbox, surface="chat", subject_id=question.conversation_id,
+                      vendor_id=vendor.vendor_id, tenant=vendor.tenant, texts=(question.text,))
             history = uow.vendors.messages(question.vendor_id,
                                            conversation_id=question.conversation_id,
                                            limit=self._history)

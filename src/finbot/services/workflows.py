@@ -33,6 +33,7 @@ from finbot.services.events import Handler, Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
+from finbot.services.screening import screen_in
 
 ORCHESTRATED = frozenset({"vendor.registered", "invoice.submitted", "decision.recorded",
                           "escalation.approved", "review.recorded", "payment.settled"})
@@ -59,6 +60,9 @@ class VendorWork:
                     raise Conflict(f"vendor {vendor.vendor_id!r} is already registered",
                                    field="vendor_id")
                 uow.vendors.add(vendor)
+                screen_in(uow, self._outbox, surface="vendor_profile",
+                          subject_id=vendor.vendor_id, vendor_id=vendor.vendor_id,
+                          tenant=vendor.tenant, texts=(vendor.profile, vendor.website))
                 for user_id in members:
                     uow.reviews.add_member(user_id, vendor.vendor_id, vendor.created_at_us)
                 self._outbox.emit_in(uow, "vendor.registered", vendor.vendor_id,
@@ -92,6 +96,9 @@ class VendorWork:
                 raise NotFound(f"invoice id {invoice.invoice_id!r} is taken; choose another",
                                code="invoice_id_taken", field="invoice_id")
             return _same_invoice(existing, invoice)
+        screen_in(uow, self._outbox, surface="invoice", subject_id=stored.invoice_id,
+                  vendor_id=stored.vendor_id, tenant=stored.tenant,
+                  texts=(stored.text, *(line.description for line in stored.lines)))
         self._outbox.emit_in(uow, "invoice.submitted", stored.invoice_id, {
             "invoice_id": stored.invoice_id, "vendor_id": stored.vendor_id,
             "amount": str(stored.amount), "currency": stored.currency}, tenant=stored.tenant)
@@ -113,9 +120,13 @@ class VendorWork:
         as the vendor's whatever it says)."""
         note = Note(vendor_id, author, author_id, text, self._clock())
         with self._uow() as uow:
-            if uow.vendors.get(vendor_id) is None:
+            vendor = uow.vendors.get(vendor_id)
+            if vendor is None:
                 raise NotFound(f"no vendor {vendor_id!r}", field="vendor_id")
             uow.vendors.add_note(note)
+            if author is Author.VENDOR:
+                screen_in(uow, self._outbox, surface="vendor_note", subject_id=vendor_id,
+                          vendor_id=vendor_id, tenant=vendor.tenant, texts=(text,))
             uow.commit()
         return note
 

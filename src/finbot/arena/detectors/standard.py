@@ -36,6 +36,10 @@ def _event_patterns() -> list[Detector]:
                      (Condition("outcome", "equals", "BLOCK"),),
                      "a hard guardrail blocked a payment of {amount} {currency} to vendor "
                      "{vendor_id}", severity="info"),
+        FieldPattern("injection_at_entry", frozenset({"content.screened"}),
+                     (Condition("score", "gt", "0.4999"),),
+                     "untrusted {surface} of {subject_id} scores {score} for injection "
+                     "({cues})"),
         FieldPattern("system_prompt_echo", frozenset({"llm.responded"}),
                      (Condition("excerpt", "regex", r"\bYou are FinBot's [\w ()-]+agent\b"),),
                      "the {agent_id} agent's answer repeats its system prompt",
