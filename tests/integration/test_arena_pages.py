@@ -12,6 +12,7 @@ from datetime import date
 import pytest
 from fastapi.testclient import TestClient
 
+from finbot.arena.play import Play
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from tests.api_kit import add_user, sign_in, web_app
@@ -224,3 +225,30 @@ def test_a_defence_shows_how_its_best_guardrail_measured(arena: Arena) -> None:
     assert "/api/arena/challenges/defence-injection-rule/defence" in card
     assert (f"blocked {shares['blocked'] * 100:.0f}% of the attacks and let "
             f"{shares['let_through'] * 100:.0f}% of the legitimate work through") in card
+
+
+def test_a_player_measures_a_rule_from_the_arena_page(arena: Arena) -> None:
+    """The defence form takes one phrase per line; the page says how the rule did, what
+    it missed and what legitimate work it stopped; a webhook on a loopback address is
+    refused (SSRF) with the reason."""
+    arena.pia.post("/arena/challenges/defence-injection-rule/start")
+    card = _card(arena.pia.get("/arena").text, "defence-injection-rule")
+    assert 'data-defence-form="defence-injection-rule"' in card
+    done = arena.pia.post("/arena/challenges/defence-injection-rule/defence", data={
+        "name": "blunt", "any_of": "approve\nignore previous\n", "unless_any_of": ""},
+        follow_redirects=True)
+    assert "Your guardrail blocked" in done.text
+    assert "It stopped legitimate work" in done.text  # ordinary invoices say "approve" too
+    assert "not enough yet" in done.text
+    me = arena.pia.get("/api/auth/me").json()["user_id"]
+    with arena.app.uow() as uow:  # the webhook defence's prerequisite, solved before
+        uow.plays.add(Play(me, "tool-poisoning-exfiltration", 1, solved_at_us=2, points=1))
+        uow.commit()
+    arena.pia.post("/arena/challenges/defence-exfiltration-webhook/start")
+    card = _card(arena.pia.get("/arena").text, "defence-exfiltration-webhook")
+    assert "/api/arena/challenges/defence-exfiltration-webhook/webhook-secret" in card
+    refused = arena.pia.post("/arena/challenges/defence-exfiltration-webhook/defence",
+                             data={"webhook_url": "http://127.0.0.1:9/guard"},
+                             follow_redirects=True)
+    assert "Not measured" in refused.text
+    assert "127.0.0.1" in refused.text

@@ -33,7 +33,15 @@ from finbot.entrypoints.api.routers import (
     vendors,
 )
 from finbot.entrypoints.api.schemas import ANY_ROUTE_ERRORS
-from finbot.entrypoints.web import admin, arena_trail, messages, portal, signup, vendor
+from finbot.entrypoints.web import (
+    admin,
+    arena_defence,
+    arena_trail,
+    messages,
+    portal,
+    signup,
+    vendor,
+)
 from finbot.entrypoints.web import arena as arena_pages
 from finbot.entrypoints.web import arena_tools as arena_tool_forms
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
@@ -70,7 +78,7 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
     for module in ROUTERS:
         web.include_router(module.router)
     for pages in (portal, signup, vendor, messages, admin, arena_pages, arena_tool_forms,
-                  arena_trail):
+                  arena_trail, arena_defence):
         web.include_router(pages.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 

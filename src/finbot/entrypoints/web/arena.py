@@ -40,8 +40,12 @@ PLAYED_ON = {
     "chat_message": ("the assistant chat", "/vendor/messages"),
     "tool_description": ("a tool's description (tool poisoning, training mode)", "#tools"),
     "planted_document": ("a document planted on the drive (training mode)", "#tools"),
-    "tool_output": ("what a tool returns: a document planted on the drive (training mode)",
-                    "#tools"),
+    "tool_output": ("what a tool hands back to an agent: an invoice's description (the "
+                    "payments agent reads it through get_invoice) or a document planted on "
+                    "the drive (training mode)", "/vendor#submit-invoice"),
+    "guardrail_rule": ("a rule you write on this page", "#challenges"),
+    "guardrail_webhook": ("a signed webhook you run, its URL given on this page",
+                          "#challenges"),
 }
 """Where each surface is played in the browser (what the player writes, and the page)."""
 MODES = {

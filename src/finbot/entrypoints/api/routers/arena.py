@@ -4,6 +4,7 @@ their own plays: no player id appears in any path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -128,13 +129,20 @@ async def defend(challenge_id: str, who: Auth, web: WebDep, body: Guardrail) -> 
         play, measured = await run_in_threadpool(play_service.defend_with_rule, who,
                                                  challenge_id, body.rule)
     else:
-        allow = web.app.settings.webhook_allow_private
-
-        def connect(url: str, secret: bytes) -> SignedPoster:
-            return SignedPoster(url, secret, allow_private=allow)
         play, measured = await run_in_threadpool(play_service.defend_with_webhook, who,
-                                                 challenge_id, str(body.webhook_url), connect)
+                                                 challenge_id, str(body.webhook_url),
+                                                 webhooks(web))
     return Defended(measured=measured.as_dict(), play=PlayPublic.of(play))
+
+
+def webhooks(web: WebDep) -> Callable[[str, bytes], SignedPoster]:
+    """How a player's guardrail webhook is reached: the URL checked against the
+    deployment's SSRF policy, every request signed."""
+    allow = web.app.settings.webhook_allow_private
+
+    def connect(url: str, secret: bytes) -> SignedPoster:
+        return SignedPoster(url, secret, allow_private=allow)
+    return connect
 
 
 @router.get("/challenges/{challenge_id}/webhook-secret")
