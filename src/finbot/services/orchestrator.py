@@ -137,7 +137,7 @@ class StepRunner:
         agent = self._agents[step.step]
         reads = remembered(self._tools)  # the gate's facts and the tools share one read
         policy = reads.policy.current()
-        facts, snapshot = self._facts(step, reads)
+        facts, snapshot = self.facts(step, reads)
         model = self._models.model_for(agent.spec.agent_id)
         own, extra = agent.tools(reads), self._arena(agent.spec.agent_id, step)
         proposer = ModelAgent(agent.spec, model, lambda task: [*own(task), *extra],
@@ -176,8 +176,11 @@ class StepRunner:
             raise NotFound(f"no invoice {step.subject_id!r}", field="invoice_id")
         return invoice.vendor_id, invoice.status.value
 
-    def _facts(self, step: Step, reads: AgentTools) -> tuple[PaymentFacts, dict[str, Any]]:
-        now = self._clock()
+    def facts(self, step: Step, reads: AgentTools, *,
+              as_of_us: int | None = None) -> tuple[PaymentFacts, dict[str, Any]]:
+        """The gate's facts and the agent's input snapshot for ``step``, as of now or, for
+        a replay, as of the decision's own ``as_of_us``."""
+        now = self._clock() if as_of_us is None else as_of_us
         if step.kind == "onboarding":
             vendor = _vendor(reads, step.subject_id)
             return onboarding_facts(vendor, now), {

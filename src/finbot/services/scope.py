@@ -342,10 +342,9 @@ class Scope:
             trails = [Trail(record, uow.reviews.reviews_of(record.record_id),
                             uow.reviews.get(record.record_id))
                       for record in _decision_records(uow, [s.decision_id for s in steps])]
-            payments = [(saga, uow.sagas.steps(saga.id)) for saga in
-                        _sagas_of(uow, [t.record.record_id for t in trails])]
+            payments, transfers = decision_money(uow, trails)
             ledger = self._reads_ledger()
-            transfers = _transfers_of(uow, trails, payments) if ledger else []
+            transfers = transfers if ledger else []
         return InvoiceTrail(invoice, trails, payments, transfers,
                             self._account_codes() if ledger else {}, ledger)
 
@@ -499,6 +498,15 @@ def _needed(part: _Part | None, name: str) -> _Part:
 def _decision_records(uow: UnitOfWork, decision_ids: list[str]) -> list[AuditRecord]:
     records = [uow.audit.by_id(decision_id) for decision_id in decision_ids]
     return [r for r in records if r is not None and r.kind == "decision"]
+
+
+def decision_money(uow: UnitOfWork, trails: list[Trail]) -> tuple[
+        list[tuple[Saga, list[SagaStep]]], list[Transfer]]:
+    """What these decisions did with money: each payment saga with its steps, and the
+    ledger transfers the executor wrote for them (an invoice trail, a decision report)."""
+    payments = [(saga, uow.sagas.steps(saga.id)) for saga in
+                _sagas_of(uow, [t.record.record_id for t in trails])]
+    return payments, _transfers_of(uow, trails, payments)
 
 
 def _sagas_of(uow: UnitOfWork, decision_ids: list[str]) -> list[Saga]:

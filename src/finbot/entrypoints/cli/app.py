@@ -18,6 +18,7 @@ from finbot.entrypoints.cli.breaker import breaker_cli
 from finbot.entrypoints.cli.chat import chat
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
+from finbot.entrypoints.cli.explain import explain, replay
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.payments import payments_cli
@@ -49,6 +50,8 @@ cli.add_typer(redteam_cli, name="redteam")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
 cli.command("chat")(chat)
+cli.command("explain")(explain)
+cli.command("replay")(replay)
 
 
 @cli.command()
