@@ -258,6 +258,15 @@ def test_the_models_page_lists_the_fraud_versions_and_each_card(office: Office) 
     assert office.aude.get("/admin/models/fraud-000000000000").status_code == 404
 
 
+def test_the_models_page_links_every_agent_versions_card(office: Office) -> None:
+    page = _ok(office.aude, "/admin/models")
+    assert 'href="/admin/models/agents/payments-2"' in page
+    card = _ok(office.aude, "/admin/models/agents/payments-2")
+    assert "Agent card: payments payments/2" in card
+    assert "`plan_payment`" in card
+    assert office.aude.get("/admin/models/agents/nobody-0").status_code == 404
+
+
 # -- the dashboard's charts -------------------------------------------------------------
 
 def test_the_dashboard_charts_outcomes_and_stage_latency_with_the_numbers_in_tables(

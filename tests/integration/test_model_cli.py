@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from finbot.agents import fraud
 from finbot.entrypoints.cli.app import cli
 
 runner = CliRunner()
@@ -61,3 +62,29 @@ def test_an_unknown_version_is_a_clear_error(data_dir: Path) -> None:
     result = runner.invoke(cli, ["model", "card", "fraud-000000000000"])
     assert result.exit_code == 2
     assert "model_unknown" in result.output
+
+
+def test_every_agent_version_has_a_card_kept_with_the_registry(data_dir: Path) -> None:
+    """The cards are written from the specs and tools that run: each names the prompt's
+    digest every decision records, the tools, the checks an approval rests on and the full
+    prompt; printing one keeps it under models/agents/ by version and prompt digest."""
+    listed = runner.invoke(cli, ["model", "agent-card"])
+    assert listed.exit_code == 0, listed.output
+    keys = listed.stdout.split()
+    assert {"onboarding-1", "invoice-2", "fraud-3", "payments-2",
+            "communication-1-assistant"} <= set(keys)
+    assert len({k.split("-")[0] for k in keys}) == 5  # the five agents
+    shown = runner.invoke(cli, ["model", "agent-card", "fraud-3"])
+    assert shown.exit_code == 0, shown.output
+    assert fraud.SPEC.prompt_hash in shown.stdout
+    assert "`fraud_assessment`" in shown.stdout
+    assert "Checks the agent must have run: `fraud_assessment`" in shown.stdout
+    assert fraud.PROMPT.strip().splitlines()[-1] in shown.stdout
+    kept = data_dir / "models" / "agents" / "fraud" / f"fraud_3-{fraud.SPEC.prompt_hash[:12]}.md"
+    assert kept.read_text(encoding="utf-8") in shown.stdout
+    unknown = runner.invoke(cli, ["model", "agent-card", "fraud-99"])
+    assert unknown.exit_code == 2  # FinBot's errors: one line, status 2
+    assert "known:" in unknown.output
+    every = runner.invoke(cli, ["model", "agent-card", "--all"])
+    assert every.exit_code == 0
+    assert every.stdout.count("# Agent card:") == len(keys)

@@ -145,6 +145,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/vendors/{vendor_id}"): STAFF,
     ("GET", "/admin/models"): STAFF,
     ("GET", "/admin/models/{model_version}"): STAFF,
+    ("GET", "/admin/models/agents/{key}"): STAFF,
 }
 """Who of the home tenant may call each route on the home tenant's vendor v-alpha (ann
 works for v-alpha, bob for v-beta, pia plays the arena). Nobody of tenant globex may."""
@@ -219,7 +220,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
     ids = {"vendor_id": "v-alpha", "invoice_id": "inv-alpha",
            "decision_id": world.decision_id, "code": "company:bank", "version": "v1",
            "agent_id": "invoice-agent", "model_version": stored_fraud_model(world.app),
-           "challenge_id": "urgency-approval", "tool": "send_mail"}
+           "challenge_id": "urgency-approval", "tool": "send_mail", "key": "invoice-2"}
     url = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/vendors"): {"legal_name": "Newco LLC", "country": "US"},

@@ -3,8 +3,9 @@ admin co-pilot.
 
 The vendor assistant answers only from the vendor's own data: its tools are bound to the
 signed-in vendor and take no vendor id, so no wording of a question reaches another
-vendor's records. The admin co-pilot reads across vendors and is built only for admins.
-Neither can change anything; a chat reply is text.
+vendor's records (except in an arena sandbox in training mode, whose assistant is handed
+``colleague_tools`` on purpose). The admin co-pilot reads across vendors and is built only
+for admins. Neither can change anything; a chat reply is text.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+from pydantic import BaseModel, Field
+
 from finbot.agents.ports import AgentTools
-from finbot.agents.runner import ChatTurn, Tool, chat, chat_reply
+from finbot.agents.runner import AgentSpec, ChatTurn, Tool, chat, chat_reply
 from finbot.agents.tooling import invoice_facts, masked, same_id, tool
 from finbot.domain.errors import Forbidden, NotFound
 from finbot.domain.vendors import Vendor
@@ -42,15 +45,32 @@ cannot change anything.
 Viewer = Literal["vendor", "admin"]
 
 
+class Reply(BaseModel):
+    """What the communication agent writes: plain words for a person, never a decision."""
+
+    text: str = Field(description="The words the vendor or administrator reads")
+
+
+SPECS = (AgentSpec("communication", f"{VERSION}/notify", NOTIFY_PROMPT, Reply),
+         AgentSpec("communication", f"{VERSION}/assistant", ASSISTANT_PROMPT, Reply),
+         AgentSpec("communication", f"{VERSION}/copilot", COPILOT_PROMPT, Reply))
+"""The communication agent's three uses, each with its own prompt (for their cards)."""
+
+
+def status_tool(tools: AgentTools, vendor_id: str, subject: str, outcome: str) -> Tool:
+    """Where the vendor's invoice or onboarding ``subject`` stands (it ended ``outcome``)."""
+    return tool("workflow_status", "Where the vendor's invoice or onboarding stands.",
+                lambda a: _status(tools, vendor_id, same_id(a, "subject_id", subject,
+                                                            what="subject"), outcome),
+                subject_id="The invoice id, or the vendor id for onboarding")
+
+
 def notification(model: Model, tools: AgentTools, *, vendor_id: str, subject: str,
                  outcome: str, extra: Sequence[Tool] = ()) -> ChatTurn:
     """The notification text for the vendor about ``subject`` (an invoice or onboarding)
     which ended as ``outcome``; ``extra`` are tools the caller adds (in an arena sandbox,
     the tool servers' drive and mail)."""
-    status = tool("workflow_status", "Where the vendor's invoice or onboarding stands.",
-                  lambda a: _status(tools, vendor_id, same_id(a, "subject_id", subject,
-                                                              what="subject"), outcome),
-                  subject_id="The invoice id, or the vendor id for onboarding")
+    status = status_tool(tools, vendor_id, subject, outcome)
     ask = user(json.dumps({"task": "notify the vendor", "subject_id": subject,
                            "outcome": outcome}))
     return chat_reply(NOTIFY_PROMPT, model, [status, *extra], [ask])

@@ -400,6 +400,14 @@ class Scope:
         self._home_staff(P.DECISIONS_READ)
         return _needed(self._models, "the model catalogue").agents()
 
+    def agent_cards(self) -> list[str]:
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._models, "the model catalogue").agent_cards()
+
+    def agent_card(self, key: str) -> str:
+        self._home_staff(P.DECISIONS_READ)
+        return _needed(self._models, "the model catalogue").agent_card(key)
+
     def _reads_ledger(self) -> bool:
         return self.principal.can(P.LEDGER_READ) and self.principal.tenant == self._home
 

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from finbot.entrypoints.api.errors import RateLimited
 from finbot.services.assistant import VendorAssistant
 from finbot.services.auth import Session
 from finbot.services.idempotency import StoredResponse
-from finbot.services.models import ModelCatalogue
+from finbot.services.models import ModelCatalogue, card_sources
 from finbot.services.scope import Scope
 from finbot.services.velocity import MoneyVelocity
 
@@ -77,6 +78,15 @@ class Web:
                                      salt="finbot-session"),
                    MoneyVelocity(app.uow, app.outbox, threshold=settings.money_burst,
                                  storage_uri=uri))
+
+    @cached_property
+    def catalogue(self) -> ModelCatalogue:
+        """The fraud registry and the agents' models and cards (built once: plain objects,
+        no reads)."""
+        deciding = deciding_agents(self.app.fraud_scorer)
+        return ModelCatalogue(self.app.settings.models_dir, self.app.models,
+                              [agent.spec for agent in deciding.values()],
+                              cards=card_sources(deciding, self.app.agent_tools))
 
     @property
     def secure_cookies(self) -> bool:
@@ -177,13 +187,7 @@ async def scope(who: Auth, web: WebDep) -> Scope:  # async: builds objects, no I
                  assistant=VendorAssistant(app.uow, app.models, app.agent_tools,
                                            outbox=app.outbox),
                  home_tenant=app.settings.home_tenant, audit=app.audit,
-                 models=_catalogue(app))
-
-
-def _catalogue(app: App) -> ModelCatalogue:
-    """The fraud registry and the deciding agents' models (plain objects, no reads)."""
-    specs = [agent.spec for agent in deciding_agents(app.fraud_scorer).values()]
-    return ModelCatalogue(app.settings.models_dir, app.models, specs)
+                 models=web.catalogue)
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]

@@ -11,7 +11,7 @@ import typer
 from finbot.config import Settings
 from finbot.entrypoints.cli.common import console, reports_errors
 
-model_cli = typer.Typer(help="The fraud model: train, evaluate, model cards.",
+model_cli = typer.Typer(help="The fraud model (train, evaluate, cards) and the agents' cards.",
                         no_args_is_help=True)
 
 _VENDORS = typer.Option(300, min=10, max=100_000, help="Synthetic vendors.")
@@ -84,6 +84,36 @@ def card_command(version: str = typer.Argument(None, help="Default: the latest."
 
     registry = ModelRegistry(Settings().models_dir)
     print(registry.card(version or registry.latest().version))
+
+
+@model_cli.command("agent-card")
+@reports_errors
+def agent_card_command(
+        key: str = typer.Argument(None, help="An agent version with - for /, e.g. invoice-2; "
+                                             "default: list the agents' cards."),
+        every: bool = typer.Option(False, "--all", help="Print (and keep) every card.")
+) -> None:
+    """An agent version's card (Markdown): purpose, output, tools, the checks an approval
+    must rest on, what the gate does, known limitations and the full prompt; kept with the
+    model registry under agents/<agent>/ by version and prompt digest."""
+    from finbot.bootstrap import bootstrap, deciding_agents
+    from finbot.services.models import ModelCatalogue, card_sources
+
+    app = bootstrap(run_migrations=False)
+    try:
+        deciding = deciding_agents(app.fraud_scorer)
+        catalogue = ModelCatalogue(app.settings.models_dir, app.models,
+                                   [a.spec for a in deciding.values()],
+                                   cards=card_sources(deciding, app.agent_tools))
+        keys = catalogue.agent_cards() if every else [key] if key else []
+        if not keys:
+            for known in catalogue.agent_cards():
+                console.print(known)
+            return
+        for chosen in keys:
+            print(catalogue.agent_card(chosen))
+    finally:
+        app.close()
 
 
 @model_cli.command("list")
