@@ -44,6 +44,8 @@ from finbot.services.arena_watch import WATCHED, watch
 from finbot.services.audit import AuditLog
 from finbot.services.auth import AuthService
 from finbot.services.breakers import BreakerService
+from finbot.services.challengers import ChallengerService
+from finbot.services.contest import Contest
 from finbot.services.decisions import DecisionService
 from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
 from finbot.services.idempotency import IdempotencyService
@@ -86,6 +88,7 @@ class App:
     fraud_scorer: Callable[[], Scorer]
     auth: AuthService
     arena_play: ArenaPlay
+    challengers: ChallengerService
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -186,10 +189,12 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["models"] = overrides.pop("models", None) or model_router(settings)
     parts["fraud_scorer"] = overrides.pop("fraud_scorer", None) or fraud_scorer(settings)
     parts["vendor_work"] = VendorWork(uow, outbox=parts["outbox"])
+    parts["challengers"], contest = challenger_parts(settings, parts)
     parts["steps"] = StepRunner(uow, parts["decisions"], parts["policies"], parts["models"],
                                 parts["agent_tools"],
                                 deciding_agents(parts["fraud_scorer"]),
-                                outbox=parts["outbox"], arena=ArenaToolbox(
+                                outbox=parts["outbox"], contest=contest,
+                                arena=ArenaToolbox(
                                     uow, ArenaTools(uow, parts["outbox"])).for_step)
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
@@ -248,3 +253,39 @@ def _choice(models: ModelSettings, settings: Settings) -> ModelChoice:
         models.provider, models.model, models.base_url, models.key(), models.timeout_s,
         models.max_retries, Gullibility(models.gullibility or settings.llm_gullibility),
         Price(models.input_usd_per_million_tokens, models.output_usd_per_million_tokens))
+
+
+def challenger_parts(settings: Settings, parts: dict[str, Any]
+                     ) -> tuple[ChallengerService, Contest]:
+    """The challenger registry and the contest that runs challengers beside each live step
+    (another fraud model version is loaded from the registry, once, when first asked)."""
+    def fraud_versions() -> list[str]:
+        from finbot.fraud.registry import ModelRegistry  # LightGBM, sklearn
+
+        return ModelRegistry(settings.models_dir).versions()
+    known = {agent.spec.agent_id for agent in deciding_agents(parts["fraud_scorer"]).values()}
+    service = ChallengerService(parts["uow"], parts["audit"], agents=known,
+                                models=parts["models"].names, fraud_versions=fraud_versions,
+                                outbox=parts["outbox"])
+    scorers = registry_scorers(settings)
+    contest = Contest(parts["uow"], service, parts["models"], outbox=parts["outbox"],
+                      fraud_tools=lambda version: lambda tools: fraud.fraud_tools(
+                          tools, scorers(version)), clock=now_us)
+    return service, contest
+
+
+def registry_scorers(settings: Settings) -> Callable[[str], Callable[[], Scorer]]:
+    """A scorer per fraud model version in the registry, each loaded once when first used."""
+    loaded: dict[str, Scorer] = {}
+    lock = threading.Lock()
+
+    def scorer_of(version: str) -> Callable[[], Scorer]:
+        def scorer() -> Scorer:
+            from finbot.fraud.registry import ModelRegistry  # LightGBM, sklearn
+
+            with lock:
+                if version not in loaded:
+                    loaded[version] = ModelRegistry(settings.models_dir).load(version)
+                return loaded[version]
+        return scorer
+    return scorer_of

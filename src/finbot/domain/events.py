@@ -63,6 +63,11 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "workflow_id": str, "step": str, "error": str}, push=False),
         EventSchema("breaker.changed", 1, AGENTS, {
             "agent_id": str, "from_state": str, "to_state": str, "reason": str}),
+        EventSchema("challenger.changed", 1, AGENTS, {
+            "challenger_id": str, "agent_id": str, "from_state": str, "to_state": str,
+            "reason": str}),
+        EventSchema("challenger.rolled_back", 1, AGENTS, {
+            "challenger_id": str, "agent_id": str, "to_state": str, "reason": str}),
         EventSchema("llm.requested", 1, AGENTS, {
             "call_id": str, "agent_id": str, "workflow_id": str, "model": str,
             "messages": int, "tools": int, "request_sha256": str, "excerpt": str},

@@ -13,7 +13,7 @@ from typing import Literal
 
 import httpx2
 
-from finbot.domain.errors import ModelUnavailable
+from finbot.domain.errors import ModelUnavailable, NotFound
 from finbot.llm.context import Price
 from finbot.llm.messages import ModelRequest, ModelResponse
 from finbot.llm.model import Model, StreamItem
@@ -88,6 +88,7 @@ class ModelRouter:
                  per_agent: Mapping[str, Sequence[ModelChoice]] | None = None, *,
                  transport: httpx2.BaseTransport | None = None) -> None:
         self._prices: dict[str, Price] = {}
+        self._named: dict[str, Model] = {}
         self._transport = transport
         self._default = self._chain(default)
         self._per_agent = {agent: self._chain(chain)
@@ -95,6 +96,19 @@ class ModelRouter:
 
     def model_for(self, agent_id: str) -> Model:
         return self._per_agent.get(agent_id, self._default)
+
+    def named(self, name: str) -> Model:
+        """The configured model called ``name`` (a challenger's); NotFound naming the
+        known ones."""
+        model = self._named.get(name)
+        if model is None:
+            raise NotFound(f"no model {name!r} among the router's choices; known: "
+                           f"{', '.join(self.names())}", code="model_unknown", field="model")
+        return model
+
+    def names(self) -> list[str]:
+        """Every model name the configured chains hold (fallbacks included)."""
+        return sorted(self._named)
 
     def price_of(self, model: Model) -> Price:
         """What the first model of a chain charges (fallbacks are priced as the first)."""
@@ -104,4 +118,5 @@ class ModelRouter:
         models = [choice.build(transport=self._transport) for choice in choices]
         for choice, model in zip(choices, models, strict=True):
             self._prices.setdefault(model.name, choice.price)
+            self._named.setdefault(model.name, model)
         return models[0] if len(models) == 1 else FallbackModel(models)

@@ -31,9 +31,12 @@ from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
 from finbot.domain.users import sandbox_player
 from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import Step, StepStatus
+from finbot.llm.context import EventSink
+from finbot.llm.model import Model
 from finbot.llm.router import ModelRouter
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
-from finbot.services.decisions import Along, DecisionService
+from finbot.services.contest import Contest, Entrants
+from finbot.services.decisions import Agent, Along, DecisionService
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.policies import PolicyStore
@@ -72,7 +75,8 @@ class StepRunner:
                  agents: Mapping[str, DecidingAgent], *, outbox: Outbox | None = None,
                  max_attempts: int = 5, lease_s: float = 300.0, backoff_s: float = 1.0,
                  clock: Callable[[], int] = now_us,
-                 arena: ArenaTooling = lambda agent_id, step: ()) -> None:
+                 arena: ArenaTooling = lambda agent_id, step: (),
+                 contest: Contest | None = None) -> None:
         self._uow = uow
         self._decisions = decisions
         self._policies = policies
@@ -85,6 +89,7 @@ class StepRunner:
         self._backoff_us = int(backoff_s * 1_000_000)
         self._clock = clock
         self._arena = arena
+        self._contest = contest
 
     def run_due(self, *, limit: int = 50) -> int:
         """Run the steps due now; how many were taken."""
@@ -138,14 +143,24 @@ class StepRunner:
         reads = remembered(self._tools)  # the gate's facts and the tools share one read
         policy = reads.policy.current()
         facts, snapshot = self.facts(step, reads)
-        model = self._models.model_for(agent.spec.agent_id)
-        own, extra = agent.tools(reads), self._arena(agent.spec.agent_id, step)
-        proposer = ModelAgent(agent.spec, model, lambda task: [*own(task), *extra],
-                              policy_version=lambda: policy.version, sink=sink,
+        mode = self._mode(step.tenant)
+
+        def propose(deciding: DecidingAgent, model: Model, events: EventSink | None) -> Agent:
+            own, extra = deciding.tools(reads), self._arena(agent.spec.agent_id, step)
+            return ModelAgent(deciding.spec, model, lambda task: [*own(task), *extra],
+                              policy_version=lambda: policy.version, sink=events,
                               price=self._models.price_of(model), clock=self._clock)
-        self._decisions.decide(step.decision_id, policy=policy, facts=facts, snapshot=snapshot,
-                               agent=proposer, stage=agent.stage, along=along,
-                               mode=self._mode(step.tenant))
+
+        def decide(decision_id: str, deciding: Agent, as_: Mode, then: Along | None) -> object:
+            return self._decisions.decide(decision_id, policy=policy, facts=facts,
+                                          snapshot=snapshot, agent=deciding, stage=agent.stage,
+                                          along=then, mode=as_)
+        if self._contest is not None and mode is Mode.LIVE and (
+                sandbox_player(step.tenant) is None):  # challengers meet live work only
+            self._contest.run(step, agent, Entrants(propose, decide), sink, along)
+        else:
+            model = self._models.model_for(agent.spec.agent_id)
+            decide(step.decision_id, propose(agent, model, sink), mode, along)
 
     def _mode(self, tenant: str) -> Mode:
         """Live, or training for an arena sandbox its player switched to training."""

@@ -551,3 +551,44 @@ arena_sandboxes = Table(
     Column("reset_at", BigInteger),
     CheckConstraint("mode IN ('governed','training')", name="ck_arena_sandbox_mode"),
 )
+
+challengers = Table(
+    "challengers", metadata,
+    Column("challenger_id", String(64), primary_key=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("agent_version", String(64)),
+    Column("prompt", Text),
+    Column("model_name", String(200)),
+    Column("fraud_version", String(64)),
+    Column("canary_share", String(16), nullable=False),
+    Column("min_agreement", String(16), nullable=False),
+    Column("min_count", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("state IN ('shadow','canary','promoted','retired')",
+                    name="ck_challengers_state"),
+    Index("ix_challengers_agent", "agent_id", "state"),
+)
+
+challenger_sign_offs = Table(
+    "challenger_sign_offs", metadata,
+    Column("challenger_id", String(64), primary_key=True),
+    Column("signer", String(200), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    CheckConstraint("role IN ('risk','compliance','engineering')",
+                    name="ck_challenger_sign_offs_role"),
+)
+
+challenger_pairs = Table(
+    "challenger_pairs", metadata,
+    Column("challenger_id", String(64), primary_key=True),
+    Column("step_decision_id", String(200), primary_key=True),
+    Column("champion_decision_id", String(240), nullable=False),
+    Column("challenger_decision_id", String(240), nullable=False),
+    Column("routed", String(16), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Index("ix_challenger_pairs_at", "challenger_id", "at_us"),
+)

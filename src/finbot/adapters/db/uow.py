@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from finbot.adapters.db.arena_repo import SqlArenaRepo
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
+from finbot.adapters.db.challenger_repo import SqlChallengerRepo
 from finbot.adapters.db.finding_repo import SqlFindingRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
@@ -83,6 +84,7 @@ class SqlUnitOfWork:
         self.findings: SqlFindingRepo
         self.sandboxes: SqlSandboxRepo
         self.plays: SqlPlayRepo
+        self.challengers: SqlChallengerRepo
 
     @property
     def connection(self) -> Connection:
@@ -114,6 +116,7 @@ class SqlUnitOfWork:
         self.findings = SqlFindingRepo(conn)
         self.sandboxes = SqlSandboxRepo(conn)
         self.plays = SqlPlayRepo(conn)
+        self.challengers = SqlChallengerRepo(conn)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -224,6 +227,10 @@ class LedgerUnitOfWork:
 
     @property
     def plays(self) -> SqlPlayRepo:
+        raise TypeError("LedgerUnitOfWork offers only the ledger repository")
+
+    @property
+    def challengers(self) -> SqlChallengerRepo:
         raise TypeError("LedgerUnitOfWork offers only the ledger repository")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

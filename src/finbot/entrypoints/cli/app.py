@@ -15,6 +15,7 @@ from finbot.entrypoints.cli.arena import arena_cli
 from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
+from finbot.entrypoints.cli.challenger import challenger_cli
 from finbot.entrypoints.cli.chat import chat
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
@@ -40,6 +41,7 @@ cli.add_typer(audit_cli, name="audit")
 cli.add_typer(policy_cli, name="policy")
 cli.add_typer(review_cli, name="review")
 cli.add_typer(breaker_cli, name="breaker")
+cli.add_typer(challenger_cli, name="challenger")
 cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
