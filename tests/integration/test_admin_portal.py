@@ -282,3 +282,15 @@ def test_the_dashboard_charts_outcomes_and_stage_latency_with_the_numbers_in_tab
     assert "not recorded" in page  # says what the latency does not include
     fragment = _ok(office.aude, "/admin?fragment=true")
     assert "<svg" not in fragment  # live redraws skip the charts' read of the log
+
+
+def test_a_decisions_regulator_report_is_one_click_from_its_page(office: Office) -> None:
+    """The decision page links the report ``finbot explain`` writes: the decision, the
+    ledger entries and the inclusion proof; for staff who may read the decision only."""
+    decision = "invoice:inv-paid:payment"
+    page = _ok(office.aude, f"/admin/decisions/{decision}")
+    assert 'href="/admin/decisions/invoice%3Ainv-paid%3Apayment/explain"' in page
+    report = _ok(office.aude, f"/admin/decisions/{decision}/explain")
+    assert decision in report
+    assert "nclusion" in report  # the Merkle inclusion proof's section
+    assert office.aude.get("/admin/decisions/invoice:nope:payment/explain").status_code == 404

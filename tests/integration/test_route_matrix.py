@@ -146,6 +146,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/models"): STAFF,
     ("GET", "/admin/models/{model_version}"): STAFF,
     ("GET", "/admin/models/agents/{key}"): STAFF,
+    ("GET", "/admin/decisions/{decision_id}/explain"): STAFF,
 }
 """Who of the home tenant may call each route on the home tenant's vendor v-alpha (ann
 works for v-alpha, bob for v-beta, pia plays the arena). Nobody of tenant globex may."""

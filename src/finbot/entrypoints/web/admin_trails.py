@@ -1,16 +1,18 @@
 """Staff pages over the decision log: an invoice's whole trail (decisions, reviews, the
-payment saga and the ledger transfers it wrote), the decision explorer, and the check
-that re-hashes the chain."""
+payment saga and the ledger transfers it wrote), a decision's report for a regulator, the
+decision explorer, and the check that re-hashes the chain."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from finbot.domain.audit import DecisionSearch
 from finbot.domain.decisions import Outcome
 from finbot.domain.errors import InvalidInput
-from finbot.entrypoints.api.deps import Auth, ScopeDep, limited
+from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
+from finbot.entrypoints.decision_report import explainer, render_html
 from finbot.entrypoints.web.formats import instant_us
 from finbot.entrypoints.web.portal import page
 
@@ -23,6 +25,16 @@ AGENTS = ("onboarding", "invoice", "fraud", "payments")
 def invoice_trail(request: Request, invoice_id: str, who: Auth,
                   scope: ScopeDep) -> HTMLResponse:
     return page(request, "admin_invoice.html", who, trail=scope.invoice_trail(invoice_id))
+
+
+@router.get("/admin/decisions/{decision_id}/explain", dependencies=[Depends(limited("upload"))])
+async def explain_page(decision_id: str, scope: ScopeDep, web: WebDep) -> HTMLResponse:
+    """The regulator's report of one decision (``finbot explain``'s HTML) for staff who
+    may read it; it reads the proof against the latest checkpoint and takes none."""
+    scope.decision(decision_id)  # who may read this decision, in which tenant
+    report = await run_in_threadpool(explainer(web.app).explain, decision_id,
+                                     checkpoint=False)
+    return HTMLResponse(render_html(report))
 
 
 @router.get("/admin/decisions", dependencies=[Depends(limited("default"))])
