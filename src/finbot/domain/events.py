@@ -59,6 +59,12 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("payment.settled", 1, BUSINESS, {
             "payment_id": str, "decision_id": str, "state": str, "amount": str,
             "currency": str}),
+        EventSchema("rollback.progressed", 1, BUSINESS, {
+            "case_id": str, "step": str, "decision_id": str, "vendor_id": str,
+            "model_version": str, "detail": str}),
+        EventSchema("rollback.completed", 1, BUSINESS, {
+            "case_id": str, "decision_id": str, "vendor_id": str, "model_version": str,
+            "amount": str, "currency": str, "settled_as": str}),
         EventSchema("workflow.failed", 1, BUSINESS, {
             "workflow_id": str, "step": str, "error": str}, push=False),
         EventSchema("breaker.changed", 1, AGENTS, {

@@ -5,6 +5,7 @@ caller), must be live (or rules-only fallback, or training inside an arena sandb
 own accounts) and either APPROVE or an escalation that
 human reviewers approved in the log, must name the same payee, amount and currency, and the
 amount must still be within the hard single-payment limit the deciding policy recorded.
+A decision that has been rolled back (``finbot rollback``) never executes again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def check_approved(uow: UnitOfWork, saga: Saga) -> None:
     if record is None or record.kind != "decision":
         raise ExecutionRefused(f"decision {saga.decision_id!r} is not in the log",
                                field="decision_id")
+    if rolled_back(uow, saga.decision_id):
+        raise ExecutionRefused(f"decision {saga.decision_id!r} was rolled back",
+                               field="decision_id")
     data = record.data
     if data.get("stage", "payment") != "payment":
         raise ExecutionRefused(f"decision {saga.decision_id!r} is a {data['stage']} check, "
@@ -46,6 +50,11 @@ def check_approved(uow: UnitOfWork, saga: Saga) -> None:
 
 
 _EXECUTING_MODES = frozenset(m.value for m in Mode if m.executes)
+
+
+def rolled_back(uow: UnitOfWork, decision_id: str) -> bool:
+    """Whether a rollback has begun on ``decision_id`` (its first step is in the log)."""
+    return any(r.kind == "rollback" for r in uow.audit.for_decision(decision_id))
 
 
 def _check_sandboxed(saga: Saga, payment: dict[str, object]) -> None:

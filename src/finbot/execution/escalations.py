@@ -19,7 +19,8 @@ read from the decision record in the audit log, never from the event, and the sa
 re-checks the approval there (``check_approved``). The payment id is derived from the
 decision, so a redelivered event matches the saga already started. Decisions that are not
 payments (onboarding, invoice and fraud checks), drills, shadow decisions and anything
-but an APPROVE are not this handler's business and pass untouched.
+but an APPROVE are not this handler's business and pass untouched, and so are decisions
+that were rolled back before their payment started.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from finbot.domain.ledger import (
 )
 from finbot.domain.payments import accrual_id
 from finbot.domain.posting import Group
+from finbot.execution.approval import rolled_back
 from finbot.execution.saga import PaymentExecutor
 from finbot.services.events import Handler
 from finbot.services.ledger import LedgerService
@@ -64,6 +66,8 @@ def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
         decision_id = str(event.payload["decision_id"])
         record = uow.audit.by_id(decision_id)
         if record is None or not _pays(record, event) or uow.sagas.by_decision(decision_id):
+            return
+        if rolled_back(uow, decision_id):
             return
         payment = record.data.get("payment") or {}
         if not payment.get("payee_account"):

@@ -1,7 +1,9 @@
 """The payment-rail port: how the execution service sends money out, whatever the rail.
 
 Every call carries an idempotency key; a rail must return the first outcome for a key it
-has seen, so a retry after a lost answer never pays twice.
+has seen, so a retry after a lost answer never pays twice. Recalling a payment is a
+request, not a right: ACH allows a reversal of an erroneous entry within five banking
+days, SEPA a recall the payee may refuse, a wire usually none. A rail says what it can.
 """
 
 from __future__ import annotations
@@ -37,3 +39,9 @@ class PaymentRail(ABC):
     @abstractmethod
     def status(self, key: str) -> RailResult:
         """What the rail recorded for ``key``: ACCEPTED, REJECTED, NOT_FOUND or UNKNOWN."""
+
+    def recall(self, key: str) -> RailResult:
+        """Ask for the payment under ``key`` back: ACCEPTED when the money came back,
+        REJECTED (with the reason) when it did not or cannot. The same key always gets the
+        same answer. A rail that cannot recall says so, as this default does."""
+        return RailResult(RailOutcome.REJECTED, reason="this rail cannot recall payments")

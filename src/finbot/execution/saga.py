@@ -200,13 +200,29 @@ class PaymentExecutor:
 
     def _send(self, saga: Saga) -> Saga | None:
         if saga.state is S.RESERVED:
-            saga = self._move(saga, S.SENDING, "send", "intent",
-                              {"compensation": COMPENSATIONS[S.SENDING], "key": saga.rail_key})
+            saga = self._intend_send(saga)
+            if saga.state is S.RAIL_FAILED:
+                return saga
         self._checkpoint("send:before")
         answer = self._rail.send(key=saga.rail_key, payee=saga.payee_account,
                                  amount_minor=saga.amount, currency=saga.currency)
         self._checkpoint("send:after")
         return self._record_rail(saga, answer, "send")
+
+    def _intend_send(self, saga: Saga) -> Saga:
+        """Record the intent to send, re-checking the approval in the same transaction: a
+        decision rolled back while its payment was reserved is voided, never sent."""
+        with self._uow() as uow:
+            refused = _refusal(uow, saga, check_approved)
+            if refused is None:
+                moved = self._transition(uow, saga, S.SENDING, "send", "intent", {
+                    "compensation": COMPENSATIONS[S.SENDING], "key": saga.rail_key})
+            else:
+                moved = self._transition(uow, saga, S.RAIL_FAILED, "send", "refused", {
+                    "reason": refused, "compensation": COMPENSATIONS[S.RAIL_FAILED]},
+                    error=refused)
+            uow.commit()
+        return moved
 
     def _ask_rail(self, saga: Saga) -> Saga | None:
         for attempt in range(self._status_checks):

@@ -2,7 +2,9 @@
 
 Its memory of payments lives in the ``rail_sim_payments`` table, committed before it
 answers, so it behaves like a real bank across crashes of FinBot: a key it has seen
-always gets its first outcome, and a payment is never made twice.
+always gets its first outcome, and a payment is never made twice. It recalls an accepted
+payment within ``recall_window_s`` of making it (ACH-like: five days by default; zero
+means it cannot recall), remembering the answer under ``recall:<key>``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class RailBehaviour:
     timeout_rate: float = 0.0
     unknown_rate: float = 0.0
     seed: int | None = None
+    recall_window_s: float = 5 * 24 * 3600
 
 
 class SimulatedRail(PaymentRail):
@@ -67,6 +70,26 @@ class SimulatedRail(PaymentRail):
             return RailResult(RailOutcome.NOT_FOUND)
         return self._replay(known, int(str(known["amount"])), str(known["currency"]))
 
+    def recall(self, key: str) -> RailResult:
+        self._wait()
+        recall_key = f"recall:{key}"
+        known = self._recorded(recall_key)
+        if known is not None:
+            return self._replay(known, int(str(known["amount"])), str(known["currency"]))
+        paid = self._recorded(key)
+        if paid is None or paid["outcome"] != RailOutcome.ACCEPTED:
+            return RailResult(RailOutcome.REJECTED, reason="the rail made no such payment")
+        in_window = now_us() - int(paid["created_at"]) <= self.behaviour.recall_window_s * 1e6
+        outcome = RailOutcome.ACCEPTED if in_window else RailOutcome.REJECTED
+        reason = None if in_window else "the recall window has passed"
+        return self._record(recall_key, str(paid["payee"]), int(paid["amount"]),
+                            str(paid["currency"]), outcome, reason=reason)
+
+    def recalled(self, key: str) -> bool:
+        """Whether the payment under ``key`` was recalled; used by tests and audits."""
+        known = self._recorded(f"recall:{key}")
+        return known is not None and known["outcome"] == RailOutcome.ACCEPTED
+
     def payments_for(self, key: str) -> int:
         """How many times the rail paid for ``key`` (0 or 1); used by tests and audits."""
         known = self._recorded(key)
@@ -82,9 +105,10 @@ class SimulatedRail(PaymentRail):
         return dict(row) if row else None
 
     def _record(self, key: str, payee: str, amount: int, currency: str,
-                outcome: RailOutcome) -> RailResult:
+                outcome: RailOutcome, *, reason: str | None = None) -> RailResult:
         reference = f"rail-{uuid.uuid4().hex[:16]}"
-        reason = "payee account closed" if outcome is RailOutcome.REJECTED else None
+        if outcome is RailOutcome.REJECTED and reason is None:
+            reason = "payee account closed"
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(payments).values(

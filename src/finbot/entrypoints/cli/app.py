@@ -26,6 +26,7 @@ from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.redteam import redteam_cli
 from finbot.entrypoints.cli.review import review_cli
+from finbot.entrypoints.cli.rollback import rollback
 from finbot.entrypoints.cli.sanctions import sanctions_cli
 from finbot.entrypoints.cli.simulate import simulate
 from finbot.entrypoints.cli.users import users_cli
@@ -52,6 +53,7 @@ cli.add_typer(redteam_cli, name="redteam")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
 cli.command("chat")(chat)
+cli.command("rollback")(rollback)
 cli.command("explain")(explain)
 cli.command("replay")(replay)
 
