@@ -270,7 +270,9 @@ def challenger_parts(settings: Settings, parts: dict[str, Any]
     scorers = registry_scorers(settings)
     contest = Contest(parts["uow"], service, parts["models"], outbox=parts["outbox"],
                       fraud_tools=lambda version: lambda tools: fraud.fraud_tools(
-                          tools, scorers(version)), clock=now_us)
+                          tools, scorers(version)),
+                      rolling_window=settings.challenger_rolling_window,
+                      rolling_min=settings.challenger_rolling_min, clock=now_us)
     return service, contest
 
 

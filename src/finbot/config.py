@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         default=20, ge=1, le=500, description="Database connections a process keeps open; "
         "the web server also runs at most this many requests' blocking work at once, so a "
         "request never waits for (or opens) a connection")
+    challenger_rolling_window: int = Field(
+        default=50, ge=1, le=10_000, description="How many of a canary's latest compared "
+        "steps its rolling agreement is measured over")
+    challenger_rolling_min: int = Field(
+        default=20, ge=1, le=10_000, description="How many compared steps a canary needs "
+        "before a low rolling agreement rolls it back")
     webhook_allow_private: bool = Field(
         default=False, description="Let outbound webhooks (guardrail webhooks) reach "
         "loopback and private addresses: only for a lab whose services run beside FinBot")

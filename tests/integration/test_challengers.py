@@ -221,6 +221,42 @@ def test_a_canary_decides_live_with_its_version_and_is_rolled_back_when_its_brea
         "canary", "shadow", "finbot")
 
 
+def test_a_canary_whose_rolling_agreement_falls_is_rolled_back(settings: Settings) -> None:
+    """A canary that rejects the German vendor's invoices the champion approves: once it
+    has compared enough steps (here 2, over the last 4) its agreement is below its bar and
+    it goes back to shadow by itself, saying why; the next step is the champion's."""
+    tight = Settings(**{**settings.model_dump(), "challenger_rolling_window": 4,
+                        "challenger_rolling_min": 2})
+    app = bootstrap(tight, run_migrations=False, fraud_scorer=small_scorer, models=Router())
+    try:
+        open_company(app)
+        for vendor_id, country in (("v-us-1", "US"), (f"{SLICE}1", "DE")):
+            app.vendor_work.register_vendor(clean_vendor(vendor_id, country=country))
+        run_until_idle(app)
+        with app.uow() as uow:
+            uow.vendors.set_status(f"{SLICE}1", VendorStatus.ACTIVE)
+            uow.commit()
+        _add(app, "ch-de", model_name="scripted:rejects-de")
+        app.challengers.canary("ch-de", "1", by="eng", reason="all of it, for the test")
+        for n, vendor_id in enumerate(("v-us-1", f"{SLICE}1", "v-us-1"), start=10):
+            po = f"PO-{vendor_id}-{n}"
+            app.vendor_work.add_purchase_order(purchase_order(po, vendor_id=vendor_id))
+            app.vendor_work.submit_invoice(clean_invoice(
+                f"inv-{vendor_id}-{n}", vendor_id=vendor_id, number=f"{vendor_id}-{n}",
+                po_number=po))
+            run_until_idle(app)
+        assert app.challengers.get("ch-de").state is ChallengerState.SHADOW
+        after = _record(app, "invoice:inv-v-us-1-12:invoice")
+        assert (after["mode"], after["agent_id"]) == ("live", "invoice")  # the champion's
+        with app.uow() as uow:
+            rolled = [e.payload["reason"] for _, e in uow.outbox.after((-1, -1), limit=100_000)
+                      if e.type == "challenger.rolled_back"]
+        assert len(rolled) == 1
+        assert "rolling agreement" in str(rolled[0])
+    finally:
+        app.close()
+
+
 def test_the_html_report_is_escaped_and_self_contained(company: App) -> None:
     _add(company, "ch-de", model_name="scripted:rejects-de", min_count=6)
     _invoices(company, 1)
