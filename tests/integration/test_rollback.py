@@ -190,6 +190,11 @@ def test_an_interrupted_rollback_completes_when_run_again(
     with app.uow() as uow:
         queued = {i.decision_id for i in uow.reviews.pending(limit=10)}
     assert queued == {"rollback:invoice:inv-1", "rollback:invoice:inv-2"}
+    settled = _balances(app)
+    app.reviews.review("rollback:invoice:inv-1", reviewer_id="r-1", verdict="APPROVE",
+                       rationale="checked the invoice against the purchase order again")
+    kit.run_until_idle(app)
+    assert _balances(app) == settled  # a person's verdict is recorded; nothing pays by itself
 
 
 def test_a_payment_the_rail_cannot_recall_is_owed_back_as_a_recovery(
@@ -268,7 +273,9 @@ def test_the_command_has_help_and_answers_bad_input_clearly(env: None, app: App)
     assert "not a date" in bad_since.output
 
 
-def test_the_command_shows_the_blast_radius_as_json(env: None, app: App) -> None:
+def test_the_command_shows_the_blast_radius_as_json_and_rolls_it_back(
+        env: None, app: App) -> None:
+    app.policies.publish(shipped_policy())
     _decided(app, "dec-1", "40")
     shown = runner.invoke(cli, ["rollback", "--model-version", "test/9", "--since",
                                 "2020-01-01", "--json"])
@@ -277,3 +284,8 @@ def test_the_command_shows_the_blast_radius_as_json(env: None, app: App) -> None
     assert body["executed"] is False
     assert [d["decision_id"] for d in body["decisions"]] == ["dec-1"]
     assert body["totals"] == {"pending": {"count": 1, "amounts": {"USD": "40"}}}
+    executed = runner.invoke(cli, ["rollback", "--model-version", "test/9", "--execute"])
+    assert executed.exit_code == 0, executed.output
+    assert "rolled_back: 1 (40 USD)" in executed.output
+    with app.uow() as uow:
+        assert uow.reviews.get("rollback:dec-1") is not None

@@ -155,14 +155,16 @@ class RollbackService:
     def execute(self, selector: str, *, since_us: int | None = None) -> BlastRadius:
         """Roll back every case not rolled back yet; returns the blast radius after."""
         radius = self.blast_radius(selector, since_us=since_us)
+        policy = self._policies.current()  # the review rules, read before anything changes
         for report in radius.cases:
             if report.standing != "rolled_back":
-                self._roll_back(radius.selector, report.case)
+                rules = policy.limits_for(report.case.anchor.currency).review
+                self._roll_back(radius.selector, report.case, rules)
         return self.blast_radius(selector, since_us=since_us)
 
     # -- one case ---------------------------------------------------------------------
 
-    def _roll_back(self, selector: str, case: Case) -> None:
+    def _roll_back(self, selector: str, case: Case, rules: ReviewRules) -> None:
         self._step(selector, case, "halt", lambda uow: {
             "decisions": [d.decision_id for d in case.tainted]})
         saga = self._finish_payment(case)
@@ -171,7 +173,6 @@ class RollbackService:
         recall = self._recall(case, saga)
         reversed_ = self._step(selector, case, "reverse",
                                lambda uow: self._reverse_in(uow, case, saga, recall))
-        rules = self._policies.current().limits_for(case.anchor.currency).review
         self._step(selector, case, "requeue",
                    lambda uow: self._requeue_in(uow, selector, case, rules))
         self._complete(selector, case, str(reversed_.get("settled_as")))
