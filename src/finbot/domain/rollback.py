@@ -4,14 +4,15 @@ the deterministic ids of every compensating step, so a rollback can be run again
 A selector names a version by its full label or one of its parts (see ``VersionSelector``).
 A *case* is what one rollback undoes: an invoice whose decisions the version took part in
 (a check by the version taints the invoice's payment too), or a lone decision with no
-invoice. Pure: the execution layer reads the log, the sagas and the ledger; this decides.
+invoice. The blast radius reports each case's standing. Pure: the execution layer reads
+the log, the sagas and the ledger; this decides.
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -122,6 +123,56 @@ class Case:
         """The decision the case's records are filed under: its payment, else the last
         decision the version made on it."""
         return self.payment or self.tainted[-1]
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """One case as it stands: its standing, its payment and, once done, how it ended."""
+
+    case: Case
+    standing: Standing
+    saga_state: str | None
+    settled_as: str | None = None
+
+    @property
+    def amount(self) -> Decimal:
+        return self.case.anchor.amount
+
+    def public(self) -> dict[str, Any]:
+        anchor = self.case.anchor
+        return {"case_id": self.case.case_id, "standing": self.standing,
+                "vendor_id": anchor.vendor_id, "amount": str(anchor.amount),
+                "currency": anchor.currency,
+                "payment_decision": self.case.payment.decision_id if self.case.payment
+                else None, "saga_state": self.saga_state, "settled_as": self.settled_as,
+                "decisions": [d.decision_id for d in self.case.tainted]}
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    """What a version decided and what those decisions set in motion."""
+
+    selector: str
+    since_us: int | None
+    decisions: list[Decided]
+    cases: list[CaseReport] = field(default_factory=list)
+
+    def totals(self) -> dict[str, dict[str, Any]]:
+        """Per standing: how many cases, and their amounts per currency."""
+        totals: dict[str, dict[str, Any]] = {}
+        for report in self.cases:
+            entry = totals.setdefault(report.standing, {"count": 0, "amounts": {}})
+            entry["count"] += 1
+            amounts = entry["amounts"]
+            currency = report.case.anchor.currency
+            amounts[currency] = str(Decimal(amounts.get(currency, "0")) + report.amount)
+        return totals
+
+    def public(self) -> dict[str, Any]:
+        return {"model_version": self.selector, "since_us": self.since_us,
+                "decisions": [d.public() for d in self.decisions],
+                "vendors": sorted({r.case.anchor.vendor_id for r in self.cases}),
+                "totals": self.totals(), "cases": [r.public() for r in self.cases]}
 
 
 def is_decision(record: AuditRecord) -> bool:

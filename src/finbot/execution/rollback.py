@@ -19,8 +19,6 @@ until a person decides again. *requeue* puts the invoice in the review queue und
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from finbot.domain.audit import AuditRecord
@@ -40,9 +38,10 @@ from finbot.domain.policy import ReviewRules
 from finbot.domain.posting import Group
 from finbot.domain.reviews import new_item
 from finbot.domain.rollback import (
+    BlastRadius,
     Case,
+    CaseReport,
     Decided,
-    Standing,
     VersionSelector,
     find_cases,
     is_decision,
@@ -65,56 +64,6 @@ Effect = Callable[[UnitOfWork], dict[str, Any]]
 
 def _no_checkpoint(_: str) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class CaseReport:
-    """One case as it stands: its standing, its payment and, once done, how it ended."""
-
-    case: Case
-    standing: Standing
-    saga_state: str | None
-    settled_as: str | None = None
-
-    @property
-    def amount(self) -> Decimal:
-        return self.case.anchor.amount
-
-    def public(self) -> dict[str, Any]:
-        anchor = self.case.anchor
-        return {"case_id": self.case.case_id, "standing": self.standing,
-                "vendor_id": anchor.vendor_id, "amount": str(anchor.amount),
-                "currency": anchor.currency,
-                "payment_decision": self.case.payment.decision_id if self.case.payment
-                else None, "saga_state": self.saga_state, "settled_as": self.settled_as,
-                "decisions": [d.decision_id for d in self.case.tainted]}
-
-
-@dataclass(frozen=True)
-class BlastRadius:
-    """What a version decided and what those decisions set in motion."""
-
-    selector: str
-    since_us: int | None
-    decisions: list[Decided]
-    cases: list[CaseReport] = field(default_factory=list)
-
-    def totals(self) -> dict[str, dict[str, Any]]:
-        """Per standing: how many cases, and their amounts per currency."""
-        totals: dict[str, dict[str, Any]] = {}
-        for report in self.cases:
-            entry = totals.setdefault(report.standing, {"count": 0, "amounts": {}})
-            entry["count"] += 1
-            amounts = entry["amounts"]
-            currency = report.case.anchor.currency
-            amounts[currency] = str(Decimal(amounts.get(currency, "0")) + report.amount)
-        return totals
-
-    def public(self) -> dict[str, Any]:
-        return {"model_version": self.selector, "since_us": self.since_us,
-                "decisions": [d.public() for d in self.decisions],
-                "vendors": sorted({r.case.anchor.vendor_id for r in self.cases}),
-                "totals": self.totals(), "cases": [r.public() for r in self.cases]}
 
 
 class RollbackService:

@@ -10,9 +10,10 @@ import typer
 from rich.table import Table
 
 from finbot.bootstrap import App, bootstrap
+from finbot.domain.rollback import BlastRadius
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.web.formats import instant_us
-from finbot.execution.rollback import BlastRadius, RollbackService
+from finbot.execution.rollback import RollbackService
 
 
 def rollback_service(app: App, **options: Any) -> RollbackService:
