@@ -117,8 +117,8 @@ class RollbackService:
         self._step(selector, case, "halt", lambda uow: {
             "decisions": [d.decision_id for d in case.tainted]})
         saga = self._finish_payment(case)
-        if saga is not None and not saga.state.final:
-            return  # the rail has not answered: run the rollback again later
+        if saga is not None and saga.state not in (SagaState.COMPLETED, SagaState.FAILED):
+            return  # the rail has not answered, or the payment needs a person: not yet
         recall = self._recall(case, saga)
         reversed_ = self._step(selector, case, "reverse",
                                lambda uow: self._reverse_in(uow, case, saga, recall))
