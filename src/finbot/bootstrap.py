@@ -20,6 +20,7 @@ from finbot.adapters.db.agent_views import (
 )
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
+from finbot.adapters.db.monitor_queries import MonitorQueries
 from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.adapters.redis.consumer import StreamConsumer
@@ -50,6 +51,7 @@ from finbot.services.decisions import DecisionService
 from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
+from finbot.services.monitoring import MonitorService
 from finbot.services.orchestrator import DecidingAgent, StepRunner
 from finbot.services.policies import PolicyStore
 from finbot.services.relay import OutboxRelay
@@ -89,6 +91,7 @@ class App:
     auth: AuthService
     arena_play: ArenaPlay
     challengers: ChallengerService
+    monitor: MonitorService
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -186,6 +189,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                      streams=(BUSINESS, AGENTS), types=WATCHED),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
+    parts["monitor"] = MonitorService(uow, MonitorQueries(engine), parts["breakers"],
+                                      outbox=parts["outbox"], home_tenant=settings.home_tenant)
     parts["models"] = overrides.pop("models", None) or model_router(settings)
     parts["fraud_scorer"] = overrides.pop("fraud_scorer", None) or fraud_scorer(settings)
     parts["vendor_work"] = VendorWork(uow, outbox=parts["outbox"])

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         "always on in production")
     home_tenant: str = Field(default="default", min_length=1, max_length=64,
                              description="The tenant that runs this deployment's ledger")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token a Prometheus scraper sends to read "
+        "/metrics; without it only the home tenant's signed-in staff may")
     rate_limits: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description="Per route class: limits per client address and per user, in the "

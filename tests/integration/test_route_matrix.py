@@ -145,6 +145,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/vendors/{vendor_id}"): STAFF,
     ("GET", "/admin/models"): STAFF,
     ("GET", "/admin/models/{model_version}"): STAFF,
+    ("GET", "/metrics"): STAFF,  # or a scraper with FINBOT_METRICS_TOKEN (test_monitoring)
     ("GET", "/admin/models/agents/{key}"): STAFF,
     ("GET", "/admin/decisions/{decision_id}/explain"): STAFF,
 }

@@ -74,6 +74,12 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             "reason": str}),
         EventSchema("challenger.rolled_back", 1, AGENTS, {
             "challenger_id": str, "agent_id": str, "to_state": str, "reason": str}),
+        EventSchema("monitor.drift_detected", 1, AGENTS, {
+            "agent_id": str, "stream": str, "psi": str, "ks_p_value": str, "baseline_n": int,
+            "current_n": int}, push=False),
+        EventSchema("monitor.bias_detected", 1, AGENTS, {
+            "dimension": str, "segment": str, "rate": str, "rest_rate": str,
+            "adjusted_p": str, "decisions": int}, push=False),
         EventSchema("llm.requested", 1, AGENTS, {
             "call_id": str, "agent_id": str, "workflow_id": str, "model": str,
             "messages": int, "tools": int, "request_sha256": str, "excerpt": str},

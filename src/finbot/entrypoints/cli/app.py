@@ -22,6 +22,7 @@ from finbot.entrypoints.cli.events import events_cli
 from finbot.entrypoints.cli.explain import explain, replay
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.model import model_cli
+from finbot.entrypoints.cli.monitor import monitor_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
 from finbot.entrypoints.cli.redteam import redteam_cli
@@ -46,6 +47,7 @@ cli.add_typer(challenger_cli, name="challenger")
 cli.add_typer(bench_cli, name="bench")
 cli.add_typer(events_cli, name="events")
 cli.add_typer(model_cli, name="model")
+cli.add_typer(monitor_cli, name="monitor")
 cli.add_typer(sanctions_cli, name="sanctions")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(arena_cli, name="arena")

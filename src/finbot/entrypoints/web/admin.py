@@ -15,8 +15,8 @@ from finbot.domain.audit import DecisionSearch
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.domain.reviews import ConflictOfInterest, ReviewRefused
-from finbot.domain.users import Permission
-from finbot.entrypoints.api.deps import Auth, ScopeDep, WebDep, limited
+from finbot.domain.users import Permission, Principal
+from finbot.entrypoints.api.deps import Auth, ScopeDep, Web, WebDep, limited
 from finbot.entrypoints.web import (
     admin_ledger,
     admin_models,
@@ -27,6 +27,7 @@ from finbot.entrypoints.web import (
 )
 from finbot.entrypoints.web.formats import amount_text, minor_text
 from finbot.entrypoints.web.portal import Form_, page, redirect_with, templates
+from finbot.services.monitoring import MonitorReport
 from finbot.services.scope import Scope
 
 router = APIRouter(include_in_schema=False)
@@ -36,14 +37,20 @@ templates.env.filters.update(minor=minor_text, amount=amount_text)
 
 
 @router.get("/admin", dependencies=[Depends(limited("default"))])
-def dashboard(request: Request, who: Auth, scope: ScopeDep,
+def dashboard(request: Request, who: Auth, scope: ScopeDep, web: WebDep,
               fragment: bool = False) -> HTMLResponse:
     overview = scope.overview()
     return page(request, "_dashboard.html" if fragment else "admin.html", who,
                 queue=scope.review_queue(limit=100), counts=overview.invoices_by_status,
                 depth=overview.queue, breakers=overview.breakers, outbox=overview.events,
                 findings=scope.most_serious_findings(limit=FINDINGS_SHOWN),
-                **({} if fragment else _charts(scope)))
+                **({} if fragment else _charts(scope)),
+                monitor=None if fragment else _monitor(who, web))
+
+
+def _monitor(who: Principal, web: Web) -> MonitorReport | None:
+    """Drift, rates and bias: the whole platform's, so the home tenant's staff only."""
+    return web.app.monitor.latest() if who.tenant == web.app.settings.home_tenant else None
 
 
 def _charts(scope: Scope) -> dict[str, object]:

@@ -38,6 +38,7 @@ from finbot.entrypoints.web import (
     arena_defence,
     arena_trail,
     messages,
+    metrics,
     portal,
     signup,
     vendor,
@@ -80,6 +81,7 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
     for pages in (portal, signup, vendor, messages, admin, arena_pages, arena_tool_forms,
                   arena_trail, arena_defence):
         web.include_router(pages.router)
+    web.include_router(metrics.router)
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @web.get("/healthz", tags=["health"])

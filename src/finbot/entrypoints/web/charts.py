@@ -9,14 +9,14 @@ decision the hard rules blocked (no model asked) has no latency and is not count
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from finbot.domain.audit import AuditRecord
 from finbot.domain.decisions import Outcome
+from finbot.monitoring.points import model_time_us
+from finbot.monitoring.stats import nearest_rank
 
 HOUR_US = 3_600_000_000
 OUTCOMES = tuple(o.value for o in Outcome)
@@ -73,21 +73,10 @@ def stage_latencies(records: Sequence[AuditRecord]) -> list[StageLatency]:
     """The nearest-rank 99th percentile of each stage's agent time, in milliseconds."""
     times: dict[str, list[int]] = defaultdict(list)
     for record in records:
-        spent = _model_time_us(record.data)
+        spent = model_time_us(record.data)
         if spent is not None:
             times[str(record.data.get("stage", "payment"))].append(spent)
-    p99 = {stage: _p99(sorted(values)) / 1000 for stage, values in times.items()}
+    p99 = {stage: nearest_rank(sorted(values), 0.99) / 1000 for stage, values in times.items()}
     slowest = max(p99.values(), default=0.0) or 1.0
     return [StageLatency(stage, round(p99[stage], 1), len(times[stage]),
                          round(WIDTH * p99[stage] / slowest, 2)) for stage in sorted(times)]
-
-
-def _model_time_us(data: dict[str, Any]) -> int | None:
-    exchanges = (data.get("proposal") or {}).get("model_exchanges") or []
-    spent = [e.get("latency_us") for e in exchanges if isinstance(e, dict)]
-    known = [int(t) for t in spent if isinstance(t, int)]
-    return sum(known) if known else None
-
-
-def _p99(ordered: list[int]) -> int:
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
