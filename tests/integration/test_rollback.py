@@ -25,6 +25,7 @@ from finbot.execution.escalations import payment_id_of
 from finbot.execution.saga import PaymentExecutor
 from finbot.policy.shipped import shipped_policy
 from tests import workflow_kit as kit
+from tests.api_kit import add_user, sign_in, web_app
 
 runner = CliRunner()
 Balances = dict[str, tuple[int, int]]
@@ -289,3 +290,28 @@ def test_the_command_shows_the_blast_radius_as_json_and_rolls_it_back(
     assert "rolled_back: 1 (40 USD)" in executed.output
     with app.uow() as uow:
         assert uow.reviews.get("rollback:dec-1") is not None
+
+
+def test_a_reviewer_decides_a_rolled_back_invoice_again_in_the_portal(
+        two_versions: tuple[App, list[Balances]]) -> None:
+    """The re-queued case opens from the portal like any item in the queue: what was
+    rolled back (the decisions, linked) and the review form; a vendor user sees nothing."""
+    app, _ = two_versions
+    rollback_service(app).execute("payments/3")
+    web = web_app(app)
+    rita = sign_in(web, add_user(app, "rita@home.example", "reviewer"))
+    page = rita.get("/admin/decisions/rollback:invoice:inv-2")
+    assert page.status_code == 200, page.text
+    assert "Rolled back: invoice:inv-2" in page.text
+    assert 'href="/admin/decisions/invoice:inv-2:payment"' in page.text
+    assert 'value="APPROVE"' in page.text
+    done = rita.post("/admin/decisions/rollback:invoice:inv-2/review", data={
+        "verdict": "REJECT", "rationale": "rolled back: the vendor is to re-invoice",
+        "form_key": "k1"}, follow_redirects=False)
+    assert done.status_code == 303
+    with app.uow() as uow:
+        item = uow.reviews.get("rollback:invoice:inv-2")
+    assert item is not None
+    assert item.status.settled
+    ann = sign_in(web, add_user(app, "ann@home.example", "vendor", vendors=("v-acme",)))
+    assert ann.get("/admin/decisions/rollback:invoice:inv-2").status_code in (403, 404)

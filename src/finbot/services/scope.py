@@ -229,7 +229,7 @@ class Scope:
         self.principal.require(P.DECISIONS_READ)
         with self._uow() as uow:
             record = uow.audit.by_id(decision_id)
-            if record is None or record.kind != "decision" or not self._sees_vendor(
+            if record is None or record.kind not in _REVIEWABLE or not self._sees_vendor(
                     uow, _vendor_of(record)):
                 raise NotFound(f"no decision {decision_id!r}", field="decision_id")
             return Trail(record, uow.reviews.reviews_of(decision_id),
@@ -478,9 +478,15 @@ def _vendor_of_account(code: str) -> str | None:
     return rest.split(":", 1)[0] if kind == "vendor" else None
 
 
+_REVIEWABLE = frozenset({"decision", "rollback"})
+"""The records a review item can stand on: a decision, or a rolled-back case re-queued for a
+person to decide again (``finbot rollback``)."""
+
+
 def _vendor_of(record: AuditRecord) -> str | None:
     payment = record.data.get("payment") or {}
     vendor = payment.get("vendor_id") if isinstance(payment, dict) else None
+    vendor = vendor or record.data.get("vendor_id")
     return vendor if isinstance(vendor, str) else None
 
 
