@@ -130,12 +130,31 @@ def test_replay_reproduces_every_recorded_decision_and_writes_nothing(paid: App)
     assert _written(paid) == before
 
 
-def test_a_decision_whose_tools_now_read_other_data_is_reported_where_it_diverged(
+def test_a_decision_whose_records_moved_on_replays_from_what_it_saw_then(
         paid: App) -> None:
-    result = replayer(paid).replay(STEPS[0])  # the vendor it onboarded is active since
-    assert not result.identical
-    [error] = [d for d in result.differences if d.what == "error"]
-    assert "model call #2 differs from the recording at request.messages[3]" in error.why
+    """The onboarding's vendor is active since, and its invoice paid: the tools answer
+    from the results the record kept and the gate judges the facts it kept, so the
+    decision replays identically; an answer the recording lost is a divergence (the model
+    is shown the refusal instead, and asks otherwise)."""
+    result = replayer(paid).replay(STEPS[0])
+    assert result.identical, result.differences
+    assert result.notes == []
+    with paid.uow() as uow:
+        data = copy.deepcopy(uow.audit.by_id(STEPS[0]).data)  # type: ignore[union-attr]
+    data["proposal"]["tool_calls"] = data["proposal"]["tool_calls"][1:]  # one answer lost
+    lost = replayer(paid).replay_record(STEPS[0], data)
+    assert not lost.identical
+    [error] = [d for d in lost.differences if d.what == "error"]
+    assert "ReplayDiverged" in str(error.replayed)  # the model was shown another answer
+
+
+def test_a_record_without_kept_facts_is_judged_on_facts_rebuilt_and_says_so(
+        paid: App) -> None:
+    with paid.uow() as uow:
+        data = copy.deepcopy(uow.audit.by_id(PAYMENT).data)  # type: ignore[union-attr]
+    del data["facts"]  # as a decision recorded before facts were kept
+    result = replayer(paid).replay_record(PAYMENT, data)
+    assert any("predates kept facts" in note for note in result.notes)
 
 
 def test_a_tampered_recording_is_reported_naming_the_turn(paid: App) -> None:

@@ -3,7 +3,8 @@
 The agent only proposes. A hard rule that fires ends the path with BLOCK before the agent
 is asked; a malformed, failing or late proposal escalates; an APPROVE that trips a soft
 rule escalates. Every path ends in one decision record in the audit chain, carrying the
-full input snapshot, every rule's result and the policy version that judged it.
+full input snapshot, the facts the rules judged (``policy.recorded``, so a replay judges
+the same ones), every rule's result and the policy version that judged it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from finbot.policy.guardrails import (
     judge,
     soft_rules,
 )
+from finbot.policy.recorded import facts_json
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.events import Outbox
@@ -203,6 +205,7 @@ class DecisionService:
                            if facts.invoice.get("invoice_id") else {})},
             "rules": [{"rule": r.rule, "fired": r.fired, "detail": r.detail} for r in rules],
             "proposal": _proposal_data(proposal),
+            "facts": facts_json(facts),
         }
         if mode is Mode.TRAINING:  # the sandbox it may execute in; what governed would say
             data["payment"]["tenant"] = facts.vendor.tenant

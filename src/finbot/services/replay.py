@@ -2,8 +2,9 @@
 decide it again?".
 
 The agent is the same code on a ``ReplayModel`` answering from the exchanges the record
-kept, under the policy version the record names, and its proposal goes through the same
-gate (``DecisionService.decide``). Nothing is written: the gate's transaction is aborted
+kept, its tools answering from the results the record kept, under the policy version the
+record names, and its proposal goes through the same gate (``DecisionService.decide``)
+judging the facts the record kept. Nothing is written: the gate's transaction is aborted
 from inside, after the record it would append has been read, so the audit append, its
 events, the review item and the breaker's count are all rolled back. A decision kept
 without exchanges cannot be replayed byte for byte; its recorded proposal is put through
@@ -12,23 +13,26 @@ the gate's rules again instead, and the result says so.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, cast
 
 from finbot.agents.ports import AgentTools, remembered
 from finbot.agents.proposer import ModelAgent
+from finbot.agents.runner import Tool
 from finbot.domain.decisions import Mode, ModelVersion, Proposal, ToolCall
 from finbot.domain.errors import NotFound
 from finbot.domain.workflows import Step, StepName
 from finbot.llm.recording import Exchange, ReplayDiverged, ReplayModel, first_difference
+from finbot.policy.recorded import facts_from_json
 from finbot.services.audit import AuditLog
 from finbot.services.breakers import BreakerService
 from finbot.services.decisions import Agent, DecisionService
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
-from finbot.services.orchestrator import DecidingAgent, StepRunner
+from finbot.services.orchestrator import DecidingAgent, StepRunner, ToolFactory
 from finbot.services.policies import PolicyStore
 from finbot.services.ports import UnitOfWork
 
@@ -102,9 +106,12 @@ class Replayer:
         snapshot = proposal.get("input_snapshot")
         reads = remembered(self._tools)
         facts, fresh = self._steps.facts(step, reads, as_of_us=_as_of(snapshot))
+        if data.get("facts"):  # the facts the rules judged then, not today's history
+            facts = facts_from_json(data["facts"])
         policy = self._policies.get(version)
         model = ReplayModel(exchanges) if exchanges else None
-        agent: Agent = (ModelAgent(deciding.spec, model, deciding.tools(reads),
+        tools = _answered_from(deciding.tools(reads), proposal.get("tool_calls") or ())
+        agent: Agent = (ModelAgent(deciding.spec, model, tools,
                                  policy_version=lambda: version)
                       if model is not None else _Recorded(deciding, proposal))
         service = DecisionService(self._uow, self._audit, outbox=Outbox(),
@@ -161,6 +168,30 @@ class _Recorded:
             raise ReplayDiverged("the decision was made without a usable proposal, so "
                                  "nothing recorded can answer for the agent")
         return _proposal_from(self.agent_id, self._proposal)
+
+
+def _answered_from(factory: ToolFactory, calls: Sequence[Mapping[str, Any]]) -> ToolFactory:
+    """The agent's tools, each answering a call with what the recording says it answered
+    then (the same call: name and arguments): today's records may have moved on (the
+    invoice since paid), and the model was shown then's answers. A call the recording
+    does not hold is a divergence."""
+    answers = {(str(c["name"]), _key(c.get("arguments"))): c.get("result") for c in calls}
+
+    def for_task(task: Mapping[str, Any]) -> Sequence[Tool]:
+        def answering(name: str) -> Callable[[Mapping[str, Any]], Any]:
+            def run(arguments: Mapping[str, Any]) -> Any:
+                key = (name, _key(arguments))
+                if key not in answers:
+                    raise ReplayDiverged(f"the re-run called {name} with {dict(arguments)}, "
+                                         "which the recording does not hold")
+                return answers[key]
+            return run
+        return [Tool(t.spec, answering(t.spec.name)) for t in factory(task)]
+    return for_task
+
+
+def _key(arguments: Any) -> str:
+    return json.dumps(arguments or {}, sort_keys=True, default=str)
 
 
 def _judged(service: DecisionService, decision_id: str, **decide: Any) -> dict[str, Any]:
@@ -265,6 +296,8 @@ def _notes(data: Mapping[str, Any], exact: bool, version: str) -> list[str]:
     if version != str(data["policy"]["version"]):
         notes.append(f"replayed under policy {version}, not the decision's own "
                      f"{data['policy']['version']}")
-    notes.append("the gate's facts were rebuilt from today's records as of the decision's "
-                 "time; history that changed since (an invoice paid later) can change them")
+    if not data.get("facts"):
+        notes.append("the record predates kept facts: the gate's facts were rebuilt from "
+                     "today's records as of the decision's time; history that changed "
+                     "since (an invoice paid later) can change them")
     return notes
