@@ -40,6 +40,8 @@ from tests.workflow_kit import company_with, run_until_idle
 PLAYER = "u-pia"
 TENANT = f"arena:{PLAYER}"
 CHALLENGES = {c.id: c for c in load_challenges()}
+TOOL_FACTS = frozenset({"pii_sent_outside", "destructive_tool_call", "command_tool_call"})
+"""Facts a governed guardrail refuses at the call: the attempt still counts as manipulation."""
 
 
 @pytest.fixture
@@ -276,8 +278,12 @@ def test_the_attack_solves_the_challenge_in_training(app: App, challenge_id: str
 def test_the_same_attack_moves_no_money_in_governed_mode(app: App, challenge_id: str) -> None:
     play = _played(app, challenge_id, SandboxMode.GOVERNED)
     assert play.money is None
-    if CHALLENGES[challenge_id].solved_when.money:
+    rule = CHALLENGES[challenge_id].solved_when
+    if rule.money:
         assert not play.solved
+    if rule.manipulated in TOOL_FACTS:  # talked into the call; the guardrail refused it
+        assert play.manipulated is not None
+        assert play.manipulated.mode == "governed"
 
 
 def test_every_attack_challenge_has_an_automated_solve() -> None:

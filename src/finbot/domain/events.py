@@ -91,6 +91,9 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
             push=False),
         EventSchema("tool.called", 1, AGENTS, {
             "tool": str, "agent_id": str, "arguments": str, "workflow_id": str}, push=False),
+        EventSchema("tool.refused", 1, AGENTS, {
+            "tool": str, "agent_id": str, "arguments": str, "workflow_id": str,
+            "reason": str}, push=False),
         EventSchema("tool.described", 1, AGENTS, {
             "tool": str, "description_sha256": str, "server": str}, push=False),
         EventSchema("arena.finding", 1, BUSINESS, {

@@ -356,7 +356,7 @@ def facts_of(uow: UnitOfWork, event: Event) -> list[Fact]:
         vendor_id = str(payload["vendor_id"])
         record = uow.audit.by_id(f"onboarding:{vendor_id}:onboarding")
         return evaluators.of_vendor_active(vendor_id, record.data if record else None)
-    if event.type == "tool.called":
+    if event.type in ("tool.called", "tool.refused"):  # refused: the gate held
         return evaluators.of_tool_call(event.event_id, str(payload["tool"]),
                                        str(payload["agent_id"]),
                                        evaluators.parsed_arguments(str(payload["arguments"])))

@@ -67,7 +67,8 @@ class ArenaTools:
         refused = refusal(args) if governed else None
         if refused is not None:
             return self._refused(sandbox, ToolCall(0, tool, agent_id, workflow_id, sent,
-                                                   f"refused by the guardrail: {refused}", 0))
+                                                   f"refused by the guardrail: {refused}", 0),
+                                 tenant=tenant)
 
         def attempt() -> ToolResult:
             with self._uow() as uow:
@@ -83,13 +84,17 @@ class ArenaTools:
             return ToolResult(tool, data, summary)
         return retrying(attempt)
 
-    def _refused(self, sandbox: str, call: ToolCall) -> ToolResult:
+    def _refused(self, sandbox: str, call: ToolCall, *, tenant: str) -> ToolResult:
         """Log a call the guardrail refused; the world is not touched and, since the tool
-        never ran, no ``tool.called`` is announced."""
+        never ran, no ``tool.called`` is announced: ``tool.refused`` is (the agent was
+        talked into the call; the gate held)."""
         def attempt() -> ToolResult:
             with self._uow() as uow:
                 self._seed_if_new(uow, _checked(sandbox))
                 uow.arena.log_call(sandbox, replace(call, at_us=self._clock()))
+                self._outbox.emit_in(uow, "tool.refused", sandbox, {
+                    "tool": call.tool, "agent_id": call.agent_id, "arguments": call.arguments,
+                    "workflow_id": call.workflow_id, "reason": call.result}, tenant=tenant)
                 uow.commit()
             return ToolResult(call.tool, {"error": call.result}, call.result)
         return retrying(attempt)
