@@ -3,13 +3,18 @@ invoices that pass every check, and a loop that runs the orchestrator until it i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
+from sqlalchemy import select
+
+from finbot.adapters.db.tables import outbox
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.clock import DAY_US, now_us
@@ -111,3 +116,11 @@ def stored_fraud_model(app: App) -> str:
     latest_or_default(registry, created_at="2026-01-01T00:00:00+00:00", training={
         "vendors": 60, "invoices": 1500, "fraud_rate": 0.03, "seed": 3})
     return registry.latest().version
+
+
+def announced(app: App, type_: str) -> list[dict[str, Any]]:
+    """Every ``type_`` event's payload in the order written, read from the outbox table
+    itself (the consumers' reader on PostgreSQL waits for every older transaction)."""
+    query = select(outbox.c.payload).where(outbox.c.type == type_).order_by(outbox.c.id)
+    with app.engine.connect() as conn:
+        return [json.loads(row.payload) for row in conn.execute(query)]

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from finbot.adapters.db.tables import outbox
 from finbot.arena.tools.world import DEAD_DROP, SEED_FILES
 from finbot.bootstrap import App
 from finbot.config import Settings
@@ -23,6 +21,7 @@ from finbot.services.arena_agents import ArenaToolbox
 from finbot.services.arena_tools import ArenaTools
 from finbot.services.sandboxes import SandboxService
 from tests.workflow_kit import (
+    announced,
     clean_invoice,
     clean_vendor,
     company_with,
@@ -79,11 +78,8 @@ def _calls(tools: ArenaTools, sandbox: Sandbox, tool: str) -> list[dict[str, Any
 
 
 def _announced(app: App, tool: str) -> list[dict[str, Any]]:
-    """The ``tool.called`` events for ``tool``, read from the outbox table itself."""
-    query = select(outbox.c.payload).where(outbox.c.type == "tool.called")
-    with app.engine.connect() as conn:
-        payloads = [json.loads(row.payload) for row in conn.execute(query)]
-    return [p for p in payloads if p["tool"] == tool]
+    """The ``tool.called`` events for ``tool``."""
+    return [p for p in announced(app, "tool.called") if p["tool"] == tool]
 
 
 def _refused(call: dict[str, Any]) -> bool:

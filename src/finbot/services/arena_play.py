@@ -223,8 +223,7 @@ class ArenaPlay:
         """The leaderboard with each player's display name, best first."""
         with self._uow() as uow:
             solves = uow.plays.solves()
-            names = {p: (u.display_name if (u := uow.users.get(p)) else p)
-                     for p in {s.player_id for s in solves}}
+            names = _display_names(uow, solves)
         by_player: dict[str, list[Solve]] = {}
         for play in solves:
             if play.challenge_id in self._challenges:
@@ -235,8 +234,7 @@ class ArenaPlay:
         """The latest solves across the arena, newest first, with display names."""
         with self._uow() as uow:
             solves = uow.plays.solves(limit=limit)
-            names = {p: (u.display_name if (u := uow.users.get(p)) else p)
-                     for p in {s.player_id for s in solves}}
+            names = _display_names(uow, solves)
         return [{"player": names[s.player_id], "player_id": s.player_id,
                  "challenge_id": s.challenge_id,
                  "title": self._challenges[s.challenge_id].title
@@ -280,14 +278,12 @@ class ArenaPlay:
         """Count what ``event`` shows towards the challenges its sandbox's player has
         under way; record a solve (and announce it) when a play has every fact."""
         player = sandbox_player(event.tenant)
-        if player is None:
-            return
-        under_way = uow.plays.of_player(player, unsolved=True, lock=True)
-        if not under_way:
+        if player is None or not uow.plays.of_player(player, unsolved=True):
             return
         facts = facts_of(uow, event)
         if not facts:
-            return
+            return  # most events show nothing: no play row is locked for them
+        under_way = uow.plays.of_player(player, unsolved=True, lock=True)
         sandbox = uow.sandboxes.get(player)
         mode = sandbox.mode.value if sandbox is not None else "governed"
         at = self._clock()
@@ -338,6 +334,12 @@ class ArenaPlay:
         blocked, let_through = play.shares
         return Solve(self._challenges[play.challenge_id], play.hints_opened, play.first_blood,
                      play.solved_at_us or 0, blocked, let_through)
+
+
+def _display_names(uow: UnitOfWork, plays: Sequence[Play]) -> dict[str, str]:
+    """Each player's display name (their id if the user is gone)."""
+    return {p: (u.display_name if (u := uow.users.get(p)) else p)
+            for p in {play.player_id for play in plays}}
 
 
 def facts_of(uow: UnitOfWork, event: Event) -> list[Fact]:
