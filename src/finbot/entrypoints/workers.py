@@ -17,8 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
-from finbot.adapters.redis.streams import stream_key, trim_stream
+from finbot.adapters.redis.consumer import StreamConsumer
+from finbot.adapters.redis.streams import stream_key, trim_stream, unacknowledged
 from finbot.bootstrap import App
 from finbot.domain.clock import DAY_US, now_us
 from finbot.domain.events import STREAMS
@@ -52,7 +54,8 @@ def upkeep_round(app: App, round_no: int) -> None:
 def retention_round(app: App, *, at_us: int | None = None,
                     progress: Progress | None = None) -> TrimReport:
     """Archive and delete outbox rows past retention, then trim the Redis streams up to
-    the same moment (never past what a consumer group has not acknowledged)."""
+    the same moment (never past what a consumer group has not acknowledged); then purge
+    each data class past its own retention (FINBOT_RETENTION_DAYS)."""
     cutoff = (at_us or now_us()) - int(
         app.settings.events_retention_days * DAY_US)
     report = trim_outbox(app.uow, app.archive, before_us=cutoff,
@@ -62,16 +65,28 @@ def retention_round(app: App, *, at_us: int | None = None,
         for stream in STREAMS:
             trim_stream(app.redis, stream_key(stream, prefix=app.settings.events_prefix),
                         before_ms=cutoff // 1000)
+    app.privacy.retain(at_us=at_us)
     return report
 
 
 def drain(app: App) -> bool:
     """Every consumer takes what is waiting for it, then the due workflow steps run (which
-    may leave more for the consumers); True if anything was done."""
+    may leave more for the consumers); True if anything was done. With Redis (a command
+    such as ``finbot simulate`` run in production wiring) the outbox is relayed here too,
+    and the consumers take what their groups hold without waiting for more."""
     busy = False
+    if app.redis is not None:
+        relay = app.relay()
+        try:
+            while relay.relay_once():
+                busy = True
+        finally:
+            relay.close()
     for name in app.consumers:
         consumer = app.consumer(name)
-        while consumer.poll():
+        poll = partial(consumer.poll, block=False) if isinstance(
+            consumer, StreamConsumer) else consumer.poll  # the table reader never waits
+        while poll():
             busy = True
     while app.steps.run_due():
         busy = True
@@ -83,12 +98,29 @@ def settled(app: App) -> bool:
 
     On PostgreSQL the embedded consumers see an event only once every older transaction
     on the server has ended (see the outbox repository), so ``drain`` can find nothing to
-    do while an event is still on its way; this tells the two apart."""
+    do while an event is still on its way; this tells the two apart. With Redis, every
+    outbox row is relayed and no consumer group holds an entry it has not acknowledged."""
     with app.uow() as uow:
         if uow.workflows.due(now_us=now_us(), limit=1):
             return False
-        newest = uow.outbox.newest()
-        return newest == (-1, 0) or uow.outbox.slowest_offset(list(app.consumers)) >= newest
+        if app.redis is not None:
+            if uow.outbox.stats()["unrelayed"]:
+                return False
+        else:
+            newest = uow.outbox.newest()
+            return newest == (-1, 0) or uow.outbox.slowest_offset(list(app.consumers)) >= newest
+    return not any(stream_backlog(app).values())
+
+
+def stream_backlog(app: App) -> dict[str, int]:
+    """Per consumer: the entries of its streams its group has not acknowledged yet."""
+    assert app.redis is not None, "stream backlogs exist only with Redis"
+    backlog: dict[str, int] = {}
+    for spec in app.consumers.values():
+        backlog[spec.name] = sum(
+            unacknowledged(app.redis, stream_key(stream, prefix=app.settings.events_prefix),
+                           spec.name) for stream in spec.streams)
+    return backlog
 
 
 def background_round(app: App, round_no: int) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from finbot.adapters.db.availability import database_unavailable
 from finbot.adapters.redis.streams import PREFIX, as_text, event_from_fields, stream_key
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
@@ -153,11 +154,32 @@ class StreamConsumer:
                 except RedisError as failure:  # Redis is down: entries wait there
                     logger.warning("%s waiting for Redis: %s", self.name, failure)
                     stop.wait(retry_s)
+                except Exception as failure:
+                    if not database_unavailable(failure):
+                        raise
+                    self._wait_for_database(stop, failure, retry_s)
         finally:
             try:
                 self.release()
             except RedisError:  # unreachable: the entries are reclaimed once idle
                 logger.warning("%s could not release its entries", self.name)
+
+    def _wait_for_database(self, stop: threading.Event, failure: Exception,
+                           retry_s: float) -> None:
+        """The database went away mid-entry: wait until it answers, then take this copy's
+        unacknowledged entries again (read once more, so counted as one more delivery)."""
+        logger.warning("%s waiting for the database: %s", self.name, failure)
+        while not stop.wait(retry_s):
+            try:
+                with self._uow():
+                    pass
+            except Exception as still:
+                if not database_unavailable(still):
+                    raise
+                continue
+            break
+        self._started = False
+        self._early.clear()
 
     def release(self) -> None:
         """Hand back every entry this copy holds: marked idle, another copy takes it now."""
@@ -306,6 +328,8 @@ class StreamConsumer:
             except TransientConflict:
                 continue
             except Exception as failure:  # kept with the dead letter if it never succeeds
+                if database_unavailable(failure):
+                    raise  # not this event's fault: ``run`` waits for the database
                 error = f"{type(failure).__name__}: {failure}"
                 self._sleep(self._backoff_s * 2 ** (attempt - 1))
                 continue

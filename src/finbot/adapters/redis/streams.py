@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
@@ -78,6 +79,23 @@ def _entry_id(value: Any) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+@dataclass(frozen=True)
+class GroupState:
+    """A consumer group on one stream: entries delivered but not acknowledged, and
+    entries not yet delivered (None from a Redis before 7, which does not count them)."""
+
+    group: str
+    pending: int
+    lag: int | None
+
+
+def group_states(client: Redis, key: str) -> list[GroupState]:
+    """The consumer groups of the stream at ``key`` (none if it does not exist)."""
+    groups: Any = client.xinfo_groups(key) if client.exists(key) else []
+    return [GroupState(as_text(g["name"]), int(g["pending"]),
+                       None if g.get("lag") is None else int(g["lag"])) for g in groups]
+
+
 def trim_stream(client: Redis, key: str, *, before_ms: int) -> int:
     """Drop entries older than ``before_ms`` that every consumer group has been delivered
     and acknowledged (the outbox, or its archive, keeps them for replays); how many were
@@ -93,6 +111,24 @@ def trim_stream(client: Redis, key: str, *, before_ms: int) -> int:
     if cutoff <= (0, 0):
         return 0
     return int(client.xtrim(key, minid=f"{cutoff[0]}-{cutoff[1]}", approximate=False))
+
+
+def unacknowledged(client: Redis, key: str, group: str) -> int:
+    """Entries of stream ``key`` that consumer group ``group`` has not acknowledged:
+    pending plus not yet delivered (the whole stream while the group does not exist).
+    Where Redis cannot count the undelivered ones (entries deleted mid-stream), any
+    entry past the group's last delivered one counts as one."""
+    if not client.exists(key):
+        return 0
+    groups: Any = client.xinfo_groups(key)
+    found = next((g for g in groups if as_text(g["name"]) == group), None)
+    if found is None:
+        return int(client.xlen(key))  # type: ignore[arg-type]
+    lag = found.get("lag")
+    if lag is None:
+        info: Any = client.xinfo_stream(key)
+        lag = int(_entry_id(info["last-generated-id"]) > _entry_id(found["last-delivered-id"]))
+    return int(found["pending"]) + int(lag)
 
 
 class StreamTail:

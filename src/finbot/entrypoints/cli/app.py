@@ -16,6 +16,7 @@ from finbot.entrypoints.cli.audit import audit_cli
 from finbot.entrypoints.cli.bench import bench_cli
 from finbot.entrypoints.cli.breaker import breaker_cli
 from finbot.entrypoints.cli.challenger import challenger_cli
+from finbot.entrypoints.cli.chaos import chaos_cli
 from finbot.entrypoints.cli.chat import chat
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
@@ -52,6 +53,7 @@ cli.add_typer(sanctions_cli, name="sanctions")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(arena_cli, name="arena")
 cli.add_typer(redteam_cli, name="redteam")
+cli.add_typer(chaos_cli, name="chaos")
 cli.command("worker")(worker)
 cli.command("simulate")(simulate)
 cli.command("chat")(chat)

@@ -1,0 +1,93 @@
+"""``finbot chaos run``: the platform under load while its workers are killed and its
+servers stopped, then the invariants that must have survived (exit 1 if one did not)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from finbot.entrypoints.cli.common import console, reports_errors
+
+chaos_cli = typer.Typer(help="Proof under faults: kill workers, stop servers, check.",
+                        no_args_is_help=True)
+
+
+@chaos_cli.command("run")
+@reports_errors
+def run(invoices: int = typer.Option(1000, min=1, max=1_000_000, help="Invoices to submit."),
+        vendors: int = typer.Option(40, min=2, max=10_000, help="Vendors to onboard first."),
+        rate: float = typer.Option(25.0, min=0.1, help="Invoices submitted per second."),
+        copies: int = typer.Option(2, min=1, max=8,
+                                   help="Processes of each worker role (relay, executor, "
+                                        "agents, arena), sharing their consumer groups."),
+        kills: int = typer.Option(12, min=0, help="Workers to kill with SIGKILL, one at a "
+                                                  "time, each started again shortly after."),
+        kill_every: float = typer.Option(5.0, min=0.1,
+                                         help="Mean seconds between kills (jittered ±50%)."),
+        redis_outage: float = typer.Option(30.0, min=0.0, help="Seconds Redis is stopped, "
+                                                               "a third into the load (0: never)."),
+        postgres_outage: float = typer.Option(
+            10.0, min=0.0, help="Seconds PostgreSQL is stopped, two thirds into the load "
+                                "(0: never)."),
+        fraud_rate: float = typer.Option(0.05, min=0.0, max=1.0,
+                                         help="Share of invoices that are fraudulent."),
+        seed: int = typer.Option(7, help="Seed for the load and the moments of the kills."),
+        settle_timeout: float = typer.Option(600.0, min=1.0,
+                                             help="Seconds allowed to settle after the load."),
+        keep: Path | None = typer.Option(None, help="Run in this directory and keep it: the "
+                                                    "servers' data and every worker's log."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")
+        ) -> None:
+    """Start a private PostgreSQL and Redis (pg_ctl, initdb and redis-server must be on
+    PATH), start COPIES `finbot worker` processes of every role, onboard vendors and submit
+    invoices at RATE while random workers are killed with SIGKILL and started again, Redis
+    is stopped for REDIS_OUTAGE seconds and PostgreSQL for POSTGRES_OUTAGE seconds. Once
+    everything settled, the workers are stopped with SIGTERM and the run is judged: every
+    approved invoice paid exactly once and none twice, every payment resting on an approved
+    decision, the ledger and the audit chain verifying, no pending transfer past its
+    timeout, every event delivered and no dead letters. Exit 1 if any of that fails."""
+    from finbot.chaos.run import ChaosPlan, run_chaos
+
+    plan = ChaosPlan(invoices=invoices, vendors=vendors, rate=rate, copies=copies,
+                     kills=kills, kill_every_s=kill_every, redis_outage_s=redis_outage,
+                     postgres_outage_s=postgres_outage, fraud_rate=fraud_rate, seed=seed,
+                     settle_timeout_s=settle_timeout)
+
+    def say(line: str) -> None:
+        if not as_json:
+            console.print(f"[dim]chaos[/dim] {line}", highlight=False)
+
+    report = run_chaos(plan, say=say, keep=keep)
+    result = report.to_dict()
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        _print(result)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print(result: dict[str, Any]) -> None:
+    table = Table("check", "result", title="chaos run")
+    for name, problems in result["problems"].items():
+        table.add_row(name.replace("_", " "),
+                      "[green]holds[/green]" if not problems else
+                      "[red]" + "\n".join(problems) + "[/red]")
+    table.add_row("settled", "[red]no[/red]" if result["settled_after_s"] is None
+                  else f"{result['settled_after_s']} s after the load")
+    table.add_row("workers crashed", "\n".join(result["crashed"]) or "none")
+    unclean = {name: code for name, code in result["exit_codes"].items() if code != 0}
+    table.add_row("clean stop (SIGTERM)", "all" if not unclean else f"[red]{unclean}[/red]")
+    console.print(table)
+    counts = result["counts"]
+    kills = ", ".join(f"{role} {n}" for role, n in sorted(result["kills"].items())) or "none"
+    outages = ", ".join(f"{o['server']} {o['down_s']} s" for o in result["outages"]) or "none"
+    console.print(f"{counts.get('invoices', 0)} invoices, {counts.get('approved', 0)} approved,"
+                  f" {counts.get('paid', 0)} paid; kills: {kills}; outages: {outages}; "
+                  f"{result['duration_s']} s in all", highlight=False)
+    console.print("[green]every invariant held[/green]" if result["ok"]
+                  else "[red]an invariant failed[/red]")
