@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
 from redis import Redis
 from sqlalchemy import Engine
 
@@ -21,6 +22,7 @@ from finbot.adapters.db.agent_views import (
 from finbot.adapters.db.engine import make_engine, migrate
 from finbot.adapters.db.ledger_queries import LedgerQueries
 from finbot.adapters.db.monitor_queries import MonitorQueries
+from finbot.adapters.db.retention_repo import SqlRetention
 from finbot.adapters.db.uow import LedgerUnitOfWork, SqlUnitOfWork
 from finbot.adapters.rails.simulated import RailBehaviour, SimulatedRail
 from finbot.adapters.redis.consumer import StreamConsumer
@@ -38,6 +40,7 @@ from finbot.execution.saga import PaymentExecutor
 from finbot.llm.context import Price
 from finbot.llm.offline import Gullibility
 from finbot.llm.router import ModelChoice, ModelRouter
+from finbot.privacy.keys import KeyRing, keyring_from
 from finbot.services.arena_agents import ArenaToolbox
 from finbot.services.arena_play import ArenaPlay
 from finbot.services.arena_tools import ArenaTools
@@ -54,6 +57,7 @@ from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.monitoring import MonitorService
 from finbot.services.orchestrator import DecidingAgent, StepRunner
 from finbot.services.policies import PolicyStore
+from finbot.services.privacy import PrivacyService
 from finbot.services.relay import OutboxRelay
 from finbot.services.reviews import ReviewService
 from finbot.services.workflows import ORCHESTRATED, VendorWork, orchestrate
@@ -92,6 +96,8 @@ class App:
     arena_play: ArenaPlay
     challengers: ChallengerService
     monitor: MonitorService
+    keys: KeyRing
+    privacy: PrivacyService
     redis: Redis | None = None
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
@@ -135,14 +141,15 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     settings = settings or Settings()
     engine = overrides.pop("engine", None) or make_engine(
         settings.effective_database_url, pool_size=settings.database_pool_size)
+    keys = overrides.pop("keys", None) or key_ring(settings)
     if run_migrations:
-        migrate(engine)
+        migrate(engine, keys=keys)
 
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine)
+        return SqlUnitOfWork(engine, keys=keys)
 
     parts: dict[str, Any] = {
-        "settings": settings, "engine": engine, "uow": uow,
+        "settings": settings, "engine": engine, "uow": uow, "keys": keys,
         "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s,
                                 ledger_uow=lambda: LedgerUnitOfWork(engine)),
         "queries": LedgerQueries(engine),
@@ -153,22 +160,24 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
         timeout_rate=settings.rail_timeout_rate, unknown_rate=settings.rail_unknown_rate,
         seed=settings.rail_seed))
     parts["audit"] = AuditLog(uow, secret=settings.secret_key.get_secret_value().encode(),
-                              read_uow=lambda: SqlUnitOfWork(engine, read_only=True))
+                              read_uow=lambda: SqlUnitOfWork(engine, read_only=True,
+                                                             keys=keys))
     parts["policies"] = PolicyStore(uow, parts["audit"])
     # Agents read through their own engine, which the database keeps from writing.
     reads = overrides.pop("agent_engine", None) or make_engine(
         settings.effective_database_url, pool_size=4, read_only=True)
     parts["agent_engine"] = reads
     parts["agent_tools"] = AgentTools(
-        ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads), vendors=SqlVendorView(reads),
-        invoices=SqlInvoiceView(reads), sanctions=SqlSanctionsView(reads))
+        ledger=SqlLedgerView(reads), policy=SqlPolicyView(reads),
+        vendors=SqlVendorView(reads, keys), invoices=SqlInvoiceView(reads),
+        sanctions=SqlSanctionsView(reads))
     parts["outbox"] = Outbox()
     parts["breakers"] = BreakerService(uow, parts["audit"], outbox=parts["outbox"])
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
                                          outbox=parts["outbox"])
     parts["auth"] = overrides.pop("auth", None) or AuthService(
         uow, session_ttl_s=settings.session_ttl_s,
-        one_read=lambda: SqlUnitOfWork(engine, one_read=True))
+        one_read=lambda: SqlUnitOfWork(engine, one_read=True, keys=keys))
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"],
                                      outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],
@@ -189,6 +198,10 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                      streams=(BUSINESS, AGENTS), types=WATCHED),
     )}
     parts["archive"] = FileArchive(settings.archive_dir)
+    parts["privacy"] = PrivacyService(
+        uow, parts["audit"], keys, outbox=parts["outbox"], days=settings.retention_days,
+        retention=SqlRetention(uow, consumers=lambda: list(parts["consumers"]),
+                               relayed_only=bool(settings.redis_url)))
     parts["monitor"] = MonitorService(uow, MonitorQueries(engine), parts["breakers"],
                                       outbox=parts["outbox"], home_tenant=settings.home_tenant)
     parts["models"] = overrides.pop("models", None) or model_router(settings)
@@ -206,6 +219,16 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                                         socket_connect_timeout=5, health_check_interval=30)
     parts.update(overrides)
     return App(**parts)
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    """The KEKs that wrap vendors' data keys, as the settings give them (outside development
+    one must be given: ConfigurationError)."""
+    def secret(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+    return keyring_from(kek=secret(settings.kek), kek_file=settings.kek_file,
+                        previous=secret(settings.kek_previous),
+                        environment=settings.environment)
 
 
 def deciding_agents(scorer: Callable[[], Scorer]) -> dict[str, DecidingAgent]:

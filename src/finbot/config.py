@@ -65,6 +65,13 @@ DEFAULT_RATE_LIMITS = {
 """Route classes and their limits (each per client address and, when signed in, per
 user); login is the strictest, money and chat stricter than the rest."""
 
+DEFAULT_RETENTION_DAYS: dict[str, float | None] = {
+    "conversations": 365, "agent_notes": 730, "llm_records": 2, "idempotency_keys": 0,
+    "sessions": 0, "arena_tool_logs": 30,
+}
+"""How many days each data class is kept (past expiry, for keys and sessions); None keeps
+it for good. The ledger and the decision log are append-only and never purged."""
+
 DEFAULT_BURST = "20/minute"
 """Money requests by one vendor user that make a burst: a fraud signal, not a refusal."""
 
@@ -153,6 +160,17 @@ class Settings(BaseSettings):
     rail_timeout_rate: float = Field(default=0.0, ge=0, le=1)
     rail_unknown_rate: float = Field(default=0.0, ge=0, le=1)
     rail_seed: int | None = None
+    kek: SecretStr | None = Field(
+        default=None, description="The key-encryption key(s) wrapping vendors' data keys: "
+        "VERSION:BASE64 (32 bytes), the highest version current; outside development this "
+        "or kek_file is required")
+    kek_file: Path | None = Field(
+        default=None, description="A file holding the KEK entries (a container secret)")
+    kek_previous: SecretStr | None = Field(
+        default=None, description="Older KEK entries still read during a rotation")
+    retention_days: dict[str, float | None] = Field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS),
+        description="Days each data class is kept (see DEFAULT_RETENTION_DAYS)")
     payment_source_account: str = Field(
         default="company:bank", min_length=1, max_length=128,
         description="The ledger account approved escalations are paid from")
@@ -202,6 +220,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"rate limit {kind}: {text!r} is not in the limits "
                                  "notation, e.g. '10/minute;100/hour'") from None
         return limits
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_classes(cls, days: dict[str, float | None]) -> dict[str, float | None]:
+        unknown = set(days) - set(DEFAULT_RETENTION_DAYS)
+        if unknown:
+            raise ValueError(f"unknown data classes {sorted(unknown)}; known: "
+                             f"{', '.join(DEFAULT_RETENTION_DAYS)}")
+        if any(d is not None and d < 0 for d in days.values()):
+            raise ValueError("retention is zero or more days (or null: kept for good)")
+        return {**DEFAULT_RETENTION_DAYS, **days}
 
     @property
     def models_dir(self) -> Path:

@@ -143,6 +143,7 @@ WHO_MAY: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/policy"): {"adam"},
     ("GET", "/admin/vendors"): STAFF,
     ("GET", "/admin/vendors/{vendor_id}"): STAFF,
+    ("POST", "/admin/vendors/{vendor_id}/erase"): {"adam"},  # crypto-shreds v-alpha
     ("GET", "/admin/models"): STAFF,
     ("GET", "/admin/models/{model_version}"): STAFF,
     ("GET", "/metrics"): STAFF,  # or a scraper with FINBOT_METRICS_TOKEN (test_monitoring)
@@ -270,6 +271,7 @@ def request_for(world: World, method: str, path: str) -> tuple[str, dict[str, An
             "verdict": "REJECT", "rationale": "matrix walk: not for payment",
             "form_key": "matrix"},
         ("POST", "/admin/decisions/verify"): {},
+        ("POST", "/admin/vendors/{vendor_id}/erase"): {},
         ("POST", "/admin/policy"): {"document": yaml.safe_dump(
             world.app.policies.document()[2])},
     }

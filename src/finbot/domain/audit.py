@@ -17,7 +17,7 @@ from typing import Any
 
 GENESIS = "0" * 64
 RECORD_KINDS = frozenset({"decision", "review", "execution", "reversal", "breaker", "policy",
-                          "note", "rollback", "challenger"})
+                          "note", "rollback", "challenger", "erasure"})
 
 
 def canonical_json(value: Any) -> str:

@@ -49,6 +49,7 @@ SCHEMAS: dict[tuple[str, int], EventSchema] = {
         EventSchema("vendor.registered", 1, BUSINESS, {"vendor_id": str}),
         EventSchema("vendor.status_changed", 1, BUSINESS, {"vendor_id": str, "status": str}),
         EventSchema("vendor.bank_changed", 1, BUSINESS, {"vendor_id": str}),
+        EventSchema("vendor.erased", 1, BUSINESS, {"vendor_id": str}),
         EventSchema("vendor.notified", 1, BUSINESS, {"vendor_id": str, "subject_id": str}),
         EventSchema("vendor.money_burst", 1, BUSINESS, {
             "vendor_id": str, "requests": int, "window_s": int}, push=False),

@@ -45,6 +45,8 @@ class Permission(StrEnum):
     BREAKERS_MANAGE = "breakers_manage"
     USERS_MANAGE = "users_manage"
     ARENA_PLAY = "arena_play"
+    VENDORS_ERASE = "vendors_erase"
+    """Erase a vendor's personal data (crypto-shredding its data key)."""
 
 
 P = Permission
@@ -53,7 +55,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.REVIEWER: frozenset({P.ALL_VENDORS, P.DECISIONS_READ, P.REVIEW, P.LEDGER_READ,
                               P.POLICY_READ}),
     Role.ADMIN: frozenset({P.ALL_VENDORS, P.DECISIONS_READ, P.LEDGER_READ, P.POLICY_READ,
-                           P.POLICY_PUBLISH, P.BREAKERS_MANAGE, P.USERS_MANAGE}),
+                           P.POLICY_PUBLISH, P.BREAKERS_MANAGE, P.USERS_MANAGE,
+                           P.VENDORS_ERASE}),
     Role.AUDITOR: frozenset({P.ALL_VENDORS, P.DECISIONS_READ, P.LEDGER_READ, P.POLICY_READ}),
     Role.PLAYER: frozenset({P.ARENA_PLAY}),
 }

@@ -23,6 +23,11 @@ DOCUMENT_KINDS: dict[str, str] = {
 its name for people."""
 
 
+ERASED = "[erased]"
+"""What a vendor's encrypted field reads as once its data key was destroyed (erasure)."""
+SEALED_FIELDS = ("tax_id", "iban", "bic", "routing_number", "account_number")
+"""The vendor fields stored only encrypted, under the vendor's own data key."""
+
 DEFAULT_TENANT = "default"
 """The tenant of records that name none: the operating one, unless configured otherwise."""
 
@@ -64,6 +69,11 @@ class Vendor:
         if len(self.country) != 2 or not self.country.isalpha() or not self.country.isupper():
             raise InvalidInput("country is an ISO 3166 alpha-2 code such as DE",
                                field="country")
+
+    @property
+    def erased(self) -> bool:
+        """Whether the vendor's data key was destroyed: its bank and tax details are gone."""
+        return self.tax_id == ERASED
 
     @property
     def payee_account(self) -> str:

@@ -39,6 +39,7 @@ from finbot.services.ledger import UowFactory
 from finbot.services.models import AgentModel, ModelCatalogue
 from finbot.services.policies import PolicyStore, PolicyVersion
 from finbot.services.ports import UnitOfWork
+from finbot.services.privacy import Erasure, PrivacyService
 from finbot.services.retry import retrying
 from finbot.services.reviews import QueueDepth, ReviewService
 from finbot.services.workflows import VendorWork
@@ -95,8 +96,10 @@ class Scope:
                  work: VendorWork, reviews: ReviewService, policies: PolicyStore,
                  breakers: BreakerService, assistant: VendorAssistant,
                  home_tenant: str = "default",
-                 audit: AuditLog | None = None, models: ModelCatalogue | None = None) -> None:
-        """``audit`` and ``models`` serve the staff portal's chain check and model pages."""
+                 audit: AuditLog | None = None, models: ModelCatalogue | None = None,
+                 privacy: PrivacyService | None = None) -> None:
+        """``audit`` and ``models`` serve the staff portal's chain check and model pages,
+        ``privacy`` its vendor erasure."""
         self.principal = principal
         self._uow = uow
         self._ledger = ledger
@@ -108,6 +111,7 @@ class Scope:
         self._assistant = assistant
         self._audit = audit
         self._models = models
+        self._privacy = privacy
 
     # vendors ---------------------------------------------------------------------------
 
@@ -356,6 +360,19 @@ class Scope:
     def staff_vendor(self, vendor_id: str) -> Vendor:
         self.principal.require(P.ALL_VENDORS)
         return self.vendor(vendor_id)
+
+    def erase_vendor(self, vendor_id: str) -> Erasure:
+        """Crypto-shred a vendor of the caller's tenant (admins only), recorded as theirs."""
+        self.principal.require(P.VENDORS_ERASE)
+        self.vendor(vendor_id)
+        return _needed(self._privacy, "erasure").erase_vendor(
+            vendor_id, by=self.principal.user_id)
+
+    def sharing_bank_details(self, vendor: Vendor) -> list[str]:
+        """The vendors of the caller's tenant sharing ``vendor``'s bank account or tax id."""
+        self.principal.require(P.ALL_VENDORS)
+        with self._uow() as uow:
+            return uow.vendors.sharing_bank_details(vendor)
 
     def find_decisions(self, search: DecisionSearch, *, before_seq: int | None = None,
                        limit: int = 50) -> list[AuditRecord]:

@@ -18,6 +18,7 @@ from finbot.domain.invoices import Invoice, InvoiceSummary, PurchaseOrder
 from finbot.domain.ledger import Balances, Transfer
 from finbot.domain.policy import Policy, policy_from_json
 from finbot.domain.vendors import Message, Note, Vendor
+from finbot.privacy.keys import KeyRing
 
 
 class SqlLedgerView:
@@ -51,18 +52,20 @@ class SqlPolicyView:
 
 
 class SqlVendorView:
-    """Vendors, purchase orders, notes and messages, read on the read-only engine."""
+    """Vendors, purchase orders, notes and messages, read on the read-only engine (the
+    key ring opens vendors' sealed details)."""
 
-    def __init__(self, read_only_engine: Engine) -> None:
+    def __init__(self, read_only_engine: Engine, keys: KeyRing | None = None) -> None:
         self._engine = read_only_engine
+        self._keys = keys
 
     def vendor(self, vendor_id: str) -> Vendor | None:
         with self._engine.connect() as conn:
-            return SqlVendorRepo(conn).get(vendor_id)
+            return SqlVendorRepo(conn, self._keys).get(vendor_id)
 
     def vendors(self, *, tenant: str | None = None, limit: int = 200) -> list[Vendor]:
         with self._engine.connect() as conn:
-            return SqlVendorRepo(conn).all(tenant=tenant, limit=min(limit, 1000))
+            return SqlVendorRepo(conn, self._keys).all(tenant=tenant, limit=min(limit, 1000))
 
     def purchase_order(self, po_number: str) -> PurchaseOrder | None:
         with self._engine.connect() as conn:

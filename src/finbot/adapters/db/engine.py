@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
+from finbot.privacy.keys import KeyRing
+
 READ_ONLY = "finbot_read_only"
 """Execution option: a SQLite transaction that only reads starts DEFERRED, not IMMEDIATE."""
 
@@ -79,9 +81,11 @@ def alembic_config() -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema; safe to run on every start."""
+def migrate(engine: Engine, *, keys: KeyRing | None = None) -> None:
+    """Bring the database to the newest schema; safe to run on every start. ``keys``: the
+    key ring a migration that seals data uses (default: the one the settings describe)."""
     with engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
+        config.attributes["keys"] = keys
         command.upgrade(config, "head")

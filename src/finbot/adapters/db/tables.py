@@ -310,11 +310,12 @@ vendors = Table(
     Column("tenant", String(64), nullable=False),
     Column("legal_name", String(200), nullable=False),
     Column("country", String(2), nullable=False),
-    Column("tax_id", String(64), nullable=False),
-    Column("iban", String(64), nullable=False),
-    Column("bic", String(16), nullable=False),
-    Column("routing_number", String(16), nullable=False),
-    Column("account_number", String(34), nullable=False),
+    # sealed under the vendor's data key (see vendor_keys and finbot.privacy.keys)
+    Column("tax_id", Text, nullable=False),
+    Column("iban", Text, nullable=False),
+    Column("bic", Text, nullable=False),
+    Column("routing_number", Text, nullable=False),
+    Column("account_number", Text, nullable=False),
     Column("industry", String(200), nullable=False),
     Column("website", String(200), nullable=False),
     Column("profile", Text, nullable=False),
@@ -323,6 +324,25 @@ vendors = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("bank_changed_at", BigInteger),
+    # keyed blind indexes (HMAC) of the sealed values that lookups compare
+    Column("tax_id_index", String(64)),
+    Column("iban_index", String(64)),
+    Column("account_index", String(64)),
+    Index("ix_vendors_iban_index", "iban_index"),
+    Index("ix_vendors_account_index", "account_index"),
+    Index("ix_vendors_tax_id_index", "tax_id_index"),
+)
+
+vendor_keys = Table(
+    "vendor_keys", metadata,
+    Column("vendor_id", String(64), primary_key=True),
+    Column("key_version", Integer, nullable=False),
+    Column("kek_version", Integer, nullable=False),
+    Column("wrapped_key", Text),  # NULL once destroyed: the vendor's fields are shredded
+    Column("created_at", BigInteger, nullable=False),
+    Column("rotated_at", BigInteger),
+    Column("destroyed_at", BigInteger),
+    Index("ix_vendor_keys_kek", "kek_version"),
 )
 
 purchase_orders = Table(

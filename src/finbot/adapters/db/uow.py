@@ -30,6 +30,7 @@ from finbot.adapters.db.sandbox_repo import SqlSandboxRepo
 from finbot.adapters.db.user_repo import SqlUserRepo
 from finbot.adapters.db.vendor_repo import SqlVendorRepo
 from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
+from finbot.privacy.keys import KeyRing
 from finbot.services.ports import TransientConflict
 
 _TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
@@ -59,11 +60,12 @@ class SqlUnitOfWork:
     """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
-                 one_read: bool = False) -> None:
+                 one_read: bool = False, keys: KeyRing | None = None) -> None:
         """``one_read``: for a single read statement, which on PostgreSQL then runs in
         autocommit (no BEGIN and ROLLBACK round trips around it); nothing can be
-        committed."""
+        committed. ``keys``: the key ring vendors' sealed details need."""
         self._engine = engine
+        self._keys = keys
         self._read_only = read_only
         self._one_read = one_read and engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
@@ -107,7 +109,7 @@ class SqlUnitOfWork:
         self.reviews = SqlReviewRepo(conn)
         self.breakers = SqlBreakerRepo(conn)
         self.outbox = SqlOutboxRepo(conn)
-        self.vendors = SqlVendorRepo(conn)
+        self.vendors = SqlVendorRepo(conn, self._keys)
         self.invoices = SqlInvoiceRepo(conn)
         self.workflows = SqlWorkflowRepo(conn)
         self.sanctions = SqlSanctionsRepo(conn)

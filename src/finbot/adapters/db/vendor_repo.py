@@ -2,7 +2,9 @@
 
 Amounts are stored in minor units and read back as Decimal in the record's currency;
 documents are a JSON list of document kinds. Every read that can be scoped takes the
-vendor id, so a caller holding one vendor's id never reads another's rows.
+vendor id, so a caller holding one vendor's id never reads another's rows. Bank and tax
+details are sealed here, under the vendor's own data key (see ``sealed_vendors``): the
+rest of the code sees plaintext, the database only ciphertext and blind indexes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from finbot.adapters.db.sealed_vendors import KEYED_VENDORS, VendorSealer
 from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import (
     messages,
@@ -24,32 +27,40 @@ from finbot.adapters.db.tables import (
 )
 from finbot.domain.invoices import PurchaseOrder
 from finbot.domain.money import Currency, Money
-from finbot.domain.vendors import Author, Message, Note, Vendor, VendorStatus
+from finbot.domain.vendors import SEALED_FIELDS, Author, Message, Note, Vendor, VendorStatus
+from finbot.privacy.keys import KeyRing
 
-_GET = Sql("SELECT * FROM vendors WHERE vendor_id = :vendor_id")
+_GET = Sql("SELECT v.*, k.key_version AS key_version, k.kek_version AS kek_version, "
+           "k.wrapped_key AS wrapped_key FROM vendors v LEFT JOIN vendor_keys k "
+           "ON k.vendor_id = v.vendor_id WHERE v.vendor_id = :vendor_id")
 _PO = Sql("SELECT * FROM purchase_orders WHERE po_number = :po_number")
 _NOTES = Sql("SELECT * FROM vendor_notes WHERE vendor_id = :vendor_id ORDER BY id DESC "
              "LIMIT :limit")
 _BURSTS = Sql("SELECT COUNT(*) FROM money_bursts WHERE vendor_id = :vendor_id "
               "AND at_us >= :since_us AND at_us <= :until_us")
-_VENDOR_FIELDS = ("vendor_id", "tenant", "legal_name", "country", "tax_id", "iban", "bic",
-                  "routing_number", "account_number", "industry", "website", "profile",
-                  "timezone")
+_PLAIN_FIELDS = ("vendor_id", "tenant", "legal_name", "country", "industry", "website",
+                 "profile", "timezone")
 
 
 class SqlVendorRepo:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, keys: KeyRing | None = None) -> None:
+        """``keys``: the KEKs that wrap vendors' data keys (without them, reading or
+        writing a vendor's sealed details is a ConfigurationError)."""
         self.conn = connection
+        self.sealer = VendorSealer(connection, keys)
 
     def add(self, vendor: Vendor) -> None:
+        key = self.sealer.new_key(vendor.vendor_id, now_us=vendor.created_at_us)
+        sealed = self.sealer.sealed(key, {name: getattr(vendor, name)
+                                          for name in SEALED_FIELDS})
         self.conn.execute(insert(vendors).values(
-            **{name: getattr(vendor, name) for name in _VENDOR_FIELDS},
+            **{name: getattr(vendor, name) for name in _PLAIN_FIELDS}, **sealed,
             documents=json.dumps(list(vendor.documents)), status=vendor.status.value,
             created_at=vendor.created_at_us, bank_changed_at=vendor.bank_changed_at_us))
 
     def get(self, vendor_id: str) -> Vendor | None:
         row = _GET.run(self.conn, vendor_id=vendor_id).mappings().first()
-        return _vendor(row) if row else None
+        return self._vendor(row) if row else None
 
     def set_status(self, vendor_id: str, status: VendorStatus) -> None:
         self.conn.execute(update(vendors).where(vendors.c.vendor_id == vendor_id)
@@ -57,24 +68,50 @@ class SqlVendorRepo:
 
     def change_bank(self, vendor_id: str, *, iban: str, bic: str, routing_number: str,
                     account_number: str, now_us: int) -> None:
+        """New bank details sealed under the vendor's data key (Conflict once erased)."""
+        key = self.sealer.locked_key(vendor_id)
+        bank = {"iban": iban, "bic": bic, "routing_number": routing_number,
+                "account_number": account_number}
         self.conn.execute(update(vendors).where(vendors.c.vendor_id == vendor_id).values(
-            iban=iban, bic=bic, routing_number=routing_number, account_number=account_number,
-            bank_changed_at=now_us))
+            **self.sealer.sealed(key, bank), bank_changed_at=now_us))
+
+    def erase(self, vendor_id: str, *, now_us: int) -> bool:
+        """Destroy the vendor's data key (its sealed details read as ERASED from now on)
+        and its blind indexes; False if it was already erased or has no key."""
+        return self.sealer.destroy(vendor_id, now_us=now_us)
+
+    def sharing_bank_details(self, vendor: Vendor) -> list[str]:
+        """The other vendors of ``vendor``'s tenant paid into the same bank account or
+        registered under the same tax id, found through the blind indexes."""
+        return self.sealer.sharing(vendor)
+
+    def stale_keys(self, *, limit: int) -> list[str]:
+        """Vendors whose data key an older KEK wraps (what a rotation has left to do)."""
+        return self.sealer.stale(limit=limit)
+
+    def rewrap_key(self, vendor_id: str, *, fresh_data_key: bool, now_us: int) -> bool:
+        """Re-wrap (or with ``fresh_data_key`` replace) the vendor's data key under the
+        current KEK; False if nothing was left to do."""
+        return self.sealer.rewrap(vendor_id, fresh_data_key=fresh_data_key, now_us=now_us)
+
+    def key_counts(self) -> list[tuple[int, int, bool, int]]:
+        """(KEK version, data-key version, destroyed, vendors)."""
+        return self.sealer.counts()
 
     def all(self, *, tenant: str | None = None, limit: int = 1000) -> list[Vendor]:
-        query = select(vendors).order_by(vendors.c.vendor_id).limit(limit)
+        query = KEYED_VENDORS.order_by(vendors.c.vendor_id).limit(limit)
         if tenant is not None:
             query = query.where(vendors.c.tenant == tenant)
-        return [_vendor(row) for row in self.conn.execute(query).mappings()]
+        return [self._vendor(row) for row in self.conn.execute(query).mappings()]
 
     def page(self, *, tenant: str, vendor_ids: Collection[str] | None = None,
              after: str = "", limit: int = 50) -> list[Vendor]:
         """``tenant``'s vendors (only ``vendor_ids`` when given) after ``after``, by id."""
-        query = (select(vendors).where(vendors.c.tenant == tenant, vendors.c.vendor_id > after)
+        query = (KEYED_VENDORS.where(vendors.c.tenant == tenant, vendors.c.vendor_id > after)
                  .order_by(vendors.c.vendor_id).limit(limit))
         if vendor_ids is not None:
             query = query.where(vendors.c.vendor_id.in_(list(vendor_ids)))
-        return [_vendor(row) for row in self.conn.execute(query).mappings()]
+        return [self._vendor(row) for row in self.conn.execute(query).mappings()]
 
     def tenants_of(self, vendor_ids: Collection[str]) -> dict[str, str]:
         """Each known vendor's tenant."""
@@ -134,13 +171,14 @@ class SqlVendorRepo:
                         r["text"], r["created_at"]) for r in reversed(list(rows))]
 
 
+    def _vendor(self, row: Any) -> Vendor:
+        return Vendor(**{name: row[name] for name in _PLAIN_FIELDS},
+                      **self.sealer.opened(row),
+                      documents=tuple(json.loads(row["documents"])),
+                      status=VendorStatus(row["status"]), created_at_us=row["created_at"],
+                      bank_changed_at_us=row["bank_changed_at"])
+
+
 def major(minor: int, currency: str) -> Decimal:
     """A stored minor-unit amount as a Decimal in major units."""
     return Money(int(minor), Currency.of(currency)).amount
-
-
-def _vendor(row: Any) -> Vendor:
-    return Vendor(**{name: row[name] for name in _VENDOR_FIELDS},
-                  documents=tuple(json.loads(row["documents"])),
-                  status=VendorStatus(row["status"]), created_at_us=row["created_at"],
-                  bank_changed_at_us=row["bank_changed_at"])

@@ -187,7 +187,7 @@ async def scope(who: Auth, web: WebDep) -> Scope:  # async: builds objects, no I
                  assistant=VendorAssistant(app.uow, app.models, app.agent_tools,
                                            outbox=app.outbox),
                  home_tenant=app.settings.home_tenant, audit=app.audit,
-                 models=web.catalogue)
+                 models=web.catalogue, privacy=app.privacy)
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]

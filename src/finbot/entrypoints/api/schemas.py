@@ -23,7 +23,7 @@ from finbot.domain.money import Currency, Money
 from finbot.domain.reviews import Review, ReviewItem
 from finbot.domain.timeline import Entry, PaymentLine
 from finbot.domain.users import User
-from finbot.domain.vendors import DOCUMENT_KINDS, Note, Vendor
+from finbot.domain.vendors import DOCUMENT_KINDS, ERASED, Note, Vendor
 
 T = TypeVar("T")
 Amount = Decimal
@@ -184,7 +184,8 @@ class VendorPublic(BaseModel):
     status: str
     industry: str
     website: str
-    bank_account: str = Field(description="Masked: the last four characters only")
+    bank_account: str = Field(description="Masked: the last four characters only "
+                              "([erased] once the vendor was erased)")
     created_at_us: int
 
     @classmethod
@@ -193,7 +194,8 @@ class VendorPublic(BaseModel):
         return cls(vendor_id=vendor.vendor_id, legal_name=vendor.legal_name,
                    country=vendor.country, status=vendor.status.value,
                    industry=vendor.industry, website=vendor.website,
-                   bank_account=f"…{payee[-4:]}" if payee else "",
+                   bank_account=ERASED if vendor.erased else (
+                       f"…{payee[-4:]}" if payee else ""),
                    created_at_us=vendor.created_at_us)
 
 

@@ -21,11 +21,13 @@ from finbot.entrypoints.cli.chat import chat
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.cli.events import events_cli
 from finbot.entrypoints.cli.explain import explain, replay
+from finbot.entrypoints.cli.keys import keys_cli
 from finbot.entrypoints.cli.ledger import ledger_cli
 from finbot.entrypoints.cli.model import model_cli
 from finbot.entrypoints.cli.monitor import monitor_cli
 from finbot.entrypoints.cli.payments import payments_cli
 from finbot.entrypoints.cli.policy import policy_cli
+from finbot.entrypoints.cli.privacy import retention_cli, vendors_cli
 from finbot.entrypoints.cli.redteam import redteam_cli
 from finbot.entrypoints.cli.review import review_cli
 from finbot.entrypoints.cli.rollback import rollback
@@ -39,6 +41,9 @@ cli = typer.Typer(help="FinBot: vendor payments run by AI agents that never touc
 demo_cli = typer.Typer(help="Demo data for trying FinBot out.", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(ledger_cli, name="ledger")
+cli.add_typer(keys_cli, name="keys")
+cli.add_typer(vendors_cli, name="vendors")
+cli.add_typer(retention_cli, name="retention")
 cli.add_typer(payments_cli, name="payments")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(policy_cli, name="policy")

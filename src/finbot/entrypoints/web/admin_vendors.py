@@ -1,15 +1,17 @@
 """Staff pages over vendors: the tenant's vendors with their status, and one vendor's
-profile with bank details masked, the onboarding decisions, notes and invoices."""
+profile with bank details masked, the vendors sharing them, the onboarding decisions,
+notes and invoices; and, for admins, the vendor's erasure."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from finbot.domain.audit import DecisionSearch
-from finbot.domain.vendors import Vendor
+from finbot.domain.users import Permission
+from finbot.domain.vendors import ERASED, Vendor
 from finbot.entrypoints.api.deps import Auth, ScopeDep, limited
-from finbot.entrypoints.web.portal import page
+from finbot.entrypoints.web.portal import page, redirect_with
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -24,21 +26,31 @@ def vendors_page(request: Request, who: Auth, scope: ScopeDep,
 
 
 @router.get("/admin/vendors/{vendor_id}", dependencies=[Depends(limited("default"))])
-def vendor_page(request: Request, vendor_id: str, who: Auth,
-                scope: ScopeDep) -> HTMLResponse:
+def vendor_page(request: Request, vendor_id: str, who: Auth, scope: ScopeDep,
+                notice: str = "") -> HTMLResponse:
     vendor = scope.staff_vendor(vendor_id)
     onboarding = scope.find_decisions(DecisionSearch(vendor_id=vendor_id,
                                                      agent_id="onboarding"), limit=20)
     return page(request, "admin_vendor.html", who, vendor=vendor, onboarding=onboarding,
                 notes=scope.notes(vendor_id), invoices=scope.invoices(vendor_id=vendor_id),
-                bank=masked_bank(vendor))
+                bank=masked_bank(vendor), sharing=scope.sharing_bank_details(vendor),
+                may_erase=who.can(Permission.VENDORS_ERASE) and not vendor.erased,
+                notice=notice)
+
+
+@router.post("/admin/vendors/{vendor_id}/erase", dependencies=[Depends(limited("default"))])
+def erase_form(vendor_id: str, scope: ScopeDep) -> Response:
+    """Crypto-shred the vendor (admins): its tax id and bank details become unreadable."""
+    scope.erase_vendor(vendor_id)
+    return redirect_with(f"/admin/vendors/{vendor_id}",
+                         "Erased: the vendor's tax id and bank details are unreadable now")
 
 
 def masked(value: str, *, shown: int = 4) -> str:
     """All but the last ``shown`` characters hidden; short values hidden entirely."""
     value = value.replace(" ", "")
-    if not value:
-        return ""
+    if not value or value == ERASED:
+        return value
     if len(value) <= shown * 2:
         return "•" * len(value)
     return "•" * (len(value) - shown) + value[-shown:]
