@@ -65,6 +65,12 @@ class KeyStatus:
     known: list[int]
     counts: list[KeyCount]
 
+    @property
+    def stale(self) -> int:
+        """Live keys an older KEK than the current one wraps: a rotation's work left."""
+        return sum(c.vendors for c in self.counts
+                   if not c.destroyed and c.kek_version != self.current)
+
     def per_kek(self) -> dict[str, int]:
         """Live keys per KEK version, and the destroyed ones apart."""
         found: dict[str, int] = {}
@@ -152,8 +158,7 @@ class PrivacyService:
             if not done:  # others (a concurrent rotation) own what is left
                 break
             report.rewrapped += len(done)
-        report.remaining = sum(n for label, n in self.key_status().per_kek().items()
-                               if label not in ("destroyed", f"kek-{self._keys.current}"))
+        report.remaining = self.key_status().stale
         return report
 
     def _rewrap(self, vendor_ids: list[str], data_keys: bool) -> set[str]:

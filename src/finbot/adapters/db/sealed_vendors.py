@@ -35,6 +35,12 @@ def account_value(values: Mapping[str, str]) -> str:
         if values["account_number"].strip() else ""
 
 
+def _indexed_text(column: str, values: Mapping[str, str]) -> str:
+    """The value blind index ``column`` stands for."""
+    return account_value(values) if column == "account_index" else values[
+        _INDEXED[column][0]]
+
+
 class VendorSealer:
     """Seals and opens one connection's vendor rows with the deployment's key ring."""
 
@@ -70,13 +76,10 @@ class VendorSealer:
     def indexes(self, values: Mapping[str, str], *, version: int | None = None
                 ) -> dict[str, str | None]:
         """The blind indexes that ``values`` determine, under KEK ``version``."""
-        found: dict[str, str | None] = {}
-        for column, fields in _INDEXED.items():
-            if all(name in values for name in fields):
-                text = account_value(values) if column == "account_index" else values[
-                    fields[0]]
-                found[column] = self.ring.blind_index(column, text, version=version)
-        return found
+        return {column: self.ring.blind_index(column, _indexed_text(column, values),
+                                              version=version)
+                for column, fields in _INDEXED.items()
+                if all(name in values for name in fields)}
 
     def opened(self, row: RowMapping) -> dict[str, str]:
         """The plaintext of a KEYED_VENDORS row's sealed fields (ERASED once shredded)."""
@@ -125,8 +128,8 @@ class VendorSealer:
         under every known KEK version (a rotation re-indexes vendors one by one)."""
         values = {name: getattr(vendor, name) for name in SEALED_FIELDS}
         matches = []
-        for column, fields in _INDEXED.items():
-            text = account_value(values) if column == "account_index" else values[fields[0]]
+        for column in _INDEXED:
+            text = _indexed_text(column, values)
             candidates = self.ring.blind_indexes(column, text) if not vendor.erased else []
             if candidates:
                 matches.append(vendors.c[column].in_(candidates))

@@ -53,8 +53,7 @@ def rotate(data_keys: bool = typer.Option(
     the old one in FINBOT_KEK_PREVIOUS first, so reads accept both while this runs. Safe to
     interrupt and run again: it carries on with the keys still to do."""
     app = bootstrap()
-    total = sum(n for label, n in app.privacy.key_status().per_kek().items()
-                if label not in ("destroyed", f"kek-{app.keys.current}"))
+    total = app.privacy.key_status().stale
     with Progress("[progress.description]{task.description}", BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=errors,
                   disable=as_json) as bar:
