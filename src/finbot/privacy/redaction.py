@@ -25,14 +25,32 @@ def _last4(value: str) -> str:
     return re.sub(r"[\s-]", "", value)[-4:]
 
 
+def _valid_head(value: str, valid: Callable[[str], bool]) -> str | None:
+    """The longest head of ``value`` that is ``valid``, cut at a space or hyphen: a pattern
+    also takes the word or number that follows (``DE89… HTTP``), which must not hide it."""
+    head = value
+    while head:
+        if valid(head):
+            return head
+        head = head[:max(head.rfind(" "), head.rfind("-"), 0)].rstrip(" -")
+    return None
+
+
 def _iban(match: re.Match[str]) -> str:
     value = match.group(0)
-    return f"[iban …{_last4(value)}]" if iban.is_valid(value) else value
+    head = _valid_head(value, iban.is_valid)
+    return f"[iban …{_last4(head)}]{value[len(head):]}" if head else value
+
+
+def _card_number(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return len(digits) >= 13 and luhn.is_valid(digits)
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    return f"[card …{digits[-4:]}]" if luhn.is_valid(digits) else match.group(0)
+    value = match.group(0)
+    head = _valid_head(value, _card_number)
+    return f"[card …{_last4(head)}]{value[len(head):]}" if head else value
 
 
 _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
