@@ -110,6 +110,7 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FINBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("FINBOT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FINBOT_ENVIRONMENT", "test")
+    monkeypatch.setenv("FINBOT_LOG_LEVEL", "warning")  # the commands' output, not their logs
     monkeypatch.delenv("FINBOT_REDIS_URL", raising=False)  # embedded unless a test says
 
 

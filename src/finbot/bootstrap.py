@@ -51,7 +51,7 @@ from finbot.services.breakers import BreakerService
 from finbot.services.challengers import ChallengerService
 from finbot.services.contest import Contest
 from finbot.services.decisions import DecisionService
-from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer
+from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer, traced
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.monitoring import MonitorService
@@ -114,9 +114,10 @@ class App:
         when FINBOT_REDIS_URL is set, else the embedded reader of the outbox table.
         ``copy`` names this copy in its group (default: host and process id)."""
         spec = self.consumer_spec(name)
+        handler = traced(spec.name, spec.handler)
         if self.redis is None:
-            return OutboxConsumer(spec.name, self.uow, spec.handler, types=spec.types)
-        return StreamConsumer(spec.name, self.uow, spec.handler, self.redis,
+            return OutboxConsumer(spec.name, self.uow, handler, types=spec.types)
+        return StreamConsumer(spec.name, self.uow, handler, self.redis,
                               streams=spec.streams, types=spec.types, name=copy,
                               prefix=self.settings.events_prefix)
 

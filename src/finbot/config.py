@@ -26,6 +26,7 @@ PLACEHOLDER_SECRET = "change-me"  # noqa: S105 (the value production refuses)
 _DEV_ENVIRONMENTS = ("development", "test")
 CONFIG_FILE = "finbot.yaml"
 Gullibility = Literal["none", "low", "medium", "high"]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
 class ModelSettings(BaseModel):
@@ -126,6 +127,15 @@ class Settings(BaseSettings):
         "always on in production")
     home_tenant: str = Field(default="default", min_length=1, max_length=64,
                              description="The tenant that runs this deployment's ledger")
+    log_level: LogLevel = Field(default="info", description="The least severe log lines "
+                                "written (debug, info, warning, error, critical)")
+    log_format: Literal["json", "console"] | None = Field(
+        default=None, description="Log lines as JSON (default) or, for a person at a "
+        "terminal, console text (the default in development)")
+    otlp_endpoint: str | None = Field(
+        default=None, description="An OpenTelemetry collector's OTLP/HTTP base URL (e.g. "
+        "http://127.0.0.1:4318) to export traces to; unset (and no OTEL_EXPORTER_OTLP_"
+        "ENDPOINT), tracing is off and costs nothing")
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token a Prometheus scraper sends to read "
         "/metrics; without it only the home tenant's signed-in staff may")
@@ -201,6 +211,11 @@ class Settings(BaseSettings):
                 f"when FINBOT_ENVIRONMENT={self.environment}", field="secret_key")
         return self
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
+
     @field_validator("money_burst")
     @classmethod
     def _one_limit(cls, text: str) -> str:
@@ -236,6 +251,12 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where the fraud model registry keeps its versions."""
         return self.data_dir / "models"
+
+    @property
+    def effective_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
 
     @property
     def archive_dir(self) -> Path:

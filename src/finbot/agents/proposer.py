@@ -18,6 +18,7 @@ from finbot.domain.clock import now_us
 from finbot.domain.decisions import ModelVersion, Proposal, snapshot_hash
 from finbot.llm.context import CallContext, ContextualModel, EventSink, Price
 from finbot.llm.model import Model
+from finbot.observability.tracing import span
 
 
 class ModelAgent:
@@ -42,7 +43,10 @@ class ModelAgent:
         context = CallContext(self.agent_id, workflow_id=str(snapshot.get("workflow_id", "")),
                               tenant=str(snapshot.get("tenant", "")))
         model = ContextualModel(self._model, context, sink=self._sink, price=self._price)
-        run = run_agent(self.spec, model, self._tools(snapshot), snapshot)
+        with span("agent.run", **{"finbot.agent_id": self.agent_id,
+                                  "finbot.agent_version": self.spec.version,
+                                  "finbot.model": self._model.name}):
+            run = run_agent(self.spec, model, self._tools(snapshot), snapshot)
         version = ModelVersion(self.spec.version, self._model.name, self.spec.prompt_hash,
                                self._policy_version())
         return Proposal(self.agent_id, version, dict(snapshot), snapshot_hash(snapshot),

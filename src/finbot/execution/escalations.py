@@ -45,6 +45,7 @@ from finbot.domain.payments import accrual_id
 from finbot.domain.posting import Group
 from finbot.execution.approval import rolled_back
 from finbot.execution.saga import PaymentExecutor
+from finbot.observability.tracing import span
 from finbot.services.events import Handler
 from finbot.services.ledger import LedgerService
 from finbot.services.ports import UnitOfWork
@@ -134,7 +135,10 @@ def _accrue(uow: UnitOfWork, ledger: LedgerService, decision_id: str,
     request = TransferRequest(accrual_id(decision_id), expense, payable,
                               str(payment["amount"]), currency,
                               reference=f"invoice {payment['invoice_id']}")
-    [[result]] = ledger.plan_in(uow, [Group([request])]).results
+    with span("ledger.transfer", **{"finbot.transfer_id": request.id,
+                                    "finbot.transfer_kind": "accrual"}) as transfer:
+        [[result]] = ledger.plan_in(uow, [Group([request])]).results
+        transfer.set_attribute("finbot.ledger_result", result.code.value)
     if result.code not in (ResultCode.OK, ResultCode.EXISTS):
         raise ExecutionRefused(f"the invoice could not be accrued: {result.code.value}",
                                field="amount")

@@ -10,14 +10,18 @@ is asked about, never guessed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from finbot.domain import checks
 from finbot.domain.clock import now_us
 from finbot.domain.errors import Conflict, ExecutionRefused, InvalidInput, NotFound, SagaError
+from finbot.domain.events import AGENTS
 from finbot.domain.ledger import TransferKind, TransferRequest
 from finbot.domain.money import Currency, Money
 from finbot.domain.payments import COMPENSATIONS, Saga, SagaState, SagaStep
@@ -25,6 +29,7 @@ from finbot.domain.posting import Group
 from finbot.domain.vendors import DEFAULT_TENANT
 from finbot.execution.approval import check_approved
 from finbot.execution.rail import PaymentRail, RailOutcome, RailResult
+from finbot.observability.tracing import continued, in_trace, span
 from finbot.services.audit import AuditLog
 from finbot.services.events import Outbox
 from finbot.services.idempotency import IdempotencyService, StoredResponse
@@ -33,6 +38,7 @@ from finbot.services.ports import TransientConflict, UnitOfWork
 from finbot.services.retry import retrying
 
 S = SagaState
+logger = logging.getLogger(__name__)
 Checkpoint = Callable[[str], None]
 RESERVATION_TIMEOUT_S = 7 * 24 * 3600
 
@@ -92,17 +98,26 @@ class PaymentExecutor:
         return self._idempotency.run_long("payments", key, request, action)
 
     def run(self, saga_id: str) -> Saga:
-        """Advance a saga until it is final or waits on the rail; returns where it stands."""
-        while True:
-            saga = self.get(saga_id)
-            if saga.state.final:
-                return saga
-            try:
-                advanced = self._advance(saga)
-            except _Overtaken:
-                continue  # another executor moved it: carry on from its state
-            if advanced is None:
-                return self.get(saga_id)
+        """Advance a saga until it is final or waits on the rail; returns where it stands.
+        Run outside any trace (the upkeep rounds), it continues its decision's."""
+        saga = self.get(saga_id)
+        with continued(None if in_trace() else self._decision_trace(saga)), (
+                bound_contextvars(payment_id=saga.id, decision_id=saga.decision_id)):
+            while not saga.state.final:
+                try:
+                    if self._advance(saga) is None:
+                        return self.get(saga_id)
+                except _Overtaken:
+                    pass  # another executor moved it: carry on from its state
+                saga = self.get(saga_id)
+            return saga
+
+    def _decision_trace(self, saga: Saga) -> str | None:
+        """The trace the saga's decision record carried on (its decision.recorded event)."""
+        if not saga.decision_id:
+            return None
+        with self._uow() as uow:
+            return uow.outbox.first_trace(AGENTS, saga.decision_id)
 
     def resume_all(self, *, limit: int = 1000) -> list[Saga]:
         """Finish or compensate every unfinished saga (run at startup and periodically)."""
@@ -186,7 +201,9 @@ class PaymentExecutor:
         step = {S.STARTED: self._reserve, S.RESERVED: self._send, S.SENDING: self._send,
                 S.UNKNOWN: self._ask_rail, S.SENT: self._post,
                 S.RAIL_FAILED: self._void}[saga.state]
-        return step(saga)
+        with span("execution.saga_step", **{"finbot.payment_id": saga.id,
+                                            "finbot.saga_state": saga.state.value}):
+            return step(saga)
 
     def _reserve(self, saga: Saga) -> Saga | None:
         self._checkpoint("reserve:before")
@@ -281,7 +298,11 @@ class PaymentExecutor:
                                                  {"reason": refused}, error=refused)
                         uow.commit()
                         return moved
-                code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
+                with span("ledger.transfer", **{"finbot.transfer_id": request.id,
+                                                "finbot.transfer_kind": str(request.kind)}
+                          ) as transfer:
+                    code = self._ledger.plan_in(uow, [Group([request])]).results[0][0].code
+                    transfer.set_attribute("finbot.ledger_result", code.value)
                 released = released_ok and code.value == "pending_transfer_expired"
                 ok = code.succeeded or released
                 detail = {"transfer": request.id, "code": code.value}
@@ -315,6 +336,7 @@ class PaymentExecutor:
     def _settled_in(self, uow: UnitOfWork, saga: Saga) -> None:
         """A payment's final state: recorded in the audit chain and announced."""
         public = saga_public(saga)
+        logger.info("payment settled", extra={"state": saga.state.value})
         if self._audit is not None:
             self._audit.append_in(uow, "execution", f"execution:{saga.id}", public,
                                   decision_id=saga.decision_id)

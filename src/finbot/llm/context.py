@@ -19,6 +19,7 @@ from finbot.domain.audit import canonical_json, sha256_hex
 from finbot.llm.messages import ModelRequest, ModelResponse, Usage, last_user_text
 from finbot.llm.model import Model, StreamItem
 from finbot.llm.recording import Exchange
+from finbot.observability.tracing import span
 from finbot.privacy.redaction import redact_text
 
 EXCERPT_CHARS = 400
@@ -95,13 +96,21 @@ class ContextualModel(Model):
         self._price = price or Price()
 
     def request(self, request: ModelRequest) -> ModelResponse:
-        call = self._begin(request)
-        try:
-            response = self.inner.request(call.request)
-        except Exception as error:
-            self._failed(call, error)
-            raise
-        return self._end(call, response)
+        provider, _, model = self.name.partition(":")
+        with span("llm.call", **{"gen_ai.system": provider, "gen_ai.request.model": model,
+                                 "finbot.agent_id": self.context.agent_id}) as current:
+            call = self._begin(request)
+            try:
+                response = self.inner.request(call.request)
+            except Exception as error:
+                self._failed(call, error)
+                raise
+            response = self._end(call, response)
+            current.set_attributes({
+                "gen_ai.response.model": response.model_name or self.name,
+                "gen_ai.usage.input_tokens": response.usage.input_tokens,
+                "gen_ai.usage.output_tokens": response.usage.output_tokens})
+        return response
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
         call = self._begin(request)

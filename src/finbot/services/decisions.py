@@ -9,11 +9,14 @@ the same ones), every rule's result and the policy version that judged it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
+
+from structlog.contextvars import bound_contextvars
 
 from finbot.domain.audit import AuditRecord, canonical_json
 from finbot.domain.breakers import Observation
@@ -30,6 +33,7 @@ from finbot.domain.errors import FinbotError
 from finbot.domain.money import Money
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
+from finbot.observability.tracing import span
 from finbot.policy.fallback import rules_only_check, rules_only_proposal
 from finbot.policy.guardrails import (
     WAIVED_IN_TRAINING,
@@ -49,6 +53,7 @@ from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
 from finbot.services.retry import retrying
 
+logger = logging.getLogger(__name__)
 Along = Callable[[UnitOfWork, Mapping[str, Any]], None]
 """Writes a caller makes in a decision's own transaction, given the decision's record."""
 
@@ -98,7 +103,17 @@ class DecisionService:
         counted or executable: it exists to prove the path (e.g. the breaker's fallback)
         works. ``along`` writes the caller's own bookkeeping in the decision's transaction
         (the orchestrator marks its step done), so the two commit together or not at all."""
-        path = _Path(decision_id, policy, facts, mode, stage, drill, along)
+        with bound_contextvars(decision_id=decision_id), span(
+                "policy.gate", **{"finbot.decision_id": decision_id, "finbot.stage": stage.value,
+                                  "finbot.mode": mode.value,
+                                  "finbot.agent_id": agent.agent_id}) as gate:
+            decision = self._decide(_Path(decision_id, policy, facts, mode, stage, drill,
+                                          along), snapshot, agent)
+            gate.set_attribute("finbot.outcome", decision.outcome.value)
+        return decision
+
+    def _decide(self, path: _Path, snapshot: Mapping[str, Any], agent: Agent) -> Decision:
+        policy, facts, mode, stage = path.policy, path.facts, path.mode, path.stage
         hard = hard_rules(policy, facts, stage=stage)
         if enforced := _enforced(hard, mode):
             return self._blocked(path, agent, hard, enforced)
@@ -222,8 +237,14 @@ class DecisionService:
             data["review"] = {"required_approvals": item.required_approvals,
                               "priority": int(item.priority), "due_at": item.due_at_us}
         counted = agent.agent_id if mode is Mode.LIVE and not drill else None
-        record = retrying(lambda: self._append(decision_id, data, item, counted, outcome,
-                                               path.along, facts.vendor.tenant))
+        with span("decision.record", **{"finbot.decision_id": decision_id,
+                                        "finbot.outcome": outcome.value,
+                                        "finbot.mode": mode.value}):
+            record = retrying(lambda: self._append(decision_id, data, item, counted, outcome,
+                                                   path.along, facts.vendor.tenant))
+        logger.info("decision recorded", extra={
+            "agent_id": agent.agent_id, "stage": path.stage.value, "outcome": outcome.value,
+            "mode": mode.value, "record_seq": record.seq})
         return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
                         path.stage)
 

@@ -19,9 +19,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
+from structlog.contextvars import bound_contextvars
+
 from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event, check_payload, schema_for
+from finbot.observability.tracing import carried, continued, span
 from finbot.services.ledger import UowFactory
 from finbot.services.ports import TransientConflict, UnitOfWork
 
@@ -148,7 +151,21 @@ class Outbox:
         schema = schema_for(type_, version)
         check_payload(schema, payload)
         return Event(str(uuid.uuid4()), type_, version, schema.stream, aggregate_id, 0,
-                     tenant, self._clock(), trace_id or secrets.token_hex(16), dict(payload))
+                     tenant, self._clock(), trace_id or carried() or secrets.token_hex(16),
+                     dict(payload))
+
+
+def traced(consumer: str, handler: Handler) -> Handler:
+    """``handler`` continuing each event's trace in an ``event.handle`` span, with the
+    event's ids bound to its log lines."""
+    def handle(uow: UnitOfWork, event: Event) -> None:
+        with continued(event.trace_id), bound_contextvars(
+                consumer=consumer, event_id=event.event_id, event_type=event.type), span(
+                "event.handle", **{"messaging.consumer.group.name": consumer,
+                                   "messaging.message.id": event.event_id,
+                                   "finbot.event.type": event.type}):
+            handler(uow, event)
+    return handle
 
 
 class OutboxConsumer:

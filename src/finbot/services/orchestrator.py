@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from finbot.agents import communication
 from finbot.agents.ports import AgentTools, remembered
 from finbot.agents.proposer import ModelAgent
@@ -27,6 +29,7 @@ from finbot.agents.runner import AgentSpec, Tool, Verdict
 from finbot.domain.clock import DAY_US, now_us, utc_datetime
 from finbot.domain.decisions import Mode, Stage
 from finbot.domain.errors import NotFound
+from finbot.domain.events import BUSINESS
 from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
 from finbot.domain.users import sandbox_player
 from finbot.domain.vendors import Author, Message, Note, Vendor
@@ -34,6 +37,7 @@ from finbot.domain.workflows import Step, StepStatus
 from finbot.llm.context import EventSink
 from finbot.llm.model import Model
 from finbot.llm.router import ModelRouter
+from finbot.observability.tracing import continued, span
 from finbot.policy.guardrails import PaymentFacts, VendorFacts
 from finbot.services.contest import Contest, Entrants
 from finbot.services.decisions import Agent, Along, DecisionService
@@ -94,9 +98,13 @@ class StepRunner:
     def run_due(self, *, limit: int = 50) -> int:
         """Run the steps due now; how many were taken."""
         taken = 0
-        for step in self._lease(limit):
+        for step, trace in self._lease(limit):
             taken += 1
-            self._run(step)
+            with continued(trace), bound_contextvars(workflow_id=step.workflow_id,
+                                                     decision_id=step.decision_id), span(
+                    "workflow.step", **{"finbot.workflow_id": step.workflow_id,
+                                        "finbot.step": step.step}):
+                self._run(step)
         return taken
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
@@ -104,11 +112,13 @@ class StepRunner:
             if not self.run_due():
                 stop.wait(idle_s)
 
-    def _lease(self, limit: int) -> list[Step]:
+    def _lease(self, limit: int) -> list[tuple[Step, str | None]]:
+        """The due steps this runner now holds, each with the trace its workflow continues:
+        the one its subject's first event (invoice.submitted, vendor.registered) carried."""
         now = self._clock()
         with self._uow() as uow:
             due = uow.workflows.due(now_us=now, limit=limit)
-            leased = [s for s in due
+            leased = [(s, uow.outbox.first_trace(BUSINESS, s.subject_id)) for s in due
                       if uow.workflows.lease(s, now_us=now, until_us=now + self._lease_us)]
             uow.commit()
         return leased
@@ -121,6 +131,8 @@ class StepRunner:
             logger.warning("workflow step %s failed", step.decision_id, exc_info=True)
             error = f"{type(failure).__name__}: {failure}"
             retrying(lambda: self._failed(step, error))
+        else:
+            logger.info("workflow step done", extra={"step": step.step})
 
     def _perform(self, step: Step, events: list[tuple[str, Mapping[str, Any]]]) -> None:
         def sink(type_: str, payload: Mapping[str, Any]) -> None:

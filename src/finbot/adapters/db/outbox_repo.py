@@ -199,6 +199,13 @@ class SqlOutboxRepo:
             outbox.c.stream == stream, outbox.c.aggregate_id == aggregate_id,
             outbox.c.aggregate_seq == seq)).first() is not None
 
+    def first_trace(self, stream: str, aggregate_id: str) -> str | None:
+        """The trace the aggregate's first retained event in ``stream`` carries (the work
+        that follows it continues that trace); None when none is retained."""
+        return self.conn.execute(select(outbox.c.trace_id).where(
+            outbox.c.stream == stream, outbox.c.aggregate_id == aggregate_id)
+            .order_by(outbox.c.aggregate_seq).limit(1)).scalar()
+
     def history(self, *, streams: list[str], after_id: int, from_us: int | None,
                 to_us: int | None, limit: int) -> list[tuple[int, Event]]:
         """Retained events of ``streams`` past outbox id ``after_id`` within the time
@@ -226,6 +233,20 @@ class SqlOutboxRepo:
 
     def delete(self, ids: list[int]) -> None:
         self.conn.execute(outbox.delete().where(outbox.c.id.in_(ids)))
+
+    def backlog(self, cursor: Cursor) -> tuple[int, int | None]:
+        """How many events lie past ``cursor`` (a consumer's offset), and when the oldest
+        of them happened: a consumer's lag."""
+        txid, outbox_id = cursor
+        past = or_(outbox.c.txid > txid, and_(outbox.c.txid == txid, outbox.c.id > outbox_id))
+        count, oldest = self.conn.execute(
+            select(func.count(), func.min(outbox.c.occurred_at)).where(past)).one()
+        return int(count), None if oldest is None else int(oldest)
+
+    def oldest_unrelayed(self) -> int | None:
+        """When the oldest event not yet relayed to the event stream happened."""
+        return self.conn.execute(select(outbox.c.occurred_at).where(
+            outbox.c.relayed_at.is_(None)).order_by(outbox.c.id).limit(1)).scalar()
 
     def slowest_offset(self, consumers: list[str]) -> Cursor:
         """The cursor of the furthest-behind of ``consumers`` ((-1, 0) if one never ran)."""

@@ -116,10 +116,13 @@ def web(host: str = typer.Option(None, help="Interface to listen on [FINBOT_HOST
     of hosts, share them."""
     import uvicorn
 
+    from finbot.observability.setup import observe
+
     settings = Settings()
+    observe(settings, role="web")
     uvicorn.run("finbot.entrypoints.web.app:web_from_settings", factory=True,
                 host=host or settings.host, port=port if port is not None else settings.port,
-                workers=workers, log_level="warning")
+                workers=workers, log_config=None, log_level=None)
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from finbot.adapters.redis.consumer import DEAD_LETTERS
-from finbot.adapters.redis.streams import as_text, stream_key
+from finbot.adapters.redis.streams import group_states, stream_key
 from finbot.bootstrap import bootstrap
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import STREAMS
@@ -55,11 +55,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     if app.redis is not None:
         for stream in [*STREAMS, DEAD_LETTERS]:
             key = stream_key(stream, prefix=app.settings.events_prefix)
-            groups: Any = app.redis.xinfo_groups(key) if app.redis.exists(key) else []
             report["streams"][stream] = {
                 "length": int(app.redis.xlen(key)),
-                "groups": {as_text(g["name"]): {"pending": int(g["pending"]),
-                                              "lag": g.get("lag")} for g in groups}}
+                "groups": {g.group: {"pending": g.pending, "lag": g.lag}
+                           for g in group_states(app.redis, key)}}
     if as_json:
         print(json.dumps(report, indent=2))
         return

@@ -9,15 +9,19 @@ import uvicorn
 from rich.console import Console
 
 from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
 from finbot.domain.errors import NotFound
 from finbot.entrypoints import workers
 from finbot.entrypoints.cli.policy import load_policy_file
 from finbot.entrypoints.web.app import create_web_app
+from finbot.observability.setup import observe
 from finbot.services.demo import DEMO_USERS, seed_demo, seed_demo_users
 
 
 def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -> None:
-    app = bootstrap()
+    settings = Settings()
+    observe(settings, role="up")
+    app = bootstrap(settings)
     host = host or app.settings.host
     port = port if port is not None else app.settings.port
     policy = app.policies.publish(load_policy_file(None)) if not _has_policy(app) else None
@@ -35,7 +39,8 @@ def serve(*, host: str | None, port: int | None, seed: bool, console: Console) -
                   f"(database: {app.engine.url.render_as_string()})")
     console.print(f"API documentation: http://{host}:{port}/docs")
     try:
-        uvicorn.run(create_web_app(app), host=host, port=port, log_level="warning")
+        uvicorn.run(create_web_app(app), host=host, port=port, log_config=None,
+                    log_level=None)
     finally:
         stop.set()
         for thread in threads:

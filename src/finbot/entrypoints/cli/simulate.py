@@ -44,9 +44,13 @@ def simulate(vendors: int = typer.Option(20, min=1, max=100_000, help="Vendors t
     decisions by outcome, paid, blocked, escalated, fraud caught and missed, and whether
     the ledger and the audit chain verify."""
     from finbot.bootstrap import bootstrap
+    from finbot.config import Settings
+    from finbot.observability.setup import observe
     from finbot.simulation import simulate as run
 
-    app = bootstrap()
+    settings = Settings()
+    observe(settings, role="simulate")
+    app = bootstrap(settings)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console, transient=as_json) as bar:

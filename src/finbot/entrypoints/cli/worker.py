@@ -9,10 +9,12 @@ from types import FrameType
 import typer
 
 from finbot.bootstrap import bootstrap
+from finbot.config import Settings
 from finbot.domain.errors import ConfigurationError
 from finbot.entrypoints import workers
 from finbot.entrypoints.cli.common import console, reports_errors
 from finbot.entrypoints.workers import Role
+from finbot.observability.setup import observe
 
 
 @reports_errors
@@ -34,7 +36,9 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    app = bootstrap()
+    settings = Settings()
+    observe(settings, role=f"worker-{role.value}")
+    app = bootstrap(settings)
     if app.redis is None and role is not Role.executor:
         raise ConfigurationError(f"`finbot worker {role}` needs Redis: set FINBOT_REDIS_URL "
                                  "(without it, `finbot up` runs every worker in one process)",

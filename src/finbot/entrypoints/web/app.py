@@ -14,6 +14,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.staticfiles import StaticFiles
 
 from finbot.bootstrap import App, bootstrap
+from finbot.config import Settings
 from finbot.entrypoints.api import errors
 from finbot.entrypoints.api.deps import Web
 from finbot.entrypoints.api.routers import (
@@ -46,6 +47,8 @@ from finbot.entrypoints.web import (
 from finbot.entrypoints.web import arena as arena_pages
 from finbot.entrypoints.web import arena_tools as arena_tool_forms
 from finbot.entrypoints.web.push import TOO_SLOW, UNAUTHORISED, PushHub, Subscriber, audience_of
+from finbot.observability.requests import RequestContext
+from finbot.observability.setup import observe
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
@@ -75,6 +78,7 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
                   "`Authorization: Bearer <API token>`.",
                   responses=ANY_ROUTE_ERRORS)
     web.state.finbot = Web.of(app)
+    web.add_middleware(RequestContext)
     errors.install(web)
     for module in ROUTERS:
         web.include_router(module.router)
@@ -103,8 +107,11 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
 def web_from_settings() -> FastAPI:
     """The web app alone over the configured database (``finbot web``, and uvicorn's
     ``--factory`` for several worker processes): no background workers, no migrations;
-    it closes the app's connections when the server stops."""
-    return create_web_app(bootstrap(run_migrations=False), owns_app=True)
+    it closes the app's connections when the server stops. Each worker process sets up
+    its own logs and traces."""
+    settings = Settings()
+    observe(settings, role="web")
+    return create_web_app(bootstrap(settings, run_migrations=False), owns_app=True)
 
 
 async def _pump(socket: WebSocket, hub: PushHub, subscriber: Subscriber) -> None:

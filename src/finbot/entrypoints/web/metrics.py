@@ -8,8 +8,8 @@ players and other tenants' staff 403, since the figures are the whole platform's
 The figures are read when scraped. Window figures (decisions, latency, rates, drift,
 bias) are the monitor's default windows (the last day against the seven before),
 measured at most every five minutes; they are gauges of that window, so query them as
-they are (``histogram_quantile`` over the latency buckets, no ``rate()``). Queue, outbox
-and breaker figures are of the moment. No label names a vendor.
+they are (``histogram_quantile`` over the latency buckets, no ``rate()``). Queue, outbox,
+consumer lag and breaker figures are of the moment. No label names a vendor.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from finbot.adapters.redis.streams import GroupState, group_states, stream_key
+from finbot.bootstrap import App
 from finbot.domain.breakers import BreakerState
+from finbot.domain.clock import now_us
 from finbot.domain.errors import Forbidden, Unauthenticated
+from finbot.domain.events import STREAMS
 from finbot.domain.users import Permission
 from finbot.entrypoints.api.deps import WebDep, limited_by_address, principal
 from finbot.services.monitoring import MonitorReport, MonitorService
@@ -55,8 +59,8 @@ async def metrics_reader(request: Request, web: WebDep) -> None:
 def metrics(web: WebDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(PlatformCollector(web.app.monitor))
+    registry.register(SpineCollector(web.app))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
 
 
 class PlatformCollector(Collector):
@@ -145,3 +149,56 @@ def _drift_and_bias(report: MonitorReport) -> Iterator[Metric]:
     for t in report.flagged:
         bias.add_metric([t.dimension, t.segment], 1.0)
     yield bias
+
+
+class SpineCollector(Collector):
+    """The event spine's lag at each scrape: per consumer group, the events it has yet to
+    take (embedded: outbox rows past its offset; with Redis: each stream's XINFO GROUPS
+    lag, and entries delivered but not acknowledged), how old the oldest of them is, and
+    how old the oldest event the relay has yet to publish is."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["consumer", "stream"]
+        lag = GaugeMetricFamily("finbot_consumer_lag", "Events a consumer group has yet "
+                                "to take", labels=labels)
+        age = GaugeMetricFamily("finbot_consumer_lag_seconds", "Age of the oldest event "
+                                "an embedded consumer has yet to take", labels=labels)
+        pending = GaugeMetricFamily("finbot_consumer_pending", "Stream entries delivered "
+                                    "to a consumer group and not yet acknowledged",
+                                    labels=labels)
+        now = now_us()
+        if self._app.redis is None:
+            for name, (count, oldest) in self._backlogs().items():
+                lag.add_metric([name, "outbox"], float(count))
+                age.add_metric([name, "outbox"], _seconds(now, oldest))
+        else:
+            for stream, state in self._groups():
+                if state.lag is not None:
+                    lag.add_metric([state.group, stream], float(state.lag))
+                pending.add_metric([state.group, stream], float(state.pending))
+        yield from (lag, age, pending)
+        if self._app.redis is not None:
+            with self._app.uow() as uow:
+                oldest = uow.outbox.oldest_unrelayed()
+            yield GaugeMetricFamily("finbot_outbox_lag_seconds", "Age of the oldest event "
+                                    "not yet relayed to the event stream",
+                                    value=_seconds(now, oldest))
+
+    def _backlogs(self) -> dict[str, tuple[int, int | None]]:
+        with self._app.uow() as uow:
+            return {name: uow.outbox.backlog(uow.outbox.offset(name))
+                    for name in sorted(self._app.consumers)}
+
+    def _groups(self) -> Iterator[tuple[str, GroupState]]:
+        assert self._app.redis is not None
+        for stream in STREAMS:
+            key = stream_key(stream, prefix=self._app.settings.events_prefix)
+            for state in group_states(self._app.redis, key):
+                yield stream, state
+
+
+def _seconds(now: int, oldest: int | None) -> float:
+    return 0.0 if oldest is None else max(0.0, (now - oldest) / 1_000_000)

@@ -1,0 +1,141 @@
+"""Traces: FinBot's spans through one tracer, exported only when configured.
+
+Code paths use ``span`` (and ``continued``) from here, the OpenTelemetry API only. The
+SDK, with an OTLP/HTTP exporter, is set up by ``configure_tracing`` when an endpoint is
+configured; until then the tracer is the API's no-op one, whose spans record nothing and
+cost a context switch. Even then a unit of work with no trace to continue is given fresh
+ids, so its log lines and the events it emits share a trace id.
+
+The trace crosses the event spine in each event's ``trace_id``: ``carried()`` is what an
+event emitted now carries, ``<trace id>-<span id>`` (W3C hex; older events hold the trace
+id alone), and ``continued(carried)`` makes it the parent of a consumer's spans, so an
+invoice submitted over HTTP and the workers' steps, decisions and payments that follow
+are one trace. No span attribute holds a name, a bank detail or free text: ids, kinds,
+counts and outcomes only (an exception's text is redacted before it becomes a status).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from opentelemetry import context, trace
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, Status, StatusCode
+from opentelemetry.trace import TraceFlags as _Flags
+
+from finbot.privacy.redaction import redact_text
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+Attribute = str | int | float | bool | None
+
+_tracer: trace.Tracer = trace.NoOpTracer()
+_recording = False
+
+
+def use_tracer_provider(provider: TracerProvider | None) -> None:
+    """Send FinBot's spans to ``provider`` (an SDK provider; tests pass one with an
+    in-memory exporter); None goes back to the no-op tracer."""
+    global _tracer, _recording
+    _tracer = provider.get_tracer("finbot") if provider is not None else trace.NoOpTracer()
+    _recording = provider is not None
+
+
+@contextmanager
+def span(name: str, **attributes: Attribute) -> Iterator[Span]:
+    """A span named ``name`` around the block, child of the current one; attributes that
+    are None are left out. A failure marks the span as an error (its text redacted)."""
+    fresh = None if _recording or in_trace() else _fresh_root()
+    with _tracer.start_as_current_span(
+            name, context=fresh, record_exception=False, set_status_on_exception=False,
+            attributes={k: v for k, v in attributes.items() if v is not None}) as current:
+        try:
+            yield current
+        except Exception as failure:
+            current.set_attribute("error.type", type(failure).__name__)
+            current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
+            raise
+
+
+def carried() -> str | None:
+    """What an event emitted now carries as its trace: ``<trace id>-<span id>`` of the
+    current span, or None outside any trace."""
+    found = trace.get_current_span().get_span_context()
+    return f"{found.trace_id:032x}-{found.span_id:016x}" if found.is_valid else None
+
+
+def in_trace() -> bool:
+    """Whether the work in hand is inside a trace already."""
+    return trace.get_current_span().get_span_context().is_valid
+
+
+@contextmanager
+def continued(carried: str | None) -> Iterator[None]:
+    """Continue the trace an event carried: the spans opened in the block are children of
+    the span that emitted it. Work already inside a trace (a payment run by a request)
+    stays in its own; an unreadable value starts none."""
+    parent = None if carried is None or in_trace() else _parent(carried)
+    if parent is None:
+        yield
+        return
+    token = context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def configure_tracing(endpoint: str | None, *, service: str = "finbot") -> bool:
+    """Export spans over OTLP/HTTP to ``endpoint`` (a collector's base URL, as
+    FINBOT_OTLP_ENDPOINT; ``/v1/traces`` is added) or, without it, to the standard
+    OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT; True if either was set. Nothing happens (the
+    no-op tracer stays) when neither is, or when this process already exports."""
+    standard = (os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    if not (endpoint or standard):
+        return False
+    if _recording:
+        return True
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    exporter = OTLPSpanExporter(endpoint=_traces_url(endpoint)) if endpoint else (
+        OTLPSpanExporter())
+    named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service}
+    provider = TracerProvider(resource=Resource.create(named))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    use_tracer_provider(provider)
+    return True
+
+
+def _traces_url(endpoint: str) -> str:
+    base = endpoint.rstrip("/")
+    return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+
+
+def _fresh_root() -> context.Context:
+    """A parent with new ids for a root span of the no-op tracer (which makes none)."""
+    ids = SpanContext(secrets.randbits(128) or 1, secrets.randbits(64) or 1,
+                      is_remote=False, trace_flags=_Flags(_Flags.DEFAULT))
+    return trace.set_span_in_context(NonRecordingSpan(ids))
+
+
+def _parent(carried: str) -> SpanContext | None:
+    """The remote parent an event's trace names; an event that carries the trace id alone
+    gets a stand-in span id derived from it, so its consumers still share one parent."""
+    trace_hex, _, span_hex = carried.partition("-")
+    try:
+        trace_id = int(trace_hex, 16)
+        span_id = int(span_hex, 16) if span_hex else trace_id & (2**64 - 1)
+    except ValueError:
+        return None
+    found = SpanContext(trace_id, span_id, is_remote=True,
+                        trace_flags=_Flags(_Flags.SAMPLED))
+    return found if found.is_valid else None
