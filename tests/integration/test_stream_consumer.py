@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import create_engine
 
 from finbot.adapters.redis.consumer import StreamConsumer
 from finbot.adapters.redis.streams import (
@@ -252,3 +253,36 @@ def test_trimming_a_stream_never_drops_what_a_group_has_not_acknowledged(
     assert trim_stream(client, key, before_ms=far_future_ms) == 3  # not the undelivered five
     assert client.xlen(key) == 5
     assert trim_stream(client, key, before_ms=0) == 0  # nothing is older than retention
+
+
+def test_a_database_that_goes_away_is_waited_for_and_nothing_is_dead_lettered(
+        app: App, redis_prefix: tuple[redis.Redis, str]) -> None:
+    client, prefix = redis_prefix
+    emit(app, 12)
+    relay_all(app, client, prefix)
+    nobody_listens = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/finbot")
+    opened = 0
+
+    def uow_while_the_database_restarts() -> UnitOfWork:
+        nonlocal opened
+        opened += 1
+        if opened <= 14:  # away for a while: every connection is refused
+            nobody_listens.connect()
+        return app.uow()
+
+    copy = StreamConsumer("test-group", uow_while_the_database_restarts, effect, client,
+                          streams=["agents"], prefix=prefix, block_ms=50, max_attempts=2)
+    stop = threading.Event()
+    worker = threading.Thread(target=copy.run, args=(stop,), kwargs={"retry_s": 0.02})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while effects(app, 12) < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert opened > 14  # it met the outage, waited it out, and went on
+    assert effects(app, 12) == 12
+    assert copy.dead_letters() == []  # the outage was not held against any event
+    assert pending(client, prefix) == 0

@@ -32,8 +32,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+_BINARIES = {"initdb": "/usr/lib/postgresql/*/bin/initdb",
+             "pg_ctl": "/usr/lib/postgresql/*/bin/pg_ctl", "redis-server": ""}
+
+
+def missing() -> list[str]:
+    """The server programs a chaos run needs that this machine lacks."""
+    return [name for name, extra in _BINARIES.items() if _find(name, extra) is None]
+
+
+def _find(name: str, extra: str) -> str | None:
+    return shutil.which(name) or next(iter(sorted(glob.glob(extra), reverse=True)), None)
+
+
 def _binary(name: str, *, extra: str = "") -> str:
-    found = shutil.which(name) or next(iter(sorted(glob.glob(extra), reverse=True)), None)
+    found = _find(name, extra or _BINARIES.get(name, ""))
     if found is None:
         raise ConfigurationError(
             f"a chaos run starts its own servers and needs {name!r} on PATH "
@@ -48,8 +61,8 @@ class PrivatePostgres:
         self.root = root / "pg"  # data, socket and server log; owned by the server's user
         self.data = self.root / "data"
         self.port = free_port()
-        self._pg_ctl = _binary("pg_ctl", extra="/usr/lib/postgresql/*/bin/pg_ctl")
-        self._initdb = _binary("initdb", extra="/usr/lib/postgresql/*/bin/initdb")
+        self._pg_ctl = _binary("pg_ctl")
+        self._initdb = _binary("initdb")
         self._as: list[str] = []
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as its own user
             try:

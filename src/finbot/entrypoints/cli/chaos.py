@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from finbot.entrypoints.cli.common import console, reports_errors
@@ -57,9 +58,10 @@ def run(invoices: int = typer.Option(1000, min=1, max=1_000_000, help="Invoices 
                      postgres_outage_s=postgres_outage, fraud_rate=fraud_rate, seed=seed,
                      settle_timeout_s=settle_timeout)
 
-    def say(line: str) -> None:
-        if not as_json:
-            console.print(f"[dim]chaos[/dim] {line}", highlight=False)
+    progress = Console(stderr=True, emoji=False) if as_json else console
+
+    def say(line: str) -> None:  # with --json on standard error, the report alone on out
+        progress.print(f"[dim]chaos[/dim] {line}", highlight=False)
 
     report = run_chaos(plan, say=say, keep=keep)
     result = report.to_dict()
