@@ -54,3 +54,22 @@ def test_an_approved_escalation_is_paid_through_worker_processes(
     assert [w.returncode for w in workers] == [0, 0, 0], outputs
     assert all("stopped" in out for out in outputs), outputs  # and gave it back cleanly
     assert books.payments.get("pay-d-1").state.value == "completed"
+
+
+def test_a_worker_started_while_the_database_is_away_waits_for_it_and_stops_cleanly(
+        tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FINBOT_REDIS_URL"}
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("finbot")), "worker", "executor"],
+        env={**env, "FINBOT_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+             "FINBOT_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        first = worker.stdout.readline()  # type: ignore[union-attr]
+        assert "waiting for the database" in first, first
+        assert worker.poll() is None  # still there, waiting, not crashed
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0]
+    assert worker.returncode == 0, output
+    assert "stopped" in output

@@ -10,12 +10,16 @@ import pytest
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
+from finbot.domain.clock import now_us
+from finbot.domain.events import Event
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.payments import SagaState
+from finbot.domain.workflows import moves_forward
 from finbot.execution.escalations import payment_id_of
 from finbot.services.history import replay
 from finbot.services.orchestrator import payable_account
 from tests.workflow_kit import (
+    announced,
     clean_invoice,
     clean_vendor,
     open_company,
@@ -177,3 +181,40 @@ def test_another_tenant_is_paid_from_its_own_money_and_never_from_the_home_tenan
         told = {(e.type, e.tenant) for _, e in uow.outbox.after((-1, 0), limit=10_000)
                 if e.type in ("decision.recorded", "payment.settled")}
     assert told == {("decision.recorded", "globex"), ("payment.settled", "globex")}
+
+
+def test_a_late_escalation_never_turns_a_paid_invoice_or_an_active_vendor_back(
+        company: App) -> None:
+    """One workflow's events travel on several aggregates and streams: a decision event
+    whose consumer copy was killed can be handled after the invoice was paid (seen in a
+    chaos run). The orchestrator only ever moves a subject forward."""
+    _onboard(company)
+    company.vendor_work.add_purchase_order(purchase_order())
+    company.vendor_work.submit_invoice(clean_invoice())
+    run_until_idle(company)
+    handle = company.consumer_spec("orchestrator").handler
+    before = len(announced(company, "invoice.status_changed"))
+    for n, decision_id in enumerate(("invoice:inv-1:payment", "onboarding:v-acme:onboarding")):
+        late = Event(f"late-{n}", "decision.recorded", 2, "decisions", decision_id, 99,
+                     "default", now_us(), "trace", {"decision_id": decision_id,
+                                                    "outcome": "ESCALATE"})
+        with company.uow() as uow:
+            handle(uow, late)
+            uow.commit()
+    with company.uow() as uow:
+        invoice, vendor = uow.invoices.get("inv-1"), uow.vendors.get("v-acme")
+    assert invoice is not None
+    assert vendor is not None
+    assert invoice.status.value == "paid"
+    assert vendor.status.value == "active"
+    assert len(announced(company, "invoice.status_changed")) == before  # nothing announced
+
+
+def test_statuses_only_move_forward() -> None:
+    assert moves_forward("escalated", "approved")
+    assert moves_forward("approved", "paid")
+    assert moves_forward("validated", "validated")  # the fraud step validates again
+    assert not moves_forward("paid", "escalated")
+    assert not moves_forward("approved", "rejected")  # one outcome never replaces another
+    assert not moves_forward("active", "escalated")
+    assert not moves_forward("suspended", "active")

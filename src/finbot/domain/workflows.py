@@ -84,6 +84,21 @@ def after(stage: Stage, outcome: Outcome | str) -> Transition:
     return Transition("fraud" if stage is Stage.INVOICE else "payment", "validated")
 
 
+_PROGRESS = {"pending": 0, "submitted": 0, "validated": 1, "escalated": 2, "active": 3,
+             "approved": 3, "rejected": 3, "blocked": 3, "scheduled": 4, "paid": 5,
+             "suspended": 6}
+
+
+def moves_forward(current: str, new: str) -> bool:
+    """Whether a workflow may move its subject from status ``current`` to ``new``: only
+    forward (or to the same status again). One workflow's events travel on several
+    aggregates and streams, so a late one (its consumer copy killed, the entry reclaimed
+    after a while) can arrive after its successors: an escalation decided before the
+    reviewers approved and the invoice was paid must not turn a paid invoice back into an
+    escalated one, and one outcome of a stage never replaces another."""
+    return new == current or _PROGRESS.get(new, 0) > _PROGRESS.get(current, 0)
+
+
 REJECTED_BY_REVIEW = Transition("notify", "rejected")
 """A reviewer rejected the escalation: the workflow ends and the vendor is told."""
 PAID = Transition(None, "paid")

@@ -27,6 +27,7 @@ from finbot.domain.workflows import (
     Step,
     Transition,
     after,
+    moves_forward,
     workflow_id,
 )
 from finbot.services.events import Handler, Outbox
@@ -210,12 +211,15 @@ def _set_status(uow: UnitOfWork, outbox: Outbox, step: Step, move: Transition,
                 now: int) -> None:
     if step.kind == "onboarding":
         status = VendorStatus(move.status)
+        vendor = uow.vendors.get(step.subject_id)
+        if vendor is None or not moves_forward(vendor.status.value, status.value):
+            return
         uow.vendors.set_status(step.subject_id, status)
         outbox.emit_in(uow, "vendor.status_changed", step.subject_id, {
             "vendor_id": step.subject_id, "status": status.value}, tenant=step.tenant)
         return
     invoice = uow.invoices.get(step.subject_id)
-    if invoice is None:
+    if invoice is None or not moves_forward(invoice.status.value, move.status):
         return
     invoice_status = InvoiceStatus(move.status)
     uow.invoices.set_status(invoice.invoice_id, invoice_status, now)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import typer
 
-from finbot.bootstrap import bootstrap
+from finbot.adapters.db.availability import database_unavailable
+from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
 from finbot.domain.errors import ConfigurationError
 from finbot.entrypoints import workers
@@ -38,7 +40,10 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
     signal.signal(signal.SIGINT, request_stop)
     settings = Settings()
     observe(settings, role=f"worker-{role.value}")
-    app = bootstrap(settings)
+    app = _when_the_database_answers(lambda: bootstrap(settings), stop)
+    if app is None:  # stopped while waiting
+        console.print(f"worker {role} stopped")
+        return
     if app.redis is None and role is not Role.executor:
         raise ConfigurationError(f"`finbot worker {role}` needs Redis: set FINBOT_REDIS_URL "
                                  "(without it, `finbot up` runs every worker in one process)",
@@ -56,3 +61,19 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
         thread.join(timeout=30)
     app.close()
     console.print(f"worker {role} stopped")
+
+
+def _when_the_database_answers(build: Callable[[], App], stop: threading.Event,
+                               *, retry_s: float = 1.0) -> App | None:
+    """The app, once the database answers: a worker (re)started while the database is
+    restarting waits for it, as its loops do, instead of exiting; None if stopped first."""
+    while True:
+        try:
+            return build()
+        except Exception as failure:
+            if not database_unavailable(failure):
+                raise
+            console.print(f"waiting for the database: {type(failure).__name__}",
+                          highlight=False)
+        if stop.wait(retry_s):
+            return None
