@@ -101,6 +101,8 @@ class PaymentExecutor:
         """Advance a saga until it is final or waits on the rail; returns where it stands.
         Run outside any trace (the upkeep rounds), it continues its decision's."""
         saga = self.get(saga_id)
+        if saga.state.final:
+            return saga
         with continued(None if in_trace() else self._decision_trace(saga)), (
                 bound_contextvars(payment_id=saga.id, decision_id=saga.decision_id)):
             while not saga.state.final:
@@ -110,6 +112,7 @@ class PaymentExecutor:
                 except _Overtaken:
                     pass  # another executor moved it: carry on from its state
                 saga = self.get(saga_id)
+            logger.info("payment settled", extra={"state": saga.state.value})
             return saga
 
     def _decision_trace(self, saga: Saga) -> str | None:
@@ -336,7 +339,6 @@ class PaymentExecutor:
     def _settled_in(self, uow: UnitOfWork, saga: Saga) -> None:
         """A payment's final state: recorded in the audit chain and announced."""
         public = saga_public(saga)
-        logger.info("payment settled", extra={"state": saga.state.value})
         if self._audit is not None:
             self._audit.append_in(uow, "execution", f"execution:{saga.id}", public,
                                   decision_id=saga.decision_id)

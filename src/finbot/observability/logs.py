@@ -80,6 +80,8 @@ def _install(handler: _Handler, level: int) -> None:
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         served = logging.getLogger(name)
+        if not served.handlers and not served.propagate:
+            continue  # switched off (uvicorn --no-access-log): it stays off
         served.handlers.clear()
         served.propagate = True
         served.setLevel(logging.NOTSET)

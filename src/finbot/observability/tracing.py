@@ -2,9 +2,9 @@
 
 Code paths use ``span`` (and ``continued``) from here, the OpenTelemetry API only. The
 SDK, with an OTLP/HTTP exporter, is set up by ``configure_tracing`` when an endpoint is
-configured; until then the tracer is the API's no-op one, whose spans record nothing and
-cost a context switch. Even then a unit of work with no trace to continue is given fresh
-ids, so its log lines and the events it emits share a trace id.
+configured; until then no span is made (one would record nothing): the span in hand stands
+for it, at the cost of a look-up, and a unit of work with no trace to continue is given
+fresh ids, so its log lines and the events it emits still share a trace id.
 
 The trace crosses the event spine in each event's ``trace_id``: ``carried()`` is what an
 event emitted now carries, ``<trace id>-<span id>`` (W3C hex; older events hold the trace
@@ -17,7 +17,7 @@ counts and outcomes only (an exception's text is redacted before it becomes a st
 from __future__ import annotations
 
 import os
-import secrets
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -33,32 +33,37 @@ if TYPE_CHECKING:
 
 Attribute = str | int | float | bool | None
 
-_tracer: trace.Tracer = trace.NoOpTracer()
-_recording = False
+_tracer: trace.Tracer | None = None  # None: tracing is off
 
 
 def use_tracer_provider(provider: TracerProvider | None) -> None:
     """Send FinBot's spans to ``provider`` (an SDK provider; tests pass one with an
     in-memory exporter); None goes back to the no-op tracer."""
-    global _tracer, _recording
-    _tracer = provider.get_tracer("finbot") if provider is not None else trace.NoOpTracer()
-    _recording = provider is not None
+    global _tracer
+    _tracer = provider.get_tracer("finbot") if provider is not None else None
 
 
 @contextmanager
 def span(name: str, **attributes: Attribute) -> Iterator[Span]:
     """A span named ``name`` around the block, child of the current one; attributes that
-    are None are left out. A failure marks the span as an error (its text redacted)."""
-    fresh = None if _recording or in_trace() else _fresh_root()
-    with _tracer.start_as_current_span(
-            name, context=fresh, record_exception=False, set_status_on_exception=False,
-            attributes={k: v for k, v in attributes.items() if v is not None}) as current:
-        try:
+    are None are left out. A failure marks the span as an error (its text redacted).
+    Tracing off, the span in hand stands for it (nothing would be recorded), or, at the
+    root of a unit of work, one with fresh ids."""
+    if _tracer is not None:
+        with _recorded(_tracer, name, attributes) as current:
             yield current
-        except Exception as failure:
-            current.set_attribute("error.type", type(failure).__name__)
-            current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
-            raise
+        return
+    current = trace.get_current_span()
+    if current.get_span_context().is_valid:
+        yield current
+        return
+    fresh = NonRecordingSpan(SpanContext(random.getrandbits(128) or 1,
+                                         random.getrandbits(64) or 1, is_remote=False))
+    token = context.attach(trace.set_span_in_context(fresh))
+    try:
+        yield fresh
+    finally:
+        context.detach(token)
 
 
 def carried() -> str | None:
@@ -98,7 +103,7 @@ def configure_tracing(endpoint: str | None, *, service: str = "finbot") -> bool:
                 or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
     if not (endpoint or standard):
         return False
-    if _recording:
+    if _tracer is not None:
         return True
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
@@ -120,11 +125,18 @@ def _traces_url(endpoint: str) -> str:
     return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
 
 
-def _fresh_root() -> context.Context:
-    """A parent with new ids for a root span of the no-op tracer (which makes none)."""
-    ids = SpanContext(secrets.randbits(128) or 1, secrets.randbits(64) or 1,
-                      is_remote=False, trace_flags=_Flags(_Flags.DEFAULT))
-    return trace.set_span_in_context(NonRecordingSpan(ids))
+@contextmanager
+def _recorded(tracer: trace.Tracer, name: str,
+              attributes: dict[str, Attribute]) -> Iterator[Span]:
+    with tracer.start_as_current_span(
+            name, record_exception=False, set_status_on_exception=False,
+            attributes={k: v for k, v in attributes.items() if v is not None}) as current:
+        try:
+            yield current
+        except Exception as failure:
+            current.set_attribute("error.type", type(failure).__name__)
+            current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
+            raise
 
 
 def _parent(carried: str) -> SpanContext | None:
