@@ -68,6 +68,7 @@ class Summary:
     ledger_problems: int = 0
     audit_problems: int = 0
     failed_steps: int = 0
+    labels: dict[str, str] = field(default_factory=dict)  # invoice id -> fraud pattern
 
     def to_dict(self) -> dict[str, Any]:
         return {"vendors": dict(self.vendors), "invoices": dict(self.invoices),
@@ -109,6 +110,7 @@ def simulate(app: App, *, vendors: int, invoices: int, fraud_rate: float = 0.05,
     reviewed += _drain(app, reviews, labels, progress, "invoices", invoices, total=invoices)
     summary = _summary(app, prefix, labels)
     summary.reviews = reviewed
+    summary.labels = labels
     return summary
 
 

@@ -22,10 +22,10 @@ from finbot.adapters.redis.streams import as_text, stream_key
 from finbot.arena.effects import violations
 from finbot.bootstrap import App
 from finbot.domain.clock import now_us
-from finbot.domain.invoices import InvoiceStatus
-from finbot.domain.payments import SagaState
+from finbot.domain.invoices import Invoice, InvoiceStatus
+from finbot.domain.payments import Saga, SagaState
 from finbot.domain.workflows import workflow_id
-from finbot.entrypoints.workers import stream_backlog
+from finbot.entrypoints.workers import settled, stream_backlog
 from finbot.services.payment_grounds import grounds_of
 
 APPROVED = {InvoiceStatus.APPROVED, InvoiceStatus.SCHEDULED, InvoiceStatus.PAID}
@@ -40,33 +40,37 @@ def run_checks(app: App, invoice_ids: Iterable[str], *,
     counts = {"invoices": 0, "approved": 0, "paid": 0, "sagas": 0}
     payments = problems.setdefault("paid_exactly_once", [])
     effects = problems.setdefault("payments_rest_on_approval", [])
+    found: list[tuple[str, Invoice | None, list[Saga]]] = []
     with app.uow() as uow:
         for invoice_id in invoice_ids:
             invoice = uow.invoices.get(invoice_id)
-            if invoice is None:
-                payments.append(f"{invoice_id}: submitted but not stored")
-                continue
-            counts["invoices"] += 1
-            sagas = uow.sagas.of_workflow(workflow_id("invoice", invoice_id))
-            counts["sagas"] += len(sagas)
-            completed = [s for s in sagas if s.state is SagaState.COMPLETED]
-            rail_paid = sum(_rail_payments(app, s.rail_key) for s in sagas)
-            counts["paid"] += rail_paid > 0
-            if invoice.status in UNFINISHED:
-                payments.append(f"{invoice_id}: still {invoice.status.value}")
-            elif invoice.status in APPROVED:
-                counts["approved"] += 1
-                if len(completed) != 1 or rail_paid != 1:
-                    payments.append(f"{invoice_id}: approved; {len(completed)} completed "
-                                    f"payment(s), {rail_paid} made by the rail")
-            elif completed or rail_paid:
-                payments.append(f"{invoice_id}: {invoice.status.value} but paid "
-                                f"{max(len(completed), rail_paid)} time(s)")
-            for saga in completed:
-                payment, grounds = grounds_of(uow, saga)
-                effects.extend(f"{saga.id}: {v}" for v in violations(payment, grounds))
+            sagas = uow.sagas.of_workflow(workflow_id("invoice", invoice_id)) if invoice else []
+            found.append((invoice_id, invoice, sagas))
+            for saga in sagas:
+                if saga.state is SagaState.COMPLETED:
+                    payment, grounds = grounds_of(uow, saga)
+                    effects.extend(f"{saga.id}: {v}" for v in violations(payment, grounds))
         stale = uow.ledger.expired_pending_ids(now_us() - pending_grace_us, limit=LIMIT)
         outbox = uow.outbox.stats()
+    for invoice_id, invoice, sagas in found:  # the rail answers on its own connections
+        if invoice is None:
+            payments.append(f"{invoice_id}: submitted but not stored")
+            continue
+        counts["invoices"] += 1
+        counts["sagas"] += len(sagas)
+        completed = [s for s in sagas if s.state is SagaState.COMPLETED]
+        rail_paid = sum(_rail_payments(app, s.rail_key) for s in sagas)
+        counts["paid"] += rail_paid > 0
+        if invoice.status in UNFINISHED:
+            payments.append(f"{invoice_id}: still {invoice.status.value}")
+        elif invoice.status in APPROVED:
+            counts["approved"] += 1
+            if len(completed) != 1 or rail_paid != 1:
+                payments.append(f"{invoice_id}: approved; {len(completed)} completed "
+                                f"payment(s), {rail_paid} made by the rail")
+        elif completed or rail_paid:
+            payments.append(f"{invoice_id}: {invoice.status.value} but paid "
+                            f"{max(len(completed), rail_paid)} time(s)")
     problems["ledger_verifies"] = [str(p) for p in _first(app.queries.verify())]
     problems["no_stale_pending"] = [f"{pid}: pending past its timeout" for pid in stale]
     problems["events_delivered"] = _undelivered(app, outbox)
@@ -91,12 +95,14 @@ def _first(found: Iterable[Any]) -> list[Any]:
 
 def _undelivered(app: App, outbox: dict[str, int]) -> list[str]:
     found = []
-    if outbox["unrelayed"]:
-        found.append(f"{outbox['unrelayed']} outbox events never relayed")
     if outbox["dead_letters"]:
         found.append(f"{outbox['dead_letters']} dead letters in the outbox table")
-    if app.redis is None:
+    if app.redis is None:  # embedded: the consumers read the table itself
+        if not settled(app):
+            found.append("events the embedded consumers have not taken yet")
         return found
+    if outbox["unrelayed"]:
+        found.append(f"{outbox['unrelayed']} outbox events never relayed")
     found += [f"{name}: {n} events not yet handled" for name, n in stream_backlog(app).items()
               if n]
     dead = stream_key(DEAD_LETTERS, prefix=app.settings.events_prefix)

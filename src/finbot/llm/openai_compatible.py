@@ -24,6 +24,9 @@ from finbot.llm.network import check_model_request
 from finbot.llm.parsing import parse_arguments, tool_calls_in_text
 
 OPENAI_URL = "https://api.openai.com/v1"
+SCHEMA_HINT = ("When you have what you need, answer with only a JSON object matching this "
+               "JSON schema, and nothing else:\n")
+"""Spells the answer's schema out in the system turn (followed by the schema's JSON)."""
 _UNAVAILABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
 
 
@@ -124,9 +127,7 @@ def _with_schema_hint(request: ModelRequest) -> tuple[Message, ...]:
     servers ignore ``response_format`` and every model reads the prompt."""
     if request.output_schema is None:
         return request.messages
-    hint = ("When you have what you need, answer with only a JSON object matching this "
-            "JSON schema, and nothing else:\n"
-            + json.dumps(request.output_schema, sort_keys=True))
+    hint = SCHEMA_HINT + json.dumps(request.output_schema, sort_keys=True)
     messages = list(request.messages)
     if messages and messages[0].role == "system":
         messages[0] = Message("system", f"{messages[0].content}\n\n{hint}")

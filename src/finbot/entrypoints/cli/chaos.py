@@ -93,3 +93,61 @@ def _print(result: dict[str, Any]) -> None:
                   f"{result['duration_s']} s in all", highlight=False)
     console.print("[green]every invariant held[/green]" if result["ok"]
                   else "[red]an invariant failed[/red]")
+
+
+@chaos_cli.command("model")
+@reports_errors
+def model(rate: float = typer.Option(0.3, min=0.0, max=1.0,
+                                     help="Share of model calls that go wrong."),
+          fault: list[str] = typer.Option(
+              [], "--fault", help="Only these faults (repeat the option): timeout, "
+                                  "server_error, malformed_json, schema_violation, injection. "
+                                  "Default: all of them."),
+          vendors: int = typer.Option(10, min=1, max=10_000, help="Vendors to onboard."),
+          invoices: int = typer.Option(100, min=0, max=1_000_000, help="Invoices to submit."),
+          fraud_rate: float = typer.Option(0.1, min=0.0, max=1.0,
+                                           help="Share of invoices that are fraudulent."),
+          seed: int = typer.Option(7, help="Seed for the load and the faults."),
+          timeout: float = typer.Option(1.0, min=0.1, help="The provider's timeout per call "
+                                                          "(a hung call waits twice that)."),
+          retries: int = typer.Option(1, min=0, max=10,
+                                      help="The provider's retries per call."),
+          as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")
+          ) -> None:
+    """Point every agent at a misbehaving OpenAI-compatible model server on loopback (the
+    offline model behind it; RATE of the calls time out, fail with 503, answer malformed
+    JSON, break the answer's schema, or try to take the agent over) and run a seeded
+    simulation through FinBot's real provider, in a scratch SQLite database. Judged: no
+    workflow left half-way (a fault is retried or escalated), nothing paid without an
+    approved decision, each approved invoice paid once, ledger and audit chain verify.
+    Reports the faults served, the calls that failed and the breakers that tripped.
+    Exit 1 if an invariant fails."""
+    from finbot.chaos.model_run import ModelChaosPlan, run_model_chaos
+    from finbot.chaos.model_server import FAULTS
+
+    unknown = sorted(set(fault) - set(FAULTS))
+    if unknown:
+        raise typer.BadParameter(f"unknown faults {unknown}; known: {', '.join(FAULTS)}",
+                                 param_hint="--fault")
+    plan = ModelChaosPlan(rate=rate, faults=tuple(fault) or FAULTS, vendors=vendors,
+                          invoices=invoices, fraud_rate=fraud_rate, seed=seed,
+                          client_timeout_s=timeout, client_retries=retries)
+    progress = Console(stderr=True, emoji=False) if as_json else console
+    report = run_model_chaos(plan, say=lambda line: progress.print(
+        f"[dim]chaos[/dim] {line}", highlight=False))
+    result = report.to_dict()
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        table = Table("check", "result", title="model faults")
+        for name, problems in result["problems"].items():
+            table.add_row(name.replace("_", " "), "[green]holds[/green]" if not problems
+                          else "[red]" + "\n".join(problems) + "[/red]")
+        console.print(table)
+        served = ", ".join(f"{k} {v}" for k, v in sorted(result["served"].items()))
+        trips = ", ".join(f"{k} {v}" for k, v in sorted(result["breaker_trips"].items()))
+        console.print(f"served: {served}; failed calls: {result['failed_calls']}; breaker "
+                      f"trips: {trips or 'none'}; decisions: {result['summary']['decisions']}",
+                      highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
