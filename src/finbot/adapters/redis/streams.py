@@ -123,7 +123,8 @@ def unacknowledged(client: Redis, key: str, group: str) -> int:
     groups: Any = client.xinfo_groups(key)
     found = next((g for g in groups if as_text(g["name"]) == group), None)
     if found is None:
-        return int(client.xlen(key))  # type: ignore[arg-type]
+        length: Any = client.xlen(key)
+        return int(length)
     lag = found.get("lag")
     if lag is None:
         info: Any = client.xinfo_stream(key)
