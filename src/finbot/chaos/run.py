@@ -135,8 +135,10 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 class Driver:
     """Load, reviewers, the monkey and the outages of one run."""
 
-    def __init__(self, plan: ChaosPlan, app: App, fleet: Fleet, postgres: PrivatePostgres,
-                 redis: PrivateRedis, report: ChaosReport, say: Say) -> None:
+    def __init__(self, plan: ChaosPlan, app: App, fleet: Fleet,
+                 postgres: PrivatePostgres | None, redis: PrivateRedis | None,
+                 report: ChaosReport, say: Say) -> None:
+        """Without ``postgres`` and ``redis`` there are no outages (a soak's load)."""
         self.plan, self.app, self.fleet, self.report, self.say = plan, app, fleet, report, say
         self.postgres, self.redis = postgres, redis
         self.rng = random.Random(plan.seed)  # noqa: S311 - chaos, not security
@@ -153,13 +155,13 @@ class Driver:
         self.fleet.start_all()
         self.say(f"{len(self.fleet.workers)} workers started "
                  f"({self.plan.copies} of each: {', '.join(self.fleet.roles)})")
-        threads = [threading.Thread(target=self._reviewers, daemon=True),
+        threads = [threading.Thread(target=self.reviewers, daemon=True),
                    threading.Thread(target=self._monkey, daemon=True),
                    threading.Thread(target=self._outages, daemon=True)]
         for thread in threads:
             thread.start()
         try:
-            active = self._onboard(prefix)
+            active = self.onboard(prefix)
             self._load(prefix, active)
             self.say("load submitted; waiting for the remaining kills and outages")
             self.kills_done.wait()
@@ -178,7 +180,7 @@ class Driver:
 
     # -- load ----------------------------------------------------------------------------
 
-    def _onboard(self, prefix: str) -> list[Any]:
+    def onboard(self, prefix: str) -> list[Any]:
         made = [_vendor(self.rng, prefix, i, 0.0) for i in range(self.plan.vendors)]
         vendors = [self.patiently(partial(_register, self.app, v)) for v in made]
         self.say(f"{len(vendors)} vendors registered; waiting for onboarding")
@@ -235,7 +237,7 @@ class Driver:
                 self.report.retries += 1
                 time.sleep(0.5)
 
-    def _reviewers(self) -> None:
+    def reviewers(self) -> None:
         while not self.stop.is_set():
             try:
                 _review(self.app, self.labels)
@@ -278,12 +280,12 @@ class Driver:
             self.fleet.start(worker)
 
     def _outages(self) -> None:
-        servers: list[tuple[str, float, PrivateRedis | PrivatePostgres]] = [
+        servers: list[tuple[str, float, PrivateRedis | PrivatePostgres | None]] = [
             ("redis", self.plan.redis_outage_s, self.redis),
             ("postgres", self.plan.postgres_outage_s, self.postgres)]
         for due, (name, seconds, server) in zip(self.outage_due, servers, strict=True):
             due.wait()
-            if self.stop.is_set() or seconds <= 0:
+            if self.stop.is_set() or seconds <= 0 or server is None:
                 continue
             self.say(f"stopping {name} for {seconds:g} s")
             began = time.monotonic()

@@ -138,3 +138,30 @@ def arena(count: int = typer.Option(100_000, "--events", min=100,
 
     results = run_arena_bench(events=count, progress=_progress)
     print(json.dumps(results, indent=2, sort_keys=True)) if as_json else console.print(results)
+
+
+@bench_cli.command("soak")
+@reports_errors
+def soak(minutes: float = typer.Option(10.0, min=0.1, help="How long the load lasts."),
+         rate: float = typer.Option(5.0, min=0.1, help="Invoices submitted per second."),
+         vendors: int = typer.Option(20, min=1, max=10_000, help="Vendors to onboard first."),
+         interval: float = typer.Option(60.0, min=1.0,
+                                        help="Seconds between samples (memory, latency)."),
+         seed: int = typer.Option(7, help="Seed for the load."),
+         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
+         ) -> None:
+    """A steady load on a private PostgreSQL and Redis (pg_ctl, initdb and redis-server on
+    PATH) with one `finbot worker` of each role: every INTERVAL seconds the memory of each
+    process and the p50/p99 latency from an invoice's submission to its final status.
+    Judged: no memory growth after warm-up, a steady p99, zero errors (exit 1 if not)."""
+    from finbot.bench.soak import SoakPlan, run_soak
+
+    results = run_soak(SoakPlan(minutes=minutes, rate=rate, vendors=vendors,
+                                interval_s=interval, seed=seed), say=_progress)
+    if as_json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+    else:
+        console.print(results)
+    if not all(results["targets_met"].values()):
+        raise typer.Exit(1)
+
