@@ -1,6 +1,7 @@
 """/metrics shows the event spine's lag: each embedded consumer's outbox rows not yet
 applied and how old the oldest is; with Redis, each consumer group's lag and pending
-entries per stream, and how old the oldest event the relay has yet to publish is."""
+entries per stream, how old the oldest event the relay has yet to publish is, and the
+dead-letter stream's length."""
 
 from __future__ import annotations
 
@@ -68,8 +69,8 @@ def streamed(settings: Settings, redis_prefix: tuple[Any, str]) -> Iterator[App]
 
 @pytest.mark.redis
 def test_consumer_groups_lag_per_stream_and_the_relay_by_its_oldest_event(
-        streamed: App) -> None:
-    app = streamed
+        streamed: App, redis_prefix: tuple[Any, str]) -> None:
+    app, (client, prefix) = streamed, redis_prefix
     emit(app, 4)
     waiting = scrape(app)
     assert waiting[("finbot_outbox_lag_seconds", ())] > 0
@@ -83,8 +84,11 @@ def test_consumer_groups_lag_per_stream_and_the_relay_by_its_oldest_event(
     assert relayed[("finbot_outbox_lag_seconds", ())] == 0
     assert lag(relayed, "finbot_consumer_lag", "executor", "agents") == 4
     assert lag(relayed, "finbot_consumer_pending", "executor", "agents") == 0
+    assert relayed[("finbot_stream_dead_letters", ())] == 0
+    client.xadd(f"{prefix}agents", {"junk": "1"})  # unreadable: dead-lettered at once
     drain(app)
     caught_up = scrape(app)
     for consumer in ("executor", "orchestrator"):
         assert lag(caught_up, "finbot_consumer_lag", consumer, "agents") == 0
         assert lag(caught_up, "finbot_consumer_pending", consumer, "agents") == 0
+    assert caught_up[("finbot_stream_dead_letters", ())] == len(app.consumers)  # each group

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from finbot.adapters.redis.consumer import DEAD_LETTERS
 from finbot.adapters.redis.streams import GroupState, group_states, stream_key
 from finbot.bootstrap import App
 from finbot.domain.breakers import BreakerState
@@ -154,8 +155,9 @@ def _drift_and_bias(report: MonitorReport) -> Iterator[Metric]:
 class SpineCollector(Collector):
     """The event spine's lag at each scrape: per consumer group, the events it has yet to
     take (embedded: outbox rows past its offset; with Redis: each stream's XINFO GROUPS
-    lag, and entries delivered but not acknowledged), how old the oldest of them is, and
-    how old the oldest event the relay has yet to publish is."""
+    lag, and entries delivered but not acknowledged), how old the oldest of them is, how
+    old the oldest event the relay has yet to publish is, and the dead-letter stream's
+    length (embedded consumers keep theirs in the table ``finbot_dead_letters`` counts)."""
 
     def __init__(self, app: App) -> None:
         self._app = app
@@ -186,6 +188,10 @@ class SpineCollector(Collector):
             yield GaugeMetricFamily("finbot_outbox_lag_seconds", "Age of the oldest event "
                                     "not yet relayed to the event stream",
                                     value=_seconds(now, oldest))
+            dead = stream_key(DEAD_LETTERS, prefix=self._app.settings.events_prefix)
+            yield GaugeMetricFamily("finbot_stream_dead_letters", "Entries consumer groups "
+                                    "gave up on, in the dead-letter stream",
+                                    value=float(self._app.redis.xlen(dead)))
 
     def _backlogs(self) -> dict[str, tuple[int, int | None]]:
         with self._app.uow() as uow:
