@@ -4,6 +4,7 @@ holding when an agent is talked into approving what its own checks refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,10 +15,10 @@ from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.payments import SagaState
-from finbot.domain.workflows import moves_forward
+from finbot.domain.workflows import Step, moves_forward
 from finbot.execution.escalations import payment_id_of
 from finbot.services.history import replay
-from finbot.services.orchestrator import payable_account
+from finbot.services.orchestrator import LeaseKeeper, payable_account
 from tests.workflow_kit import (
     announced,
     clean_invoice,
@@ -218,3 +219,24 @@ def test_statuses_only_move_forward() -> None:
     assert not moves_forward("approved", "rejected")  # one outcome never replaces another
     assert not moves_forward("active", "escalated")
     assert not moves_forward("suspended", "active")
+
+
+def test_a_running_step_keeps_its_lease_and_a_dead_runners_step_is_taken_again(
+        company: App) -> None:
+    step = Step("invoice:inv-9", "invoice", "inv-9", "default")
+    with company.uow() as uow:
+        uow.workflows.schedule(step, now_us=now_us())
+        uow.commit()
+    lease_us = 300_000
+    with company.uow() as uow:
+        now = now_us()
+        assert uow.workflows.lease(step, now_us=now, until_us=now + lease_us)
+        uow.commit()
+    with LeaseKeeper(company.uow, step, lease_us=lease_us):
+        time.sleep(1.0)  # more than three leases long: renewed all along
+        with company.uow() as uow:
+            assert uow.workflows.due(now_us=now_us(), limit=10) == []
+    time.sleep(0.4)  # the runner is gone (nobody renews): one lease later it is due again
+    with company.uow() as uow:
+        assert [s.workflow_id for s in uow.workflows.due(now_us=now_us(), limit=10)] == [
+            "invoice:inv-9"]

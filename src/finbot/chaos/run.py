@@ -319,7 +319,7 @@ class Driver:
     def _idle(self) -> bool:
         if not settled(self.app) or self.app.reviews.pending(limit=1):
             return False
-        with self.app.uow() as uow:
-            return not uow.sagas.unfinished(1)
+        with self.app.uow() as uow:  # a step leased by a killed worker waits for its lease
+            return not uow.sagas.unfinished(1) and not uow.workflows.counts().get("pending")
 
 

@@ -1,6 +1,7 @@
 """The orchestrator's step runner: takes due workflow steps and runs each once to its end.
 
-A step is leased (so one runner holds it), then run with no transaction open: the agent
+A step is leased (so one runner holds it; the lease is renewed while the step runs, and
+lapses soon after a runner dies), then run with no transaction open: the agent
 reads through its read-only views and the model is asked while nothing is locked. A
 deciding step ends in the gate's decision record, whose id is the step's; the step is
 marked done, with the model's request/response events, in that record's own transaction,
@@ -71,13 +72,53 @@ def payable_account(vendor_id: str, currency: str) -> str:
     return f"vendor:{vendor_id}:payable:{currency}"
 
 
+LEASE_S = 30.0
+"""How long a runner holds a step without renewing it: a runner killed mid-step leaves
+its step to another one this long after its last renewal."""
+
+
+class LeaseKeeper:
+    """Renews a running step's lease every third of ``lease_us`` until the step ends, so a
+    slow model never lets another runner start the same step, while a runner that dies
+    gives it up within one lease."""
+
+    def __init__(self, uow: UowFactory, step: Step, *, lease_us: int,
+                 clock: Callable[[], int] = now_us) -> None:
+        self._uow, self._step, self._lease_us, self._clock = uow, step, lease_us, clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name="finbot-lease",
+                                        daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _renew(self) -> None:
+        while not self._done.wait(self._lease_us / 3_000_000):
+            try:
+                with self._uow() as uow:
+                    now = self._clock()
+                    held = uow.workflows.renew(self._step, now_us=now,
+                                               until_us=now + self._lease_us)
+                    uow.commit()
+            except Exception:  # the database is away: the next renewal tries again
+                logger.warning("could not renew the lease of %s", self._step.decision_id)
+                continue
+            if not held:
+                return
+
+
 class StepRunner:
     """Runs due workflow steps (see the module docstring)."""
 
     def __init__(self, uow: UowFactory, decisions: DecisionService, policies: PolicyStore,
                  models: ModelRouter, agent_tools: AgentTools,
                  agents: Mapping[str, DecidingAgent], *, outbox: Outbox | None = None,
-                 max_attempts: int = 5, lease_s: float = 300.0, backoff_s: float = 1.0,
+                 max_attempts: int = 5, lease_s: float = LEASE_S, backoff_s: float = 1.0,
                  clock: Callable[[], int] = now_us,
                  arena: ArenaTooling = lambda agent_id, step: (),
                  contest: Contest | None = None) -> None:
@@ -103,7 +144,8 @@ class StepRunner:
             with continued(trace), bound_contextvars(workflow_id=step.workflow_id,
                                                      decision_id=step.decision_id), span(
                     "workflow.step", **{"finbot.workflow_id": step.workflow_id,
-                                        "finbot.step": step.step}):
+                                        "finbot.step": step.step}), \
+                    LeaseKeeper(self._uow, step, lease_us=self._lease_us, clock=self._clock):
                 self._run(step)
         return taken
 

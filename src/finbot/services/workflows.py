@@ -190,7 +190,12 @@ def _advance(uow: UnitOfWork, outbox: Outbox, decision_id: str, outcome: Outcome
     step, record = found
     stage = Stage(record.data["stage"])
     move = REJECTED_BY_REVIEW if outcome is None else after(stage, outcome)
-    _set_status(uow, outbox, step, move, now)
+    # A move that opens the next step for the first time is news even where its status
+    # ranks lower (an escalation approved: escalated -> validated); any other one must not
+    # take the subject back.
+    opens = move.next_step is not None and uow.workflows.get(
+        step.workflow_id, move.next_step) is None
+    _set_status(uow, outbox, step, move, now, forward_only=not opens)
     if move.next_step is not None:
         uow.workflows.schedule(Step(step.workflow_id, move.next_step, step.subject_id,
                                     step.tenant), now_us=now)
@@ -208,18 +213,20 @@ def _step_of(uow: UnitOfWork, decision_id: str) -> tuple[Step, AuditRecord] | No
 
 
 def _set_status(uow: UnitOfWork, outbox: Outbox, step: Step, move: Transition,
-                now: int) -> None:
+                now: int, *, forward_only: bool = True) -> None:
     if step.kind == "onboarding":
         status = VendorStatus(move.status)
         vendor = uow.vendors.get(step.subject_id)
-        if vendor is None or not moves_forward(vendor.status.value, status.value):
+        if vendor is None or (forward_only and not moves_forward(vendor.status.value,
+                                                                 status.value)):
             return
         uow.vendors.set_status(step.subject_id, status)
         outbox.emit_in(uow, "vendor.status_changed", step.subject_id, {
             "vendor_id": step.subject_id, "status": status.value}, tenant=step.tenant)
         return
     invoice = uow.invoices.get(step.subject_id)
-    if invoice is None or not moves_forward(invoice.status.value, move.status):
+    if invoice is None or (forward_only and not moves_forward(invoice.status.value,
+                                                              move.status)):
         return
     invoice_status = InvoiceStatus(move.status)
     uow.invoices.set_status(invoice.invoice_id, invoice_status, now)

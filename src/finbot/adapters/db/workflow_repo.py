@@ -21,6 +21,8 @@ _DUE = Sql("SELECT * FROM workflow_steps WHERE status = :pending AND due_at <= :
 _LEASE = Sql("UPDATE workflow_steps SET lease_until = :until, attempts = attempts + 1, "
              "updated_at = :now WHERE workflow_id = :workflow_id AND step = :step "
              "AND status = :pending AND lease_until <= :now")
+_RENEW = Sql("UPDATE workflow_steps SET lease_until = :until, updated_at = :now "
+             "WHERE workflow_id = :workflow_id AND step = :step AND status = :pending")
 _FINISH = Sql("UPDATE workflow_steps SET status = :status, last_error = :error, "
               "updated_at = :now, lease_until = 0 WHERE workflow_id = :workflow_id "
               "AND step = :step")
@@ -60,6 +62,14 @@ class SqlWorkflowRepo:
     def lease(self, step: Step, *, now_us: int, until_us: int) -> bool:
         """Take ``step`` until ``until_us``; False if another runner holds or finished it."""
         result = _LEASE.run(self.conn, until=until_us, now=now_us,
+                            workflow_id=step.workflow_id, step=step.step,
+                            pending=StepStatus.PENDING.value)
+        return bool(result.rowcount)
+
+    def renew(self, step: Step, *, now_us: int, until_us: int) -> bool:
+        """Move the lease of ``step``, still running here, to ``until_us``; False once it
+        is no longer pending (finished meanwhile)."""
+        result = _RENEW.run(self.conn, until=until_us, now=now_us,
                             workflow_id=step.workflow_id, step=step.step,
                             pending=StepStatus.PENDING.value)
         return bool(result.rowcount)
