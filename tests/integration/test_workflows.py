@@ -232,7 +232,7 @@ def test_a_running_step_keeps_its_lease_and_a_dead_runners_step_is_taken_again(
         now = now_us()
         assert uow.workflows.lease(step, now_us=now, until_us=now + lease_us)
         uow.commit()
-    with LeaseKeeper(company.uow, step, lease_us=lease_us):
+    with LeaseKeeper(company.uow, [step], lease_us=lease_us):
         time.sleep(1.0)  # more than three leases long: renewed all along
         with company.uow() as uow:
             assert uow.workflows.due(now_us=now_us(), limit=10) == []

@@ -78,38 +78,46 @@ its step to another one this long after its last renewal."""
 
 
 class LeaseKeeper:
-    """Renews a running step's lease every third of ``lease_us`` until the step ends, so a
-    slow model never lets another runner start the same step, while a runner that dies
-    gives it up within one lease."""
+    """Renews the leases of the steps a runner holds, every third of ``lease_us``, until
+    each is ``finished``: a slow model never lets another runner start a step this one
+    holds (running or waiting its turn), while a runner that dies gives them up within
+    one lease."""
 
-    def __init__(self, uow: UowFactory, step: Step, *, lease_us: int,
+    def __init__(self, uow: UowFactory, steps: Sequence[Step], *, lease_us: int,
                  clock: Callable[[], int] = now_us) -> None:
-        self._uow, self._step, self._lease_us, self._clock = uow, step, lease_us, clock
+        self._uow, self._lease_us, self._clock = uow, lease_us, clock
+        self._held = {(s.workflow_id, s.step): s for s in steps}
+        self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._renew, name="finbot-lease",
                                         daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
+        if self._held:
+            self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self._done.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def finished(self, step: Step) -> None:
+        with self._lock:
+            self._held.pop((step.workflow_id, step.step), None)
 
     def _renew(self) -> None:
         while not self._done.wait(self._lease_us / 3_000_000):
+            with self._lock:
+                held = list(self._held.values())
             try:
                 with self._uow() as uow:
                     now = self._clock()
-                    held = uow.workflows.renew(self._step, now_us=now,
-                                               until_us=now + self._lease_us)
+                    for step in held:
+                        uow.workflows.renew(step, now_us=now, until_us=now + self._lease_us)
                     uow.commit()
             except Exception:  # the database is away: the next renewal tries again
-                logger.warning("could not renew the lease of %s", self._step.decision_id)
-                continue
-            if not held:
-                return
+                logger.warning("could not renew the leases of %d steps", len(held))
 
 
 class StepRunner:
@@ -138,16 +146,17 @@ class StepRunner:
 
     def run_due(self, *, limit: int = 50) -> int:
         """Run the steps due now; how many were taken."""
-        taken = 0
-        for step, trace in self._lease(limit):
-            taken += 1
-            with continued(trace), bound_contextvars(workflow_id=step.workflow_id,
-                                                     decision_id=step.decision_id), span(
-                    "workflow.step", **{"finbot.workflow_id": step.workflow_id,
-                                        "finbot.step": step.step}), \
-                    LeaseKeeper(self._uow, step, lease_us=self._lease_us, clock=self._clock):
-                self._run(step)
-        return taken
+        leased = self._lease(limit)
+        with LeaseKeeper(self._uow, [step for step, _ in leased], lease_us=self._lease_us,
+                         clock=self._clock) as keeper:
+            for step, trace in leased:
+                with continued(trace), bound_contextvars(workflow_id=step.workflow_id,
+                                                         decision_id=step.decision_id), span(
+                        "workflow.step", **{"finbot.workflow_id": step.workflow_id,
+                                            "finbot.step": step.step}):
+                    self._run(step)
+                keeper.finished(step)
+        return len(leased)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         while not stop.is_set():
