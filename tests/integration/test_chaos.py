@@ -32,3 +32,5 @@ def test_killed_workers_and_stopped_servers_lose_nothing_and_pay_nothing_twice()
     assert set(report.exit_codes.values()) == {0}
     assert len(report.exit_codes) == 8
     assert all(not found for found in report.problems.values())
+    assert set(report.work) == set(report.exit_codes)  # each copy said what it did
+    assert sum(report.work["agents-0"].values()) + sum(report.work["agents-1"].values()) > 0

@@ -99,6 +99,20 @@ class Fleet:
         self._files.clear()
         return codes
 
+    def work(self) -> dict[str, dict[str, int]]:
+        """What each worker's last run did, as it reported when stopped (``finbot worker``
+        prints ``stopped; done: <loop> <count>, ...``): the share of the load each copy took."""
+        found: dict[str, dict[str, int]] = {}
+        for worker in self.workers:
+            text = worker.log.read_text(errors="replace") if worker.log.exists() else ""
+            reports = [line for line in text.splitlines() if "stopped; done:" in line]
+            if reports:
+                counts = reports[-1].split("stopped; done:", 1)[1].split(",")
+                found[worker.name] = {name: int(n) for name, _, n in
+                                      (c.strip().rpartition(" ") for c in counts)
+                                      if n.isdigit()}
+        return found
+
     def tail(self, worker: Worker, *, lines: int = 20) -> str:
         text = worker.log.read_text(errors="replace") if worker.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])

@@ -71,6 +71,7 @@ class ChaosReport:
     outages: list[dict[str, Any]] = field(default_factory=list)
     crashed: list[str] = field(default_factory=list)  # exits nobody caused
     exit_codes: dict[str, int | None] = field(default_factory=dict)
+    work: dict[str, dict[str, int]] = field(default_factory=dict)  # per worker, last run
     problems: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     settled_after_s: float | None = None
@@ -86,7 +87,7 @@ class ChaosReport:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "plan": asdict(self.plan), "kills": dict(self.kills),
                 "kills_total": sum(self.kills.values()), "outages": self.outages,
-                "crashed": self.crashed, "exit_codes": self.exit_codes,
+                "crashed": self.crashed, "exit_codes": self.exit_codes, "work": self.work,
                 "problems": self.problems, "counts": self.counts,
                 "settled_after_s": self.settled_after_s, "duration_s": self.duration_s,
                 "driver_retries": self.retries}
@@ -175,6 +176,7 @@ class Driver:
                 thread.join(timeout=60)
         self.say("stopping the workers (SIGTERM) and checking what the run left")
         self.report.exit_codes = self.fleet.stop()
+        self.report.work = self.fleet.work()
         self.report.problems, self.report.counts = run_checks(
             self.app, list(self.labels), pending_grace_us=int(3 * UPKEEP_EVERY_S * 1e6))
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from finbot.adapters.redis.consumer import StreamConsumer
 from finbot.adapters.redis.streams import stream_key, trim_stream, unacknowledged
@@ -166,6 +167,15 @@ def role_tasks(app: App, role: str, *, copy: str | None = None) -> dict[
         tasks["retention"] = lambda stop: _repeat(
             app, lambda app, _: retention_round(app), stop, every_s=RETENTION_EVERY_S)
     return tasks
+
+
+def work_done(tasks: dict[str, Callable[[threading.Event], None]]) -> dict[str, int]:
+    """What each loop of ``tasks`` did so far: the ``done`` count of the consumer, relay or
+    step runner whose ``run`` it is (upkeep and retention rounds keep none)."""
+    owners: dict[str, Any] = {name: getattr(task, "__self__", None)
+                              for name, task in tasks.items()}
+    return {name: int(owner.done) for name, owner in owners.items()
+            if hasattr(owner, "done")}
 
 
 def all_tasks(app: App) -> dict[str, Callable[[threading.Event], None]]:

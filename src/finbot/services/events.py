@@ -183,6 +183,7 @@ class OutboxConsumer:
         self._backoff_s = backoff_s
         self._clock = clock
         self._sleep = sleep
+        self.done = 0  # events taken by ``run``
 
     def poll(self, *, limit: int = 100) -> int:
         """Handle (or dead-letter) the next committed events; how many were taken."""
@@ -222,7 +223,9 @@ class OutboxConsumer:
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         """Poll until ``stop`` is set; the event in hand is finished first."""
         while not stop.is_set():
-            if not self.poll():
+            taken = self.poll()
+            self.done += taken
+            if not taken:
                 stop.wait(idle_s)
 
     def dead_letters(self) -> list[DeadLetter]:

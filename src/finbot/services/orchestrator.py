@@ -143,6 +143,7 @@ class StepRunner:
         self._clock = clock
         self._arena = arena
         self._contest = contest
+        self.done = 0  # steps taken by ``run``
 
     def run_due(self, *, limit: int = 50) -> int:
         """Run the steps due now; how many were taken."""
@@ -160,7 +161,9 @@ class StepRunner:
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         while not stop.is_set():
-            if not self.run_due():
+            ran = self.run_due()
+            self.done += ran
+            if not ran:
                 stop.wait(idle_s)
 
     def _lease(self, limit: int) -> list[tuple[Step, str | None]]:

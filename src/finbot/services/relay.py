@@ -45,6 +45,7 @@ class OutboxRelay:
         self._marker = ThreadPoolExecutor(1, thread_name_prefix="finbot-relay-mark")
         self._marking: Future[None] | None = None
         self._marking_ids: list[int] = []
+        self.done = 0  # rows published by ``run``
 
     def relay_once(self) -> int:
         """Publish the next batch of unrelayed rows; how many were published (0 once every
@@ -74,7 +75,9 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 try:
-                    if self.relay_once():
+                    sent = self.relay_once()
+                    self.done += sent
+                    if sent:
                         continue
                 except Exception as failure:  # the stream is down: rows wait in the outbox
                     logger.warning("relay waiting for the event stream: %s", failure)

@@ -97,6 +97,7 @@ class StreamConsumer:
         self._sleep = sleep
         self._on_settled = on_settled  # told of events whose effect committed (metrics)
         self._early: dict[str, _Held] = {}
+        self.done = 0  # entries settled by ``run`` (a worker reports it when it stops)
         self._stop = threading.Event()
         self._started = False
         self._last_reclaim = 0.0
@@ -150,7 +151,7 @@ class StreamConsumer:
         try:
             while not stop.is_set():
                 try:
-                    self.poll()
+                    self.done += self.poll()
                 except RedisError as failure:  # Redis is down: entries wait there
                     logger.warning("%s waiting for Redis: %s", self.name, failure)
                     stop.wait(retry_s)

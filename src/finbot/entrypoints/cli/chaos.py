@@ -82,6 +82,9 @@ def _print(result: dict[str, Any]) -> None:
     table.add_row("settled", "[red]no[/red]" if result["settled_after_s"] is None
                   else f"{result['settled_after_s']} s after the load")
     table.add_row("workers crashed", "\n".join(result["crashed"]) or "none")
+    table.add_row("work per copy (last run)", "\n".join(
+        f"{name}: " + ", ".join(f"{loop} {n}" for loop, n in loops.items())
+        for name, loops in sorted(result["work"].items())) or "none reported")
     unclean = {name: code for name, code in result["exit_codes"].items() if code != 0}
     table.add_row("clean stop (SIGTERM)", "all" if not unclean else f"[red]{unclean}[/red]")
     console.print(table)

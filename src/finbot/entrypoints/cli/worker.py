@@ -60,7 +60,9 @@ def worker(role: Role = typer.Argument(..., help="relay: outbox to Redis Streams
     for thread in threads:
         thread.join(timeout=30)
     app.close()
-    console.print(f"worker {role} stopped")
+    done = ", ".join(f"{name} {n}" for name, n in workers.work_done(tasks).items())
+    console.print(f"worker {role} stopped; done: {done or 'nothing counted'}",
+                  highlight=False)
 
 
 def _when_the_database_answers(build: Callable[[], App], stop: threading.Event,
