@@ -134,3 +134,14 @@ def redis_prefix() -> Iterator[tuple[Any, str]]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def private_servers() -> None:
+    """A chaos run or a soak starts its own PostgreSQL and Redis: their programs must be
+    here (a failure, not a skip, under FINBOT_REQUIRE_SERVICES=1)."""
+    from finbot.chaos.servers import missing
+
+    if missing():
+        _unavailable("the server programs", RuntimeError(f"missing {missing()}"))
+

@@ -7,18 +7,12 @@ from __future__ import annotations
 import pytest
 
 from finbot.chaos.run import ChaosPlan, run_chaos
-from finbot.chaos.servers import missing
-from tests.conftest import REQUIRE_SERVICES
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis,
+              pytest.mark.usefixtures("private_servers")]
 
 
 def test_killed_workers_and_stopped_servers_lose_nothing_and_pay_nothing_twice() -> None:
-    if missing():
-        message = f"a chaos run starts its own servers and needs {missing()}"
-        if REQUIRE_SERVICES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
     plan = ChaosPlan(invoices=40, vendors=4, rate=10.0, copies=2, kills=4, kill_every_s=2.0,
                      redis_outage_s=3.0, postgres_outage_s=2.0, fraud_rate=0.1, seed=3,
                      settle_timeout_s=300.0)

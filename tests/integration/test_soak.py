@@ -6,18 +6,12 @@ from __future__ import annotations
 import pytest
 
 from finbot.bench.soak import SoakPlan, run_soak
-from finbot.chaos.servers import missing
-from tests.conftest import REQUIRE_SERVICES
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis,
+              pytest.mark.usefixtures("private_servers")]
 
 
 def test_a_short_soak_samples_memory_and_latency_and_meets_no_error() -> None:
-    if missing():
-        message = f"a soak starts its own servers and needs {missing()}"
-        if REQUIRE_SERVICES:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
     lines: list[str] = []
     results = run_soak(SoakPlan(minutes=0.5, rate=1.0, vendors=2, interval_s=10.0, seed=3),
                        say=lines.append)

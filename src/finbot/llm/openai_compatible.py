@@ -96,7 +96,7 @@ class OpenAICompatibleModel(Model):
     def _payload(self, request: ModelRequest) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model, "temperature": request.temperature,
-            "messages": [_wire_message(m) for m in _with_schema_hint(request)]}
+            "messages": [wire_message(m) for m in _with_schema_hint(request)]}
         if request.max_tokens:
             payload["max_tokens"] = request.max_tokens
         if request.tools:
@@ -136,7 +136,8 @@ def _with_schema_hint(request: ModelRequest) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def _wire_message(message: Message) -> dict[str, Any]:
+def wire_message(message: Message) -> dict[str, Any]:
+    """A turn as chat-completions JSON (``tool_calls`` as functions, ``tool_call_id``)."""
     wire: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
         wire["tool_calls"] = [
