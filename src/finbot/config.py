@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from limits import parse, parse_many
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
+    SecretsSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
@@ -75,6 +76,37 @@ it for good. The ledger and the decision log are append-only and never purged.""
 
 DEFAULT_BURST = "20/minute"
 """Money requests by one vendor user that make a burst: a fraud signal, not a refusal."""
+
+
+SECRET_SETTINGS = ("secret_key", "database_url", "redis_url", "llm_api_key", "metrics_token",
+                   "kek", "kek_previous")
+"""Settings that may come from a file: FINBOT_<NAME>_FILE, or FINBOT_SECRETS_DIR."""
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """``FINBOT_<NAME>_FILE=path``: the setting is that file's content, trailing newline
+    dropped (container secrets, e.g. /run/secrets/...), for the settings that hold
+    secrets. Setting both the variable and its _FILE twin is refused."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_SETTINGS:
+            variable = f"FINBOT_{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if variable in os.environ:
+                raise ConfigurationError(f"set {variable} or {variable}_FILE, not both",
+                                         field=name)
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as error:
+                raise ConfigurationError(f"{variable}_FILE={path} cannot be read: "
+                                         f"{error.strerror}", field=name) from None
+        return values
 
 
 class Settings(BaseSettings):
@@ -199,7 +231,14 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"FINBOT_CONFIG_FILE={path} does not exist",
                                      field="config_file")
         yaml = YamlConfigSettingsSource(settings_cls, yaml_file=path if path.is_file() else None)
-        return init_settings, env_settings, dotenv_settings, yaml, file_secret_settings
+        secrets_dir = os.environ.get("FINBOT_SECRETS_DIR")
+        if secrets_dir is not None and not Path(secrets_dir).is_dir():
+            raise ConfigurationError(f"FINBOT_SECRETS_DIR={secrets_dir} is not a directory",
+                                     field="secrets_dir")
+        secrets = (SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir)
+                   if secrets_dir else file_secret_settings)
+        return (init_settings, env_settings, _SecretFiles(settings_cls), dotenv_settings, yaml,
+                secrets)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
