@@ -79,8 +79,9 @@ DEFAULT_BURST = "20/minute"
 
 
 SECRET_SETTINGS = ("secret_key", "database_url", "redis_url", "llm_api_key", "metrics_token",
-                   "kek", "kek_previous")
-"""Settings that may come from a file: FINBOT_<NAME>_FILE, or FINBOT_SECRETS_DIR."""
+                   "kek_previous")
+"""Settings that may come from a file: FINBOT_<NAME>_FILE, or FINBOT_SECRETS_DIR
+(FINBOT_KEK_FILE is a setting of its own: ``kek_file``)."""
 
 
 class _SecretFiles(PydanticBaseSettingsSource):
