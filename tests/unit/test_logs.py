@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from structlog.contextvars import bound_contextvars
 
 from finbot.config import Settings
+from finbot.entrypoints.web.app import NO_NATIVE_TELEMETRY
 from finbot.observability import tracing
 from finbot.observability.logs import configure_logging, reset_logging
 from finbot.observability.requests import RequestContext
@@ -176,7 +177,7 @@ def test_secret_field_names_are_told_from_ordinary_ones() -> None:
 
 @pytest.fixture
 def echo() -> TestClient:
-    web = FastAPI()
+    web = FastAPI(telemetry=NO_NATIVE_TELEMETRY)  # as FinBot's app: FastAPI's own spans off
     web.add_middleware(RequestContext)
 
     @web.get("/hello")
@@ -230,3 +231,25 @@ def test_an_otlp_endpoint_turns_the_sdk_on(monkeypatch: pytest.MonkeyPatch) -> N
     finally:
         tracing.use_tracer_provider(None)
     provider.shutdown()
+
+
+def test_a_callers_traceparent_is_continued(echo: TestClient) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    untraced = echo.get("/hello", headers={"traceparent": sent})
+    assert untraced.json()["trace"] == "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"
+    exporter, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_tracer_provider(provider)
+    try:
+        echo.get("/hello", headers={"traceparent": sent})
+    finally:
+        tracing.use_tracer_provider(None)
+    [request] = exporter.get_finished_spans()
+    assert request.name == "http.request"
+    assert request.parent is not None
+    assert (request.parent.trace_id, request.parent.span_id) == (
+        0x4bf92f3577b34da6a3ce929d0e0e4736, 0x00f067aa0ba902b7)

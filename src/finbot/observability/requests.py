@@ -1,6 +1,7 @@
 """The web app's request context: every HTTP request gets a request id (the caller's
 X-Request-ID when it is a plain token, else a new one), echoed in the response, bound to
-its log lines, and an ``http.request`` span around it (the trace its work continues).
+its log lines, and an ``http.request`` span around it (the trace its work continues; the
+caller's own, when it sends a W3C ``traceparent``).
 
 Plain ASGI, so it wraps the whole app without buffering bodies or WebSocket traffic. The
 span names the route's template (``/api/invoices/{invoice_id}``), never the query string.
@@ -15,7 +16,7 @@ from typing import Any
 
 from structlog.contextvars import bound_contextvars
 
-from finbot.observability.tracing import span
+from finbot.observability.tracing import continued, span
 from finbot.privacy.redaction import redact_text
 
 Scope = MutableMapping[str, Any]
@@ -39,7 +40,8 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         request_id = request_id_of(scope)
-        with bound_contextvars(request_id=request_id), span(
+        with continued(_header(scope, "traceparent")), bound_contextvars(
+                request_id=request_id), span(
                 "http.request", **{"http.request.method": scope["method"],
                                    "finbot.request_id": request_id}) as current:
             async def send_with_id(message: Message) -> None:
@@ -57,12 +59,16 @@ class RequestContext:
 def request_id_of(scope: Scope) -> str:
     """The caller's X-Request-ID if it is a plain token of 8 to 128 characters, else a
     new one (a header is the caller's text: it must not smuggle anything into the logs)."""
-    for name, value in scope.get("headers", ()):
-        if name == HEADER.encode():
-            sent = str(value.decode("latin-1"))
-            if _ACCEPTED.fullmatch(sent):
-                return sent
-    return uuid.uuid4().hex
+    sent = _header(scope, HEADER)
+    return sent if sent is not None and _ACCEPTED.fullmatch(sent) else uuid.uuid4().hex
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in scope.get("headers", ()):
+        if key == wanted:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _route(scope: Scope) -> str:

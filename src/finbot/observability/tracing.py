@@ -80,9 +80,10 @@ def in_trace() -> bool:
 
 @contextmanager
 def continued(carried: str | None) -> Iterator[None]:
-    """Continue the trace an event carried: the spans opened in the block are children of
-    the span that emitted it. Work already inside a trace (a payment run by a request)
-    stays in its own; an unreadable value starts none."""
+    """Continue the trace an event carried (or a caller's ``traceparent`` header): the
+    spans opened in the block are children of the span that emitted it. Work already
+    inside a trace (a payment run by a request) stays in its own; an unreadable value
+    starts none."""
     parent = None if carried is None or in_trace() else _parent(carried)
     if parent is None:
         yield
@@ -140,9 +141,12 @@ def _recorded(tracer: trace.Tracer, name: str,
 
 
 def _parent(carried: str) -> SpanContext | None:
-    """The remote parent an event's trace names; an event that carries the trace id alone
-    gets a stand-in span id derived from it, so its consumers still share one parent."""
-    trace_hex, _, span_hex = carried.partition("-")
+    """The remote parent an event's trace (or a caller's W3C ``traceparent``) names; an
+    event that carries the trace id alone gets a stand-in span id derived from it, so its
+    consumers still share one parent."""
+    parts = carried.split("-")
+    trace_hex, span_hex = (parts[1], parts[2]) if len(parts) == 4 else (
+        parts[0], parts[1] if len(parts) == 2 else "")
     try:
         trace_id = int(trace_hex, 16)
         span_id = int(span_hex, 16) if span_hex else trace_id & (2**64 - 1)

@@ -12,6 +12,7 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
@@ -51,6 +52,11 @@ from finbot.observability.requests import RequestContext
 from finbot.observability.setup import observe
 
 STATIC = Path(__file__).parent / "static"
+NO_NATIVE_TELEMETRY: TelemetryConfig = {
+    "tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+    "auto_configure": False}
+"""FastAPI's own spans and logs are off: they would keep raw paths, some query values and
+exception texts, which FinBot's ``http.request`` span and redacted logs never hold."""
 ROUTERS = (auth, vendors, invoices, payments, decisions, reviews, ledger, policy, breakers,
            events, findings, sandbox, arena, arena_tools)
 
@@ -76,7 +82,7 @@ def create_web_app(app: App, *, owns_app: bool = False) -> FastAPI:
                   description="Vendor payments run by AI agents that are never trusted "
                   "with money. Sign in (POST /api/auth/login) or send "
                   "`Authorization: Bearer <API token>`.",
-                  responses=ANY_ROUTE_ERRORS)
+                  responses=ANY_ROUTE_ERRORS, telemetry=NO_NATIVE_TELEMETRY)
     web.state.finbot = Web.of(app)
     web.add_middleware(RequestContext)
     errors.install(web)
