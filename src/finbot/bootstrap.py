@@ -34,7 +34,7 @@ from finbot.domain.clock import now_us, utc_datetime
 from finbot.domain.decisions import Stage
 from finbot.domain.errors import ConfigurationError, NotFound
 from finbot.domain.events import AGENTS, BUSINESS
-from finbot.execution.escalations import pay_approved_decisions
+from finbot.execution.escalations import pay_approved_decisions, pay_started
 from finbot.execution.rail import PaymentRail
 from finbot.execution.saga import PaymentExecutor
 from finbot.llm.context import Price
@@ -116,10 +116,11 @@ class App:
         spec = self.consumer_spec(name)
         handler = traced(spec.name, spec.handler)
         if self.redis is None:
-            return OutboxConsumer(spec.name, self.uow, handler, types=spec.types)
+            return OutboxConsumer(spec.name, self.uow, handler, types=spec.types,
+                                  on_settled=spec.after)
         return StreamConsumer(spec.name, self.uow, handler, self.redis,
                               streams=spec.streams, types=spec.types, name=copy,
-                              prefix=self.settings.events_prefix)
+                              prefix=self.settings.events_prefix, on_settled=spec.after)
 
     def relay(self) -> OutboxRelay:
         """The outbox relay to Redis Streams; ConfigurationError without FINBOT_REDIS_URL."""
@@ -191,7 +192,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
             parts["payments"], source_account=settings.payment_source_account,
             ledger=parts["ledger"], home_tenant=settings.home_tenant),
             streams=(BUSINESS, AGENTS),
-            types=frozenset({"escalation.approved", "decision.recorded"})),
+            types=frozenset({"escalation.approved", "decision.recorded"}),
+            after=pay_started(parts["payments"])),
         ConsumerSpec("orchestrator", "agents", orchestrate(outbox=parts["outbox"]),
                      streams=(BUSINESS, AGENTS), types=ORCHESTRATED),
         ConsumerSpec("arena-watch", "arena", watch(outbox=parts["outbox"],

@@ -25,13 +25,14 @@ that were rolled back before their payment started.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from finbot.domain.audit import AuditRecord
 from finbot.domain.clock import now_us
 from finbot.domain.decisions import Mode
-from finbot.domain.errors import ExecutionRefused
+from finbot.domain.errors import ExecutionRefused, NotFound
 from finbot.domain.events import Event
 from finbot.domain.ledger import (
     AccountFlag,
@@ -49,6 +50,8 @@ from finbot.observability.tracing import span
 from finbot.services.events import Handler
 from finbot.services.ledger import LedgerService
 from finbot.services.ports import UnitOfWork
+
+logger = logging.getLogger(__name__)
 
 
 def payment_id_of(decision_id: str) -> str:
@@ -95,6 +98,25 @@ def pay_approved_decisions(payments: PaymentExecutor, *, source_account: str,
     return handle
 
 
+
+
+def pay_started(payments: PaymentExecutor) -> Callable[[list[Event]], None]:
+    """Told of the events the executor's consumer just committed: run the payments they
+    started at once, instead of at the next upkeep round (which still finishes whatever
+    this leaves, e.g. after a crash). A failure here is the upkeep's to retry."""
+    def after(events: list[Event]) -> None:
+        for event in events:
+            decision_id = event.payload.get("decision_id")
+            if not isinstance(decision_id, str):
+                continue
+            try:
+                payments.run(payment_id_of(decision_id))
+            except NotFound:
+                continue  # this event started no payment
+            except Exception:  # the upkeep round resumes it
+                logger.warning("payment of %s left to the upkeep round", decision_id,
+                               exc_info=True)
+    return after
 
 
 def _pays(record: AuditRecord, event: Event) -> bool:

@@ -41,6 +41,9 @@ class ConsumerSpec:
     handler: Handler
     streams: tuple[str, ...]
     types: frozenset[str] | None = None
+    after: Callable[[list[Event]], None] | None = None
+    """Told of the events whose effects just committed, outside the transaction (work
+    that must follow at once, such as running the payments a batch started)."""
 
 
 class DeadLetter(NamedTuple):
@@ -174,8 +177,10 @@ class OutboxConsumer:
     def __init__(self, name: str, uow: UowFactory, handler: Handler, *,
                  types: Collection[str] | None = None, max_attempts: int = 5,
                  backoff_s: float = 0.05, clock: Callable[[], int] = now_us,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 on_settled: Callable[[list[Event]], None] | None = None) -> None:
         self.name = name
+        self._on_settled = on_settled  # told of events whose effect committed
         self._uow = uow
         self._handler = handler
         self._types = frozenset(types) if types is not None else None
@@ -214,11 +219,13 @@ class OutboxConsumer:
             wanted = [e for e in todo if self._types is None or e.type in self._types]
             claimed = uow.outbox.claim_many(self.name, [e.event_id for e in wanted],
                                             self._clock()) if wanted else set()
-            for event in wanted:
-                if event.event_id in claimed:
-                    self._handler(uow, event)
+            handled = [event for event in wanted if event.event_id in claimed]
+            for event in handled:
+                self._handler(uow, event)
             uow.outbox.save_offset(self.name, max(offset, batch[-1][0]))
             uow.commit()
+        if self._on_settled and handled:
+            self._on_settled(handled)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
         """Poll until ``stop`` is set; the event in hand is finished first."""
