@@ -250,13 +250,21 @@ class Driver:
     # -- faults --------------------------------------------------------------------------
 
     def _monkey(self) -> None:
-        """Kill a random worker at random moments; start it again after a short while."""
+        """Kill a worker at random moments, every role in turn (in a shuffled order each
+        round, a random copy of it); start it again after a short while."""
+        roles: list[str] = []
         try:
             for _ in range(self.plan.kills):
                 if self.stop.wait(self.rng.uniform(0.5, 1.5) * self.plan.kill_every_s):
                     return
                 self._crashes()
-                victim = self.rng.choice([w for w in self.fleet.workers if w.alive()])
+                if not roles:
+                    roles = self.rng.sample(self.fleet.roles, len(self.fleet.roles))
+                role = roles.pop()
+                alive = [w for w in self.fleet.workers if w.role == role and w.alive()]
+                if not alive:
+                    continue
+                victim = self.rng.choice(alive)
                 assert victim.process is not None
                 with self.lock:
                     self.killed.add(victim.process.pid)

@@ -26,7 +26,8 @@ def run(invoices: int = typer.Option(1000, min=1, max=1_000_000, help="Invoices 
                                    help="Processes of each worker role (relay, executor, "
                                         "agents, arena), sharing their consumer groups."),
         kills: int = typer.Option(12, min=0, help="Workers to kill with SIGKILL, one at a "
-                                                  "time, each started again shortly after."),
+                                                  "time, every role in turn, each started "
+                                                  "again shortly after."),
         kill_every: float = typer.Option(5.0, min=0.1,
                                          help="Mean seconds between kills (jittered ±50%)."),
         redis_outage: float = typer.Option(30.0, min=0.0, help="Seconds Redis is stopped, "
