@@ -28,13 +28,10 @@ from sqlalchemy import text
 from finbot.adapters.redis.consumer import DEAD_LETTERS
 from finbot.adapters.redis.streams import stream_key
 from finbot.bench.samples import percentile
-from finbot.bootstrap import App, bootstrap
+from finbot.bootstrap import App
 from finbot.chaos.fleet import Fleet
-from finbot.chaos.run import ChaosPlan, ChaosReport, Driver
-from finbot.chaos.servers import PrivatePostgres, PrivateRedis
-from finbot.config import Settings
+from finbot.chaos.run import ChaosPlan, ChaosReport, Driver, private_platform
 from finbot.domain.clock import now_us
-from finbot.entrypoints.workers import Role
 from finbot.simulation import _invoice, prepare_company
 
 Say = Callable[[str], None]
@@ -54,24 +51,9 @@ class SoakPlan:
 
 
 def run_soak(plan: SoakPlan, *, say: Say = lambda _: None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="finbot-soak-") as root:
-        postgres, redis = PrivatePostgres(Path(root)), PrivateRedis(Path(root))
-        say(f"starting a private PostgreSQL and Redis in {root}")
-        postgres.start()
-        redis.start()
-        settings = Settings(database_url=postgres.url, redis_url=redis.url,
-                            events_prefix="finbot:soak:")
-        env = {**os.environ, "FINBOT_DATABASE_URL": postgres.url,
-               "FINBOT_REDIS_URL": redis.url, "FINBOT_EVENTS_PREFIX": "finbot:soak:"}
-        fleet = Fleet(tuple(role.value for role in Role), 1, env, Path(root))
-        app = bootstrap(settings)
-        try:
-            return _Soak(plan, app, fleet, say).run()
-        finally:
-            fleet.stop()
-            app.close()
-            redis.close()
-            postgres.close()
+    with tempfile.TemporaryDirectory(prefix="finbot-soak-") as root, private_platform(
+            Path(root), copies=1, prefix="finbot:soak:", say=say) as platform:
+        return _Soak(plan, platform.app, platform.fleet, say).run()
 
 
 class _Soak:

@@ -18,7 +18,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -106,31 +107,53 @@ def run_chaos(plan: ChaosPlan, *, say: Say = lambda _: None,
 def _run_in(plan: ChaosPlan, root: Path, say: Say) -> ChaosReport:
     started = time.monotonic()
     report = ChaosReport(plan)
-    postgres, redis = PrivatePostgres(root), PrivateRedis(root)
-    say(f"starting a private PostgreSQL (port {postgres.port}) and Redis "
-        f"(port {redis.port}) in {root}")
-    postgres.start()
-    redis.start()
-    settings = Settings(database_url=postgres.url, redis_url=redis.url,
-                        events_prefix="finbot:chaos:")
-    env = _worker_env(settings)
-    fleet = Fleet(tuple(role.value for role in Role), plan.copies, env, root)
-    app = bootstrap(settings)
     try:
-        Driver(plan, app, fleet, postgres, redis, report, say).run()
+        with private_platform(root, copies=plan.copies, prefix="finbot:chaos:",
+                              say=say) as platform:
+            Driver(plan, platform.app, platform.fleet, platform.postgres, platform.redis,
+                   report, say).run()
     finally:
-        fleet.stop()  # after a failure; a finished run stopped them before its checks
-        app.close()
-        redis.close()
-        postgres.close()
         report.duration_s = round(time.monotonic() - started, 1)
     return report
 
 
-def _worker_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "FINBOT_DATABASE_URL": str(settings.database_url),
-            "FINBOT_REDIS_URL": str(settings.redis_url),
-            "FINBOT_EVENTS_PREFIX": settings.events_prefix}
+@dataclass
+class Platform:
+    """FinBot on private servers: the driver's app, the worker processes, the servers."""
+
+    app: App
+    fleet: Fleet
+    postgres: PrivatePostgres
+    redis: PrivateRedis
+
+
+@contextmanager
+def private_platform(root: Path, *, copies: int, prefix: str, say: Say) -> Iterator[Platform]:
+    """Start a private PostgreSQL and Redis in ``root``, migrate, and make (not start)
+    ``copies`` workers of every role on them; stop and remove it all afterwards (the
+    workers too, if a failure left them running)."""
+    postgres, redis = PrivatePostgres(root), PrivateRedis(root)
+    say(f"starting a private PostgreSQL (port {postgres.port}) and Redis "
+        f"(port {redis.port}) in {root}")
+    fleet: Fleet | None = None
+    app: App | None = None
+    try:
+        postgres.start()
+        redis.start()
+        settings = Settings(database_url=postgres.url, redis_url=redis.url,
+                            events_prefix=prefix)
+        env = {**os.environ, "FINBOT_DATABASE_URL": postgres.url,
+               "FINBOT_REDIS_URL": redis.url, "FINBOT_EVENTS_PREFIX": prefix}
+        fleet = Fleet(tuple(role.value for role in Role), copies, env, root)
+        app = bootstrap(settings)
+        yield Platform(app, fleet, postgres, redis)
+    finally:
+        if fleet is not None:
+            fleet.stop()  # after a failure; a finished run stopped them before its checks
+        if app is not None:
+            app.close()
+        redis.close()
+        postgres.close()
 
 
 class Driver:
