@@ -176,6 +176,18 @@ def test_an_approved_escalation_flows_on_to_execution_once(books: App) -> None:
     assert books.queries.account(PAYABLE).balances.debits_posted == 120000
 
 
+def test_the_executor_pays_an_approved_escalation_as_it_takes_it_without_waiting(
+        books: App) -> None:
+    escalate(books, "d-2")
+    for reviewer in ("ann", "bob"):
+        books.reviews.review("d-2", reviewer_id=reviewer, verdict="APPROVE", rationale=WHY)
+    executor = books.consumer("executor")
+    while executor.poll():  # the consumer alone: no upkeep round runs
+        pass
+    assert books.payments.get("pay-d-2").state.value == "completed"
+    assert books.queries.account(PAYABLE).balances.debits_posted == 120000
+
+
 def test_the_reviews_of_another_tenants_escalation_are_told_to_that_tenant(
         books: App) -> None:
     books.vendor_work.register_vendor(clean_vendor(FACTS.vendor.vendor_id, tenant="globex"))

@@ -107,7 +107,7 @@ def pay_started(payments: PaymentExecutor) -> Callable[[list[Event]], None]:
     def after(events: list[Event]) -> None:
         for event in events:
             decision_id = event.payload.get("decision_id")
-            if not isinstance(decision_id, str):
+            if not isinstance(decision_id, str) or not _may_start_a_payment(event):
                 continue
             try:
                 payments.run(payment_id_of(decision_id))
@@ -117,6 +117,14 @@ def pay_started(payments: PaymentExecutor) -> Callable[[list[Event]], None]:
                 logger.warning("payment of %s left to the upkeep round", decision_id,
                                exc_info=True)
     return after
+
+
+def _may_start_a_payment(event: Event) -> bool:
+    """What the event says of itself, before any read: an approved escalation, or an
+    approving payment decision (the handler's ``_pays`` decides on the record)."""
+    payload = event.payload
+    return event.type == "escalation.approved" or (
+        payload.get("stage", "payment") == "payment" and payload.get("outcome") == "APPROVE")
 
 
 def _pays(record: AuditRecord, event: Event) -> bool:
