@@ -24,9 +24,11 @@ from structlog.typing import Processor
 
 from finbot.observability.scrub import Scrubber
 
-_CHATTY = ("sqlalchemy", "httpcore", "hpack", "openai")
+_CHATTY = ("sqlalchemy", "httpcore", "hpack", "openai", "alembic")
 """Libraries whose debug (or, for SQLAlchemy, info) lines carry statements' parameters,
-raw headers or prompts: kept at warning whatever the level."""
+raw headers or prompts, and Alembic, whose info lines retell every migration of a fresh
+database (twenty lines before `finbot up` prints its address): kept at warning whatever
+the level."""
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
