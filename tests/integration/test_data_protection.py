@@ -166,6 +166,9 @@ def test_an_erased_vendor_reads_as_erased_everywhere_while_the_logs_verify(
         logged = " ".join(conn.execute(text("SELECT body FROM audit_log")).scalars())
         events = " ".join(conn.execute(text("SELECT payload FROM outbox")).scalars())
     assert wrapped is None
+    with company.uow() as uow:  # free text about the vendor goes with its key
+        assert uow.vendors.notes("v-gone") == []
+        assert uow.vendors.messages("v-gone") == []
     for secret in (IBAN, "COBADEFFXXX", TAX_ID):  # the logs never held the details
         assert secret not in logged
         assert secret not in events

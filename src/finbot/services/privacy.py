@@ -131,7 +131,8 @@ class PrivacyService:
                 uow.vendors.set_status(vendor_id, VendorStatus.SUSPENDED)
                 record = self._audit.append_in(uow, "erasure", f"erasure:{vendor_id}", {
                     "vendor_id": vendor_id, "tenant": vendor.tenant, "by": by, "at_us": at,
-                    "what": "data key destroyed; bank and tax details unreadable"})
+                    "what": "data key destroyed; bank and tax details unreadable; "
+                            "conversations and notes deleted"})
                 self._outbox.emit_many_in(uow, vendor_id, [
                     ("vendor.erased", {"vendor_id": vendor_id}),
                     ("vendor.status_changed", {"vendor_id": vendor_id,

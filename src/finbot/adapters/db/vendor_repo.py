@@ -77,8 +77,14 @@ class SqlVendorRepo:
 
     def erase(self, vendor_id: str, *, now_us: int) -> bool:
         """Destroy the vendor's data key (its sealed details read as ERASED from now on)
-        and its blind indexes; False if it was already erased or has no key."""
-        return self.sealer.destroy(vendor_id, now_us=now_us)
+        and its blind indexes, and delete the free text kept about it (its conversations
+        and the notes on it, where a person may have written anything); False if it was
+        already erased or has no key."""
+        if not self.sealer.destroy(vendor_id, now_us=now_us):
+            return False
+        self.conn.execute(messages.delete().where(messages.c.vendor_id == vendor_id))
+        self.conn.execute(vendor_notes.delete().where(vendor_notes.c.vendor_id == vendor_id))
+        return True
 
     def sharing_bank_details(self, vendor: Vendor) -> list[str]:
         """The other vendors of ``vendor``'s tenant paid into the same bank account or
