@@ -17,7 +17,7 @@ from sqlalchemy import select
 from finbot.adapters.db.tables import outbox
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, daytime_zone, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
@@ -27,7 +27,6 @@ from finbot.fraud.scorer import Scorer
 from finbot.fraud.training import version_for
 from finbot.policy.shipped import shipped_policy
 from finbot.services.demo import open_company as open_company_accounts
-from finbot.simulation import daytime_zone
 
 _YEAR_US = 400 * DAY_US
 

@@ -27,12 +27,11 @@ from finbot.adapters.documents import read_document, with_text_of
 from finbot.agents.runner import ChatTurn
 from finbot.arena.corpus import Row
 from finbot.bootstrap import App
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, daytime_zone, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.vendors import DEFAULT_TENANT, Author, Vendor
 from finbot.entrypoints.workers import run_until_idle
 from finbot.services.assistant import VendorAssistant
-from finbot.simulation import daytime_zone
 
 SURFACES = ("invoice_description", "attachment", "vendor_profile", "bank_change_note",
             "chat", "tool_output", "memory_note")

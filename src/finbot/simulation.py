@@ -20,12 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
 from finbot.bootstrap import App
-from finbot.domain.clock import DAY_US, now_us, utc_datetime
+from finbot.domain.clock import DAY_US, daytime_zone, now_us, utc_datetime
 from finbot.domain.errors import FinbotError
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
@@ -297,12 +297,3 @@ def _summary(app: App, prefix: str, labels: dict[str, str]) -> Summary:
     summary.ledger_problems = len(list(app.queries.verify()))
     summary.audit_problems = len(app.audit.verify())
     return summary
-
-
-def daytime_zone() -> str:
-    """A time zone where it is now around noon: simulated vendors keep business hours
-    whenever the simulation runs, so the gate's unusual-hours rule stays quiet."""
-    offset = 12 - datetime.now(UTC).hour
-    offset = offset - 24 if offset > 14 else offset + 24 if offset < -12 else offset
-    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
-

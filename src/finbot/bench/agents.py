@@ -20,7 +20,7 @@ import numpy as np
 from finbot.bench import baseline
 from finbot.bench.samples import percentile
 from finbot.bench.scratch import Backend, scratch_app
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, daytime_zone, now_us
 from finbot.domain.invoices import Invoice, InvoiceLine, PurchaseOrder
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.vendors import Vendor
@@ -28,7 +28,6 @@ from finbot.entrypoints.workers import background_round, drain
 from finbot.fraud import feature_vector, generate, train
 from finbot.policy.shipped import shipped_policy
 from finbot.services.demo import open_company
-from finbot.simulation import daytime_zone
 
 Progress = Callable[[str], None]
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from finbot.domain.clock import DAY_US, now_us
+from finbot.domain.clock import DAY_US, daytime_zone, now_us
 from finbot.domain.errors import NotFound
 from finbot.domain.invoices import PurchaseOrder
 from finbot.domain.ledger import TransferRequest, tenant_account
@@ -163,10 +163,12 @@ class SandboxService:
 
 
 def _seed_vendor(vendor_id: str, name: str, tenant: str, now: int) -> Vendor:
-    """An established, well-documented vendor (a year old) for the player to act for."""
+    """An established, well-documented vendor (a year old) for the player to act for, in
+    a time zone where it is daytime when the sandbox is made (a player at night is not met
+    by the unusual-hours rule on every invoice)."""
     return Vendor(vendor_id, name, "US", tax_id="04-2103594", routing_number="111000025",
                   account_number="123456789", industry="office supplies",
                   website="https://vendor.example",
                   profile="A long-standing supplier of the sandbox company.",
                   documents=("certificate_of_incorporation", "bank_letter", "w9"),
-                  created_at_us=now - 365 * DAY_US, tenant=tenant)
+                  timezone=daytime_zone(), created_at_us=now - 365 * DAY_US, tenant=tenant)
