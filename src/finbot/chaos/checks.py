@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from finbot.adapters.rails.simulated import SimulatedRail
@@ -71,7 +72,7 @@ def run_checks(app: App, invoice_ids: Iterable[str], *,
         elif completed or rail_paid:
             payments.append(f"{invoice_id}: {invoice.status.value} but paid "
                             f"{max(len(completed), rail_paid)} time(s)")
-    problems["ledger_verifies"] = [str(p) for p in _first(app.queries.verify())]
+    problems["ledger_verifies"] = [str(p) for p in islice(app.queries.verify(), LIMIT)]
     problems["no_stale_pending"] = [f"{pid}: pending past its timeout" for pid in stale]
     problems["events_delivered"] = _undelivered(app, outbox)
     problems["audit_verifies"] = [str(p) for p in app.audit.verify(limit=LIMIT)]
@@ -82,15 +83,6 @@ def _rail_payments(app: App, key: str) -> int:
     if isinstance(app.rail, SimulatedRail):
         return app.rail.payments_for(key)
     raise TypeError("a chaos run judges payments on the simulated rail")
-
-
-def _first(found: Iterable[Any]) -> list[Any]:
-    out = []
-    for problem in found:
-        out.append(problem)
-        if len(out) == LIMIT:
-            break
-    return out
 
 
 def _undelivered(app: App, outbox: dict[str, int]) -> list[str]:

@@ -87,13 +87,15 @@ class GroupState:
     group: str
     pending: int
     lag: int | None
+    last_delivered: str = "0-0"
 
 
 def group_states(client: Redis, key: str) -> list[GroupState]:
     """The consumer groups of the stream at ``key`` (none if it does not exist)."""
     groups: Any = client.xinfo_groups(key) if client.exists(key) else []
     return [GroupState(as_text(g["name"]), int(g["pending"]),
-                       None if g.get("lag") is None else int(g["lag"])) for g in groups]
+                       None if g.get("lag") is None else int(g["lag"]),
+                       as_text(g["last-delivered-id"])) for g in groups]
 
 
 def trim_stream(client: Redis, key: str, *, before_ms: int) -> int:
@@ -118,18 +120,15 @@ def unacknowledged(client: Redis, key: str, group: str) -> int:
     pending plus not yet delivered (the whole stream while the group does not exist).
     Where Redis cannot count the undelivered ones (entries deleted mid-stream), any
     entry past the group's last delivered one counts as one."""
-    if not client.exists(key):
-        return 0
-    groups: Any = client.xinfo_groups(key)
-    found = next((g for g in groups if as_text(g["name"]) == group), None)
+    found = next((g for g in group_states(client, key) if g.group == group), None)
     if found is None:
-        length: Any = client.xlen(key)
+        length: Any = client.xlen(key)  # 0 when the stream does not exist either
         return int(length)
-    lag = found.get("lag")
+    lag = found.lag
     if lag is None:
         info: Any = client.xinfo_stream(key)
-        lag = int(_entry_id(info["last-generated-id"]) > _entry_id(found["last-delivered-id"]))
-    return int(found["pending"]) + int(lag)
+        lag = int(_entry_id(info["last-generated-id"]) > _entry_id(found.last_delivered))
+    return found.pending + lag
 
 
 class StreamTail:
