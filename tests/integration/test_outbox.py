@@ -8,9 +8,11 @@ import time
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import insert
+from alembic import command
+from sqlalchemy import insert, select, text
 
-from finbot.adapters.db.tables import outbox
+from finbot.adapters.db.engine import alembic_config, make_engine, migrate
+from finbot.adapters.db.tables import outbox, outbox_waiting
 from finbot.bootstrap import App
 from finbot.domain.errors import InvalidInput
 from finbot.domain.events import Event
@@ -196,3 +198,65 @@ def test_events_carry_their_envelope(app: App) -> None:
         "", "breaker.changed", 1, "agents", "agent:a", 1, "default", 0, "",
         {"agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "#0"})
     assert len(event.trace_id) == 32
+
+
+def test_the_database_keeps_the_relays_waiting_list_whoever_writes_or_deletes_a_row(
+        app: App) -> None:
+    """Every outbox row waits for the relay from its own commit, even one written around the
+    repository; relayed rows leave the list, a row deleted unrelayed (retention on the
+    embedded default) takes its entry with it, and a lost stream puts every row back."""
+    emit(app, 3)
+    with app.engine.begin() as conn:  # raw SQL, around the repository
+        conn.execute(insert(outbox).values(
+            event_id="00000000-0000-0000-0000-000000000002", stream="agents",
+            type="breaker.changed", version=1, aggregate_id="raw", aggregate_seq=1,
+            tenant="default", occurred_at=1, trace_id="t", payload="{}"))
+
+    def waiting() -> list[int]:
+        with app.engine.connect() as conn:
+            return list(conn.execute(select(outbox_waiting.c.id).order_by("id")).scalars())
+
+    with app.uow() as uow:
+        rows = uow.outbox.unrelayed(limit=10)
+    assert [row.outbox_id for row in rows] == waiting()
+    assert len(rows) == 4
+    assert rows[-1].fields["aggregate_id"] == "raw"
+    with app.uow() as uow:
+        uow.outbox.mark_relayed([row.outbox_id for row in rows[:2]])
+        uow.commit()
+    assert waiting() == [row.outbox_id for row in rows[2:]]
+    with app.uow() as uow:
+        assert uow.outbox.stats()["unrelayed"] == 2
+        assert [row.outbox_id for row in uow.outbox.unrelayed(limit=10)] == [
+            row.outbox_id for row in rows[2:]]
+        uow.outbox.delete([rows[3].outbox_id])
+        uow.commit()
+    assert waiting() == [rows[2].outbox_id]
+    with app.uow() as uow:
+        assert uow.outbox.forget_relayed() == 2
+        uow.commit()
+    assert waiting() == [row.outbox_id for row in rows[:3]]
+
+
+def test_the_migration_lists_the_rows_the_old_flag_said_were_waiting(
+        database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.begin() as conn:  # back before 0020: one row relayed, one still waiting
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0019")
+        ids = [conn.execute(text(
+            "INSERT INTO outbox (txid, event_id, stream, type, version, aggregate_id, "
+            "aggregate_seq, tenant, occurred_at, trace_id, payload, relayed_at) VALUES "
+            f"(1, 'e-{n}', 'agents', 'breaker.changed', 1, 'a', {n}, 'default', 1, 't', '{{}}', "
+            f"{relayed_at}) RETURNING id")).scalar_one() for n, relayed_at in ((1, 5), (2, "NULL"))]
+    migrate(engine)
+    with engine.begin() as conn:
+        assert list(conn.execute(select(outbox_waiting.c.id)).scalars()) == ids[1:]
+        conn.execute(insert(outbox).values(  # and the triggers keep the list from now on
+            event_id="e-3", stream="agents", type="breaker.changed", version=1,
+            aggregate_id="a", aggregate_seq=3, tenant="default", occurred_at=1, trace_id="t",
+            payload="{}"))
+    with engine.connect() as conn:
+        assert len(list(conn.execute(select(outbox_waiting.c.id)).scalars())) == 2
+    engine.dispose()

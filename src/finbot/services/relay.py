@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from finbot.domain.clock import now_us
 from finbot.domain.events import Outgoing
 from finbot.services.ledger import UowFactory
 
@@ -36,12 +35,10 @@ class OutboxRelay:
     next one (Redis work): the next read leaves out the rows still being marked, and a
     batch's mark starts only after the previous one committed."""
 
-    def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500,
-                 clock: Callable[[], int] = now_us) -> None:
+    def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500) -> None:
         self._uow = uow
         self._publisher = publisher
         self._batch = batch
-        self._clock = clock
         self._marker = ThreadPoolExecutor(1, thread_name_prefix="finbot-relay-mark")
         self._marking: Future[None] | None = None
         self._marking_ids: list[int] = []
@@ -96,7 +93,7 @@ class OutboxRelay:
 
     def _mark(self, ids: list[int]) -> None:
         with self._uow() as uow:
-            uow.outbox.mark_relayed(ids, self._clock())
+            uow.outbox.mark_relayed(ids)
             uow.commit()
 
     def _finish_marking(self) -> None:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_
 
 from finbot.adapters.db.engine import upsert_insert
 from finbot.adapters.db.sql import Sql
@@ -24,6 +24,7 @@ from finbot.adapters.db.tables import (
     consumer_offsets,
     dead_letters,
     outbox,
+    outbox_waiting,
     processed_events,
 )
 from finbot.domain.events import ENVELOPE, Event, Outgoing, envelope_fields
@@ -44,12 +45,18 @@ _APPEND_PG = Sql(
     f"WITH next AS ({_RESERVE.sqlite}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
-_WAITING = (f"SELECT id, {', '.join(ENVELOPE)} FROM outbox WHERE relayed_at IS NULL "
-            "ORDER BY id LIMIT ")
-_WAITING_PG, _WAITING_SQLITE = _WAITING + "%s", _WAITING + "?"
-_MARK_PG = text("UPDATE outbox SET relayed_at = :now WHERE id = ANY(:ids)")
-_MARK_SQLITE = text("UPDATE outbox SET relayed_at = :now "
-                    "WHERE id IN (SELECT value FROM json_each(:ids))")
+_COLUMNS_OUT = f"SELECT id, {', '.join(ENVELOPE)} FROM outbox"
+_WAITING_PG = (f"{_COLUMNS_OUT} WHERE id = ANY(ARRAY("
+               "SELECT id FROM outbox_waiting ORDER BY id LIMIT %s)) ORDER BY id")
+_WAITING_SQLITE = (f"{_COLUMNS_OUT} WHERE id IN ("
+                   "SELECT id FROM outbox_waiting ORDER BY id LIMIT ?) ORDER BY id")
+"""The oldest waiting rows: the first ids on outbox_waiting's primary key, then those rows
+by the outbox's. On PostgreSQL the ids are an array: as ``IN (SELECT ...)`` the planner, not
+yet knowing a burst of new rows, hashes them against a scan of the whole outbox."""
+_RELAYED_PG = text("DELETE FROM outbox_waiting WHERE id = ANY(:ids)")
+_RELAYED_SQLITE = text("DELETE FROM outbox_waiting WHERE id IN (SELECT value FROM json_each(:ids))")
+_WAIT_AGAIN = text("INSERT INTO outbox_waiting (id) SELECT id FROM outbox "
+                   "WHERE id NOT IN (SELECT id FROM outbox_waiting)")
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -224,7 +231,7 @@ class SqlOutboxRepo:
         Redis) or behind every embedded consumer's cursor."""
         query = select(outbox).where(outbox.c.occurred_at < before_us)
         if relayed_only:
-            query = query.where(outbox.c.relayed_at.is_not(None))
+            query = query.where(outbox.c.id.not_in(select(outbox_waiting.c.id)))
         if below is not None:
             query = query.where(or_(outbox.c.txid < below[0], and_(
                 outbox.c.txid == below[0], outbox.c.id <= below[1])))
@@ -246,7 +253,7 @@ class SqlOutboxRepo:
     def oldest_unrelayed(self) -> int | None:
         """When the oldest event not yet relayed to the event stream happened."""
         return self.conn.execute(select(outbox.c.occurred_at).where(
-            outbox.c.relayed_at.is_(None)).order_by(outbox.c.id).limit(1)).scalar()
+            outbox.c.id == select(func.min(outbox_waiting.c.id)).scalar_subquery())).scalar()
 
     def slowest_offset(self, consumers: list[str]) -> Cursor:
         """The cursor of the furthest-behind of ``consumers`` ((-1, 0) if one never ran)."""
@@ -273,9 +280,9 @@ class SqlOutboxRepo:
 
     def stats(self) -> dict[str, int]:
         """Counts for ``finbot events status``."""
-        total, unrelayed = self.conn.execute(select(
-            func.count(), func.count().filter(outbox.c.relayed_at.is_(None)))
-            .select_from(outbox)).one()
+        total = self.conn.execute(select(func.count()).select_from(outbox)).scalar_one()
+        unrelayed = self.conn.execute(
+            select(func.count()).select_from(outbox_waiting)).scalar_one()
         dead = self.conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         return {"outbox": int(total), "unrelayed": int(unrelayed), "dead_letters": int(dead)}
 
@@ -295,15 +302,13 @@ class SqlOutboxRepo:
         return entries[:limit]
 
     def forget_relayed(self) -> int:
-        """Mark every relayed row unrelayed again; how many."""
-        result = self.conn.execute(update(outbox).where(outbox.c.relayed_at.is_not(None))
-                                   .values(relayed_at=None))
-        return int(result.rowcount)
+        """Let every relayed row wait to be relayed again; how many."""
+        return int(self.conn.execute(_WAIT_AGAIN).rowcount)
 
-    def mark_relayed(self, ids: list[int], now_us: int) -> None:
-        """One statement with one parameter for the whole batch (an array on PostgreSQL, a
-        JSON list on SQLite), not one bound parameter per row."""
+    def mark_relayed(self, ids: list[int]) -> None:
+        """The rows ``ids`` no longer wait: one statement with one parameter for the whole
+        batch (an array on PostgreSQL, a JSON list on SQLite)."""
         if self._postgres:
-            self.conn.execute(_MARK_PG, {"ids": ids, "now": now_us})
+            self.conn.execute(_RELAYED_PG, {"ids": ids})
         else:
-            self.conn.execute(_MARK_SQLITE, {"ids": json.dumps(ids), "now": now_us})
+            self.conn.execute(_RELAYED_SQLITE, {"ids": json.dumps(ids)})

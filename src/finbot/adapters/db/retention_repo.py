@@ -16,6 +16,7 @@ from finbot.adapters.db.tables import (
     idempotency_keys,
     messages,
     outbox,
+    outbox_waiting,
     user_sessions,
     vendor_notes,
 )
@@ -88,7 +89,7 @@ class SqlRetention:
     def _llm_consumed(self, uow: SqlUnitOfWork) -> ColumnElement[bool]:
         ours = outbox.c.type.in_(_LLM_TYPES)
         if self._relayed_only:
-            return and_(ours, outbox.c.relayed_at.is_not(None))
+            return and_(ours, outbox.c.id.not_in(select(outbox_waiting.c.id)))
         txid, outbox_id = uow.outbox.slowest_offset(self._consumers())
         return and_(ours, or_(outbox.c.txid < txid,
                               and_(outbox.c.txid == txid, outbox.c.id <= outbox_id)))

@@ -261,8 +261,12 @@ outbox = Table(
     Column("occurred_at", BigInteger, nullable=False),
     Column("trace_id", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("relayed_at", BigInteger),
     UniqueConstraint("stream", "aggregate_id", "aggregate_seq", name="outbox_stream_order"),
+)
+
+outbox_waiting = Table(
+    "outbox_waiting", metadata,  # outbox rows not yet relayed (kept by triggers on outbox)
+    Column("id", BigId, primary_key=True, autoincrement=False),
 )
 
 outbox_aggregates = Table(
