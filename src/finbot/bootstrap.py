@@ -73,6 +73,7 @@ class App:
     settings: Settings
     engine: Engine
     uow: UowFactory
+    one_read: UowFactory  # a unit of work for one read statement (no BEGIN on PostgreSQL)
     ledger: LedgerService
     queries: LedgerQueries
     idempotency: IdempotencyService
@@ -122,13 +123,17 @@ class App:
                               streams=spec.streams, types=spec.types, name=copy,
                               prefix=self.settings.events_prefix, on_settled=spec.after)
 
-    def relay(self) -> OutboxRelay:
-        """The outbox relay to Redis Streams; ConfigurationError without FINBOT_REDIS_URL."""
-        if self.redis is None:
+    def relay(self, *, client: Redis | None = None, prefix: str | None = None,
+              batch: int = 500) -> OutboxRelay:
+        """The outbox relay to Redis Streams (``client`` and ``prefix`` default to the
+        settings'); ConfigurationError without FINBOT_REDIS_URL."""
+        client = client or self.redis
+        if client is None:
             raise ConfigurationError("the relay publishes to Redis: set FINBOT_REDIS_URL",
                                      field="redis_url")
         return OutboxRelay(self.uow, RedisStreamPublisher(
-            self.redis, prefix=self.settings.events_prefix))
+            client, prefix=self.settings.events_prefix if prefix is None else prefix),
+            batch=batch, one_read=self.one_read)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -150,8 +155,11 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     def uow() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, keys=keys)
 
+    def one_read() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, one_read=True, keys=keys)
+
     parts: dict[str, Any] = {
-        "settings": settings, "engine": engine, "uow": uow, "keys": keys,
+        "settings": settings, "engine": engine, "uow": uow, "one_read": one_read, "keys": keys,
         "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s,
                                 ledger_uow=lambda: LedgerUnitOfWork(engine)),
         "queries": LedgerQueries(engine),
@@ -178,8 +186,7 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     parts["decisions"] = DecisionService(uow, parts["audit"], breakers=parts["breakers"],
                                          outbox=parts["outbox"])
     parts["auth"] = overrides.pop("auth", None) or AuthService(
-        uow, session_ttl_s=settings.session_ttl_s,
-        one_read=lambda: SqlUnitOfWork(engine, one_read=True, keys=keys))
+        uow, session_ttl_s=settings.session_ttl_s, one_read=one_read)
     parts["reviews"] = ReviewService(uow, parts["audit"], parts["policies"],
                                      outbox=parts["outbox"])
     parts["payments"] = PaymentExecutor(uow, parts["ledger"], parts["rail"],

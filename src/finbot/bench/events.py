@@ -4,7 +4,8 @@
   baseline of redis-py pipelined XADD of the same entries in batches of the same size.
 - End-to-end latency: events committed one per transaction at a steady rate, relayed, and
   handled by a consumer group copy (its effect committed with the processed-events record);
-  latency is measured from the event's commit to the end of its handler's commit.
+  latency is measured from the producer's COMMIT (the clock read just before it is sent) to
+  the end of the handler's commit.
 - Embedded consumer throughput: the outbox read directly (no Redis), as ``finbot up`` does.
 
 Everything runs in a scratch database and under a private Redis key prefix, both removed
@@ -25,7 +26,7 @@ from typing import Any
 from redis import Redis
 
 from finbot.adapters.redis.consumer import StreamConsumer
-from finbot.adapters.redis.streams import RedisStreamPublisher, stream_key
+from finbot.adapters.redis.streams import stream_key
 from finbot.bench.scratch import Backend, scratch_app
 from finbot.bootstrap import App, bootstrap
 from finbot.config import Settings
@@ -33,7 +34,6 @@ from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.services.events import OutboxConsumer
 from finbot.services.ports import UnitOfWork
-from finbot.services.relay import OutboxRelay
 
 Progress = Callable[[str], None]
 BATCH = 500
@@ -126,8 +126,7 @@ def _relay_throughput(app: App, client: Redis, prefix: str, count: int, *,
                 pipe.xadd(f"{prefix}raw", fields)  # type: ignore[arg-type]
             pipe.execute()
         raw_rates.append(len(events) / (time.perf_counter() - start))
-        relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix),
-                            batch=BATCH)
+        relay = app.relay(client=client, prefix=prefix, batch=BATCH)
         start = time.perf_counter()
         while relay.relay_once():
             pass
@@ -162,6 +161,7 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
             stop.set()
             raise RuntimeError("the relay or consumer process did not start within 120 s")
     total = int(rate * seconds)
+    committing: dict[str, int] = {}  # event id -> when its COMMIT was sent
     start = time.perf_counter()
 
     def produce(lane: int) -> None:
@@ -171,7 +171,8 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
             if pause > 0:
                 time.sleep(pause)
             with app.uow() as uow:
-                _emit(app, uow, i, family="e2e")  # aggregates new to the consumer group
+                event = _emit(app, uow, i, family="e2e")  # aggregates new to the group
+                committing[event.event_id] = now_us()
                 uow.commit()
 
     try:
@@ -182,20 +183,20 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
         for producer in producers:
             producer.join()
         produced_s = time.perf_counter() - start
-        latencies: list[float] = []
+        handled: list[tuple[str, int]] = []
         deadline = time.perf_counter() + 60
-        while len(latencies) < total and time.perf_counter() < deadline:
+        while len(handled) < total and time.perf_counter() < deadline:
             try:
-                latencies.extend(results.get(timeout=1.0))
+                handled.extend(results.get(timeout=1.0))
             except queue.Empty:
                 continue
     finally:
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
-    if len(latencies) < total:
-        raise RuntimeError(f"only {len(latencies)} of {total} events were handled")
-    ms = sorted(latencies)
+    if len(handled) < total:
+        raise RuntimeError(f"only {len(handled)} of {total} events were handled")
+    ms = sorted((done_us - committing[event_id]) / 1000 for event_id, done_us in handled)
     return {"e2e_events": total, "e2e_achieved_rate_per_s": round(total / produced_s),
             "e2e_p50_ms": round(statistics.median(ms), 2),
             "e2e_p99_ms": round(ms[int(len(ms) * 0.99) - 1], 2),
@@ -209,11 +210,9 @@ def _worker_app(url: str) -> App:
 def _relay_main(url: str, redis_url: str, prefix: str, stop: Any, ready: Any) -> None:
     app = _worker_app(url)
     client = Redis.from_url(redis_url)
-    relay = OutboxRelay(app.uow, RedisStreamPublisher(client, prefix=prefix), batch=BATCH)
+    relay = app.relay(client=client, prefix=prefix, batch=BATCH)
     ready.set()
-    while not stop.is_set():
-        if not relay.relay_once():
-            time.sleep(0.01)
+    relay.run(stop)  # as ``finbot worker relay`` runs it
     app.close()
 
 
@@ -224,16 +223,15 @@ def _consumer_main(url: str, redis_url: str, prefix: str, stop: Any, results: An
 
     def settled(events: list[Event]) -> None:  # the effects have committed
         now = now_us()
-        results.put([(now - event.occurred_at_us) / 1000 for event in events
+        results.put([(event.event_id, now) for event in events
                      if event.aggregate_id.startswith("e2e:")])
 
     consumer = StreamConsumer("bench-e2e", app.uow, _no_effect, client, streams=["agents"],
-                              prefix=prefix, block_ms=50, name="bench", on_settled=settled)
+                              prefix=prefix, name="bench", on_settled=settled)
     consumer.ensure_groups()
     client.xgroup_setid(stream_key("agents", prefix=prefix), "bench-e2e", "$")
     ready.set()
-    while not stop.is_set():
-        consumer.poll()
+    consumer.run(stop)  # as a ``finbot worker`` copy runs it
     app.close()
 
 

@@ -35,8 +35,12 @@ class OutboxRelay:
     next one (Redis work): the next read leaves out the rows still being marked, and a
     batch's mark starts only after the previous one committed."""
 
-    def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500) -> None:
+    def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500,
+                 one_read: UowFactory | None = None) -> None:
+        """``one_read``: units of work for the single read of each round (on PostgreSQL they
+        run it without BEGIN and ROLLBACK round trips)."""
         self._uow = uow
+        self._one_read = one_read or uow
         self._publisher = publisher
         self._batch = batch
         self._marker = ThreadPoolExecutor(1, thread_name_prefix="finbot-relay-mark")
@@ -49,7 +53,7 @@ class OutboxRelay:
         published row is also marked). If the stream had lost what was sent before (a
         flushed or restarted Redis), every retained row is sent again (consumers drop the
         events they already handled)."""
-        with self._uow() as uow:
+        with self._one_read() as uow:
             rows = uow.outbox.unrelayed(limit=self._batch, excluding=self._marking_ids)
         if not rows:
             self._finish_marking()
@@ -66,21 +70,24 @@ class OutboxRelay:
             uow.commit()
         return len(rows)
 
-    def run(self, stop: threading.Event, *, idle_s: float = 0.02,
+    def run(self, stop: threading.Event, *, idle_s: float = 0.005, gather_s: float = 0.005,
             retry_s: float = 1.0) -> None:
-        """Relay until ``stop``; when the stream is unreachable, wait and try again."""
+        """Relay until ``stop``; when the stream is unreachable, wait and try again. A full
+        batch is followed at once by the next; after a partial one the relay lets rows
+        gather for ``gather_s`` (a round costs about the same for 3 rows as for 30, and on
+        a busy machine the CPU saved is latency saved elsewhere); with nothing waiting it
+        looks again after ``idle_s``."""
         try:
             while not stop.is_set():
                 try:
                     sent = self.relay_once()
-                    self.done += sent
-                    if sent:
-                        continue
                 except Exception as failure:  # the stream is down: rows wait in the outbox
                     logger.warning("relay waiting for the event stream: %s", failure)
                     stop.wait(retry_s)
                     continue
-                stop.wait(idle_s)
+                self.done += sent
+                if sent < self._batch:
+                    stop.wait(gather_s if sent else idle_s)
         finally:
             self.close()
 

@@ -57,6 +57,23 @@ _RELAYED_PG = text("DELETE FROM outbox_waiting WHERE id = ANY(:ids)")
 _RELAYED_SQLITE = text("DELETE FROM outbox_waiting WHERE id IN (SELECT value FROM json_each(:ids))")
 _WAIT_AGAIN = text("INSERT INTO outbox_waiting (id) SELECT id FROM outbox "
                    "WHERE id NOT IN (SELECT id FROM outbox_waiting)")
+# A consumer's bookkeeping on PostgreSQL: one statement each whatever the batch, its keys
+# and ids as arrays, so the text never changes (prepared once) and nothing runs per row.
+_APPLIED_PG = Sql(
+    "SELECT c.stream, c.aggregate_id, c.seq FROM aggregate_cursors c JOIN unnest("
+    "CAST(:streams AS text[]), CAST(:aggregates AS text[])) AS k(stream, aggregate_id) "
+    "ON c.stream = k.stream AND c.aggregate_id = k.aggregate_id "
+    "WHERE c.consumer = :consumer ORDER BY c.stream, c.aggregate_id FOR UPDATE OF c")
+_SAVE_APPLIED_PG = Sql(
+    "INSERT INTO aggregate_cursors (consumer, stream, aggregate_id, seq) "
+    "SELECT :consumer, k.stream, k.aggregate_id, k.seq FROM unnest(CAST(:streams AS text[]), "
+    "CAST(:aggregates AS text[]), CAST(:seqs AS bigint[])) AS k(stream, aggregate_id, seq) "
+    "ORDER BY k.stream, k.aggregate_id "
+    "ON CONFLICT (consumer, stream, aggregate_id) DO UPDATE SET seq = excluded.seq")
+_CLAIM_PG = Sql(
+    "INSERT INTO processed_events (consumer, event_id, processed_at) "
+    "SELECT :consumer, e.id, :now FROM unnest(CAST(:ids AS text[])) AS e(id) "
+    "ON CONFLICT DO NOTHING RETURNING event_id")
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -157,8 +174,11 @@ class SqlOutboxRepo:
 
     def claim_many(self, consumer: str, event_ids: list[str], now_us: int) -> set[str]:
         """Record that ``consumer`` handles each of ``event_ids``; the ones it had not yet."""
-        # One cached statement whatever the count (executemany); RETURNING, not rowcount:
-        # drivers disagree on the count of a skipped insert.
+        # One cached statement whatever the count; RETURNING, not rowcount: drivers
+        # disagree on the count of a skipped insert.
+        if self._postgres:
+            return {str(row[0]) for row in _CLAIM_PG.run(
+                self.conn, consumer=consumer, ids=event_ids, now=now_us)}
         statement = upsert_insert(self.conn, processed_events).on_conflict_do_nothing()
         inserted = self.conn.execute(statement.returning(processed_events.c.event_id), [
             {"consumer": consumer, "event_id": event_id, "processed_at": now_us}
@@ -185,6 +205,11 @@ class SqlOutboxRepo:
         commit; aggregates it never applied are absent."""
         if not keys:
             return {}
+        if self._postgres:
+            streams, aggregates = zip(*keys, strict=True)
+            rows = _APPLIED_PG.run(self.conn, consumer=consumer, streams=list(streams),
+                                   aggregates=list(aggregates))
+            return {(r[0], r[1]): int(r[2]) for r in rows}
         c = aggregate_cursors.c
         rows = self.conn.execute(select(c.stream, c.aggregate_id, c.seq).where(
             c.consumer == consumer,
@@ -193,6 +218,12 @@ class SqlOutboxRepo:
         return {(r.stream, r.aggregate_id): int(r.seq) for r in rows}
 
     def save_applied_seqs(self, consumer: str, seqs: dict[tuple[str, str], int]) -> None:
+        if self._postgres:
+            _SAVE_APPLIED_PG.run(self.conn, consumer=consumer,
+                                 streams=[stream for stream, _ in seqs],
+                                 aggregates=[aggregate for _, aggregate in seqs],
+                                 seqs=list(seqs.values()))
+            return
         c = aggregate_cursors.c
         statement = upsert_insert(self.conn, aggregate_cursors)
         self.conn.execute(statement.on_conflict_do_update(

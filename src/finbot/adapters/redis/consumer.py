@@ -72,7 +72,8 @@ class StreamConsumer:
                  name: str | None = None, prefix: str = PREFIX, batch: int = 100,
                  block_ms: int = 1000, max_attempts: int = 5, backoff_s: float = 0.05,
                  claim_idle_ms: int = 30_000, order_wait_s: float = 60.0,
-                 max_deliveries: int = 10, clock: Callable[[], int] = now_us,
+                 max_deliveries: int = 10, gather_s: float = 0.005,
+                 clock: Callable[[], int] = now_us,
                  sleep: Callable[[float], None] = time.sleep,
                  on_settled: Callable[[list[Event]], None] | None = None) -> None:
         if order_wait_s * 1000 <= claim_idle_ms:
@@ -93,6 +94,7 @@ class StreamConsumer:
         self._claim_idle_ms = claim_idle_ms
         self._order_wait_s = order_wait_s
         self._max_deliveries = max_deliveries
+        self._gather_s = gather_s
         self._clock = clock
         self._sleep = sleep
         self._on_settled = on_settled  # told of events whose effect committed (metrics)
@@ -146,12 +148,17 @@ class StreamConsumer:
         return settled
 
     def run(self, stop: threading.Event, *, retry_s: float = 1.0) -> None:
-        """Consume until ``stop``: the entry in hand is finished, the rest released."""
+        """Consume until ``stop``: the entry in hand is finished, the rest released. After a
+        partial batch the copy lets entries gather for ``gather_s`` before reading again (one
+        transaction and one XACK serve them all)."""
         self._stop = stop
         try:
             while not stop.is_set():
                 try:
-                    self.done += self.poll()
+                    settled = self.poll()
+                    self.done += settled
+                    if 0 < settled < self._batch:
+                        stop.wait(self._gather_s)
                 except RedisError as failure:  # Redis is down: entries wait there
                     logger.warning("%s waiting for Redis: %s", self.name, failure)
                     stop.wait(retry_s)
