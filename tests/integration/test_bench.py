@@ -75,6 +75,8 @@ def test_the_events_bench_reports_every_figure_and_leaves_no_keys(
                 "relay_vs_raw_ratio", "e2e_p50_ms", "e2e_p99_ms", "e2e_achieved_rate_per_s"):
         assert results[key] > 0, key
     assert results["e2e_events"] == 100
+    assert len(results["e2e_p99s_ms"]) == results["e2e_rounds"] == 3
+    assert sorted(results["e2e_p99s_ms"])[1] == results["e2e_p99_ms"]  # the median round
     assert set(results["targets_met"]) == {"relay_at_least_half_of_raw_xadd",
                                            "e2e_p99_under_50ms_at_rate"}
     assert set(client.scan_iter(match="finbot-bench:*")) <= before

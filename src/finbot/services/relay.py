@@ -71,7 +71,7 @@ class OutboxRelay:
         return len(rows)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.005, max_idle_s: float = 0.05,
-            gather_s: float = 0.005, retry_s: float = 1.0) -> None:
+            gather_s: float = 0.002, retry_s: float = 1.0) -> None:
         """Relay until ``stop``; when the stream is unreachable, wait and try again. A full
         batch is followed at once by the next; after a partial one the relay lets rows
         gather for ``gather_s`` (a round costs about the same for 3 rows as for 30, and on

@@ -64,16 +64,21 @@ _APPLIED_PG = Sql(
     "CAST(:streams AS text[]), CAST(:aggregates AS text[])) AS k(stream, aggregate_id) "
     "ON c.stream = k.stream AND c.aggregate_id = k.aggregate_id "
     "WHERE c.consumer = :consumer ORDER BY c.stream, c.aggregate_id FOR UPDATE OF c")
-_SAVE_APPLIED_PG = Sql(
+_SAVE_APPLIED = (
     "INSERT INTO aggregate_cursors (consumer, stream, aggregate_id, seq) "
     "SELECT :consumer, k.stream, k.aggregate_id, k.seq FROM unnest(CAST(:streams AS text[]), "
     "CAST(:aggregates AS text[]), CAST(:seqs AS bigint[])) AS k(stream, aggregate_id, seq) "
     "ORDER BY k.stream, k.aggregate_id "
     "ON CONFLICT (consumer, stream, aggregate_id) DO UPDATE SET seq = excluded.seq")
-_CLAIM_PG = Sql(
+_CLAIM = (
     "INSERT INTO processed_events (consumer, event_id, processed_at) "
     "SELECT :consumer, e.id, :now FROM unnest(CAST(:ids AS text[])) AS e(id) "
     "ON CONFLICT DO NOTHING RETURNING event_id")
+_SAVE_APPLIED_PG = Sql(_SAVE_APPLIED)
+_CLAIM_PG = Sql(_CLAIM)
+_ADVANCE_PG = Sql(f"WITH saved AS ({_SAVE_APPLIED}) {_CLAIM}")
+"""Both in one statement (PostgreSQL runs a data-modifying WITH whether or not the main
+statement reads it): one round trip where two were."""
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -184,6 +189,18 @@ class SqlOutboxRepo:
             {"consumer": consumer, "event_id": event_id, "processed_at": now_us}
             for event_id in event_ids])
         return {str(row[0]) for row in inserted}
+
+    def advance(self, consumer: str, seqs: dict[tuple[str, str], int], event_ids: list[str],
+                now_us: int) -> set[str]:
+        """Save the aggregates' applied sequences ``seqs`` and claim ``event_ids`` (as
+        ``save_applied_seqs`` then ``claim_many``); the ids not claimed before."""
+        if not self._postgres:
+            self.save_applied_seqs(consumer, seqs)
+            return self.claim_many(consumer, event_ids, now_us)
+        return {str(row[0]) for row in _ADVANCE_PG.run(
+            self.conn, consumer=consumer, streams=[stream for stream, _ in seqs],
+            aggregates=[aggregate for _, aggregate in seqs], seqs=list(seqs.values()),
+            ids=event_ids, now=now_us)}
 
     def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
                     attempts: int, now_us: int) -> None:

@@ -72,7 +72,7 @@ class StreamConsumer:
                  name: str | None = None, prefix: str = PREFIX, batch: int = 100,
                  block_ms: int = 1000, max_attempts: int = 5, backoff_s: float = 0.05,
                  claim_idle_ms: int = 30_000, order_wait_s: float = 60.0,
-                 max_deliveries: int = 10, gather_s: float = 0.005,
+                 max_deliveries: int = 10, gather_s: float = 0.002,
                  clock: Callable[[], int] = now_us,
                  sleep: Callable[[float], None] = time.sleep,
                  on_settled: Callable[[list[Event]], None] | None = None) -> None:
