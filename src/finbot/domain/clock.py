@@ -26,4 +26,3 @@ def daytime_zone() -> str:
     offset = 12 - datetime.now(UTC).hour
     offset = offset - 24 if offset > 14 else offset + 24 if offset < -12 else offset
     return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
-

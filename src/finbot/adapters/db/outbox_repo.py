@@ -54,9 +54,9 @@ _WAITING_SQLITE = (f"{_COLUMNS_OUT} WHERE id IN ("
 by the outbox's. On PostgreSQL the ids are an array: as ``IN (SELECT ...)`` the planner, not
 yet knowing a burst of new rows, hashes them against a scan of the whole outbox."""
 _RELAYED_PG = text("DELETE FROM outbox_waiting WHERE id = ANY(:ids)")
-_RELAYED_SQLITE = text("DELETE FROM outbox_waiting WHERE id IN (SELECT value FROM json_each(:ids))")
 _WAIT_AGAIN = text("INSERT INTO outbox_waiting (id) SELECT id FROM outbox "
                    "WHERE id NOT IN (SELECT id FROM outbox_waiting)")
+_RELAYED_SQLITE = text("DELETE FROM outbox_waiting WHERE id IN (SELECT value FROM json_each(:ids))")
 # A consumer's bookkeeping on PostgreSQL: one statement each whatever the batch, its keys
 # and ids as arrays, so the text never changes (prepared once) and nothing runs per row.
 _APPLIED_PG = Sql(
@@ -79,6 +79,8 @@ _CLAIM_PG = Sql(_CLAIM)
 _ADVANCE_PG = Sql(f"WITH saved AS ({_SAVE_APPLIED}) {_CLAIM}")
 """Both in one statement (PostgreSQL runs a data-modifying WITH whether or not the main
 statement reads it): one round trip where two were."""
+RELAYED = outbox.c.id.not_in(select(outbox_waiting.c.id))
+"""An outbox row the relay has published (it no longer waits)."""
 _VISIBLE = text("outbox.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
@@ -94,6 +96,13 @@ def _event(row: Any) -> Event:
     return Event(row.event_id, row.type, row.version, row.stream, row.aggregate_id,
                  row.aggregate_seq, row.tenant, row.occurred_at, row.trace_id,
                  json.loads(row.payload))
+
+
+def _seq_arrays(seqs: dict[tuple[str, str], int]) -> dict[str, list[Any]]:
+    """Applied sequences per (stream, aggregate) as the array parameters of
+    ``_SAVE_APPLIED``."""
+    return {"streams": [stream for stream, _ in seqs],
+            "aggregates": [aggregate for _, aggregate in seqs], "seqs": list(seqs.values())}
 
 
 class SqlOutboxRepo:
@@ -198,9 +207,7 @@ class SqlOutboxRepo:
             self.save_applied_seqs(consumer, seqs)
             return self.claim_many(consumer, event_ids, now_us)
         return {str(row[0]) for row in _ADVANCE_PG.run(
-            self.conn, consumer=consumer, streams=[stream for stream, _ in seqs],
-            aggregates=[aggregate for _, aggregate in seqs], seqs=list(seqs.values()),
-            ids=event_ids, now=now_us)}
+            self.conn, consumer=consumer, **_seq_arrays(seqs), ids=event_ids, now=now_us)}
 
     def dead_letter(self, consumer: str, cursor: Cursor, event_id: str, error: str,
                     attempts: int, now_us: int) -> None:
@@ -236,10 +243,7 @@ class SqlOutboxRepo:
 
     def save_applied_seqs(self, consumer: str, seqs: dict[tuple[str, str], int]) -> None:
         if self._postgres:
-            _SAVE_APPLIED_PG.run(self.conn, consumer=consumer,
-                                 streams=[stream for stream, _ in seqs],
-                                 aggregates=[aggregate for _, aggregate in seqs],
-                                 seqs=list(seqs.values()))
+            _SAVE_APPLIED_PG.run(self.conn, consumer=consumer, **_seq_arrays(seqs))
             return
         c = aggregate_cursors.c
         statement = upsert_insert(self.conn, aggregate_cursors)
@@ -279,7 +283,7 @@ class SqlOutboxRepo:
         Redis) or behind every embedded consumer's cursor."""
         query = select(outbox).where(outbox.c.occurred_at < before_us)
         if relayed_only:
-            query = query.where(outbox.c.id.not_in(select(outbox_waiting.c.id)))
+            query = query.where(RELAYED)
         if below is not None:
             query = query.where(or_(outbox.c.txid < below[0], and_(
                 outbox.c.txid == below[0], outbox.c.id <= below[1])))

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, true, tuple_
 
+from finbot.adapters.db.outbox_repo import RELAYED
 from finbot.adapters.db.tables import (
     arena_tool_calls,
     idempotency_keys,
     messages,
     outbox,
-    outbox_waiting,
     user_sessions,
     vendor_notes,
 )
@@ -89,7 +89,7 @@ class SqlRetention:
     def _llm_consumed(self, uow: SqlUnitOfWork) -> ColumnElement[bool]:
         ours = outbox.c.type.in_(_LLM_TYPES)
         if self._relayed_only:
-            return and_(ours, outbox.c.id.not_in(select(outbox_waiting.c.id)))
+            return and_(ours, RELAYED)
         txid, outbox_id = uow.outbox.slowest_offset(self._consumers())
         return and_(ours, or_(outbox.c.txid < txid,
                               and_(outbox.c.txid == txid, outbox.c.id <= outbox_id)))
