@@ -15,7 +15,7 @@ from finbot.adapters.db.engine import alembic_config, make_engine, migrate
 from finbot.adapters.db.tables import outbox, outbox_waiting
 from finbot.bootstrap import App
 from finbot.domain.errors import InvalidInput
-from finbot.domain.events import Event
+from finbot.domain.events import Event, flat_envelope
 from finbot.services.decisions import DecisionService
 from finbot.services.events import OutboxConsumer
 from finbot.services.ports import UnitOfWork
@@ -236,6 +236,26 @@ def test_the_database_keeps_the_relays_waiting_list_whoever_writes_or_deletes_a_
         assert uow.outbox.forget_relayed() == 2
         uow.commit()
     assert waiting() == [row.outbox_id for row in rows[:3]]
+
+
+def test_the_relays_read_passes_over_rows_still_being_marked_and_keeps_its_limit(
+        app: App) -> None:
+    """While the previous batch's mark is being written, the relay reads on past those rows:
+    the database leaves them out, so a read of ``limit`` rows still brings ``limit`` new
+    ones, as flat text fields equal to the event's own envelope."""
+    emit(app, 7)
+    with app.uow() as uow:
+        first = uow.outbox.unrelayed(limit=3)
+        following = uow.outbox.unrelayed(limit=3, excluding=[r.outbox_id for r in first])
+        past_a_gap = uow.outbox.unrelayed(limit=10, excluding=[first[1].outbox_id])
+    assert [r.fields["aggregate_seq"] for r in first] == ["1", "2", "3"]
+    assert [r.fields["aggregate_seq"] for r in following] == ["4", "5", "6"]
+    assert [r.fields["aggregate_seq"] for r in past_a_gap] == ["1", "3", "4", "5", "6", "7"]
+    seen: list[Event] = []
+    drain(OutboxConsumer("flat", app.uow, remember_types(seen)), 7)  # type: ignore[arg-type]
+    assert [flat_envelope(event) for event in seen] == [r.fields for r in first + following
+                                                        ] + [past_a_gap[-1].fields]
+    assert all(isinstance(value, str) for value in first[0].fields.values())
 
 
 def test_the_migration_lists_the_rows_the_old_flag_said_were_waiting(

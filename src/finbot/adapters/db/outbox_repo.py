@@ -27,7 +27,7 @@ from finbot.adapters.db.tables import (
     outbox_waiting,
     processed_events,
 )
-from finbot.domain.events import ENVELOPE, Event, Outgoing, envelope_fields
+from finbot.domain.events import ENVELOPE, Event, Outgoing
 
 Cursor = tuple[int, int]
 """(transaction id, outbox id): a consumer's position."""
@@ -45,14 +45,19 @@ _APPEND_PG = Sql(
     f"WITH next AS ({_RESERVE.sqlite}) INSERT INTO outbox ({_COLUMNS}) "
     "SELECT :event_id, :stream, :type, :version, :aggregate_id, next.seq, :tenant, "
     ":occurred_at, :trace_id, :payload FROM next RETURNING aggregate_seq")
-_COLUMNS_OUT = f"SELECT id, {', '.join(ENVELOPE)} FROM outbox"
-_WAITING_PG = (f"{_COLUMNS_OUT} WHERE id = ANY(ARRAY("
-               "SELECT id FROM outbox_waiting ORDER BY id LIMIT %s)) ORDER BY id")
-_WAITING_SQLITE = (f"{_COLUMNS_OUT} WHERE id IN ("
-                   "SELECT id FROM outbox_waiting ORDER BY id LIMIT ?) ORDER BY id")
-"""The oldest waiting rows: the first ids on outbox_waiting's primary key, then those rows
-by the outbox's. On PostgreSQL the ids are an array: as ``IN (SELECT ...)`` the planner, not
-yet knowing a burst of new rows, hashes them against a scan of the whole outbox."""
+_TEXT_OUT = ", ".join(f"CAST({name} AS TEXT)" if name in ("version", "aggregate_seq",
+                                                          "occurred_at") else name
+                     for name in ENVELOPE)
+_COLUMNS_OUT = f"SELECT id, {_TEXT_OUT} FROM outbox"
+"""The outbox id, then the flat envelope's fields in ``ENVELOPE`` order, every one text."""
+_WAITING_PG = (f"{_COLUMNS_OUT} WHERE id = ANY(ARRAY(SELECT id FROM outbox_waiting "
+               "WHERE id <> ALL(%s) ORDER BY id LIMIT %s)) ORDER BY id")
+_WAITING_SQLITE = (f"{_COLUMNS_OUT} WHERE id IN (SELECT id FROM outbox_waiting WHERE id NOT IN "
+                   "(SELECT value FROM json_each(?)) ORDER BY id LIMIT ?) ORDER BY id")
+"""The oldest waiting rows, but for those whose mark is still being written: the first ids
+on outbox_waiting's primary key, then those rows by the outbox's. On PostgreSQL the ids are
+an array: as ``IN (SELECT ...)`` the planner, not yet knowing a burst of new rows, hashes
+them against a scan of the whole outbox."""
 _RELAYED_PG = text("DELETE FROM outbox_waiting WHERE id = ANY(:ids)")
 _WAIT_AGAIN = text("INSERT INTO outbox_waiting (id) SELECT id FROM outbox "
                    "WHERE id NOT IN (SELECT id FROM outbox_waiting)")
@@ -342,16 +347,18 @@ class SqlOutboxRepo:
         """The oldest rows not yet relayed, in id order (which keeps each aggregate's order:
         its next row is written only after the previous one committed), as flat stream
         entries straight from the columns (the payload text is sent as stored)."""
-        skip = set(excluding or ())  # rows whose mark is still being written
-        # The relay's hot read: plain SQL on the driver's cursor, tuples in, no ORM rows.
+        skipped = list(excluding or ())  # rows whose mark is still being written
+        # The relay's hot read: plain SQL on the driver's cursor, text tuples in, no ORM rows.
         cursor: Any = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(_WAITING_PG if self._postgres else _WAITING_SQLITE,
-                       (limit + len(skip),))
-        stream_at = ENVELOPE.index("stream")
-        entries = [Outgoing(outbox_id, values[stream_at], envelope_fields(values))
-                   for outbox_id, *values in cursor.fetchall() if outbox_id not in skip]
+        if self._postgres:
+            cursor.execute(_WAITING_PG, (skipped, limit))
+        else:
+            cursor.execute(_WAITING_SQLITE, (json.dumps(skipped), limit))
+        stream_at = 1 + ENVELOPE.index("stream")
+        entries = [Outgoing(row[0], row[stream_at], dict(zip(ENVELOPE, row[1:], strict=True)))
+                   for row in cursor.fetchall()]
         cursor.close()
-        return entries[:limit]
+        return entries
 
     def forget_relayed(self) -> int:
         """Let every relayed row wait to be relayed again; how many."""
