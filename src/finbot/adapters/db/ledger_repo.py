@@ -20,9 +20,11 @@ from finbot.adapters.db.ledger_sql import (
     HISTORY_BY_ID,
     INSERT_HEAD,
     INSERT_JSON,
+    INSERT_SQLITE,
     SHORT_LIST,
     TRANSFER_COLUMNS,
     UPDATE_JSON,
+    UPDATE_SQLITE,
     account_from_tuple,
     chunks,
     json_value,
@@ -132,7 +134,9 @@ class LedgerRepository:
                           dict[int, Account], dict[str, Transfer], dict[str, Rejection]]:
         """Lock accounts, then read transfers and rejections by id: one round trip on
         PostgreSQL (pipelined; the server still runs them in order, reads after locks)."""
-        lock = " FOR NO KEY UPDATE" if self._pg else ""
+        # PostgreSQL locks the rows in id order (no deadlocks); SQLite's BEGIN IMMEDIATE
+        # already holds the one write lock, and sorting there cost a temporary B-tree.
+        lock = " ORDER BY id FOR NO KEY UPDATE" if self._pg else ""
         statements: list[tuple[str, str, list[Any]]] = []
         if codes or account_ids:
             for code_chunk, id_chunk in paired_chunks(codes, account_ids):
@@ -142,7 +146,7 @@ class LedgerRepository:
                 where = " OR ".join(term for term, _ in terms)
                 params = [v for _, values in terms for v in values]
                 statements.append(("a", f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts "
-                                        f"WHERE {where} ORDER BY id{lock}", params))
+                                        f"WHERE {where}{lock}", params))
         for chunk in chunks(transfer_ids):
             where, params = self._in("id", chunk)
             statements.append(("h", HISTORY_BY_ID.format(where=where), params + params))
@@ -155,7 +159,7 @@ class LedgerRepository:
         existing: dict[str, Transfer] = {}
         rejected: dict[str, Rejection] = {}
         for (what, _, _), rows in zip(statements, results, strict=True):
-            for r in rows:
+            for r in rows if self._pg or what != "a" else sorted(rows):  # accounts by id
                 if what == "a":
                     found[r[0]] = account_from_tuple(r)
                     self.last_update_us = max(self.last_update_us, r[11])
@@ -237,9 +241,8 @@ class LedgerRepository:
         transfers, ``unnest`` of column arrays for more (psycopg re-parses statements
         longer than 4 KB or with over 50 parameters on every call)."""
         if not self._pg:
-            p = self._p
-            self._write(f"{INSERT_HEAD} VALUES ({', '.join([p] * 13)})",
-                        [transfer_params(t) for t in new])
+            rows = [transfer_params(t) for t in new]
+            self._write(INSERT_SQLITE, rows if len(rows) > 1 else list(rows[0]))
         elif len(new) <= FEW_ROWS:
             row = f"({', '.join(['%s'] * 13)})"
             self._write(f"{INSERT_HEAD} VALUES {', '.join([row] * len(new))}",
@@ -266,17 +269,19 @@ class LedgerRepository:
 
     def _balance_update(self, balances: dict[int, Balances], now_us: int) -> tuple[
             str, list[Any]]:
-        """One UPDATE for all accounts, so the database checks the deltas sum to zero."""
+        """PostgreSQL: one UPDATE for all accounts, so its statement-level trigger checks the
+        deltas sum to zero. SQLite has no such trigger: one prepared UPDATE per account."""
+        if not self._pg:
+            return UPDATE_SQLITE, [(b.debits_pending, b.debits_posted, b.credits_pending,
+                                    b.credits_posted, now_us, i) for i, b in balances.items()]
         rows = [(i, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
                 for i, b in balances.items()]
-        if self._pg and len(rows) > FEW_ROWS:
+        if len(rows) > FEW_ROWS:
             return UPDATE_JSON, [now_us, json.dumps(rows)]
-        p = self._p
-        row = f"({p}, {p}, {p}, {p}, {p})"
-        cast = "::bigint" if self._pg else ""
+        row = "(%s, %s, %s, %s, %s)"
         return (f"WITH v(id, dp, dpo, cp, cpo) AS (VALUES {', '.join([row] * len(rows))}) "
-                f"UPDATE ledger_accounts SET debits_pending = v.dp{cast}, "
-                f"debits_posted = v.dpo{cast}, credits_pending = v.cp{cast}, "
-                f"credits_posted = v.cpo{cast}, updated_at = {p} "
-                f"FROM v WHERE ledger_accounts.id = v.id{cast}",
+                "UPDATE ledger_accounts SET debits_pending = v.dp::bigint, "
+                "debits_posted = v.dpo::bigint, credits_pending = v.cp::bigint, "
+                "credits_posted = v.cpo::bigint, updated_at = %s "
+                "FROM v WHERE ledger_accounts.id = v.id::bigint",
                 [v for r in rows for v in r] + [now_us])

@@ -34,6 +34,9 @@ FEW_ROWS = 3
 INSERT_HEAD = ("INSERT INTO ledger_transfers (id, kind, debit_account_id, credit_account_id, "
                 "amount, currency, ts, debit_balance, credit_balance, parent_id, expires_at, "
                 "reference, meta)")
+INSERT_SQLITE = f"{INSERT_HEAD} VALUES ({', '.join(['?'] * 13)})"
+UPDATE_SQLITE = ("UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, "
+                 "credits_pending = ?, credits_posted = ?, updated_at = ? WHERE id = ?")
 # Big batches travel as one JSON document: psycopg adapts one string in C, while it
 # re-parses long statements and adapts lists in Python on every call.
 INSERT_JSON = (

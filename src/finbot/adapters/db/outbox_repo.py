@@ -118,14 +118,14 @@ class SqlOutboxRepo:
     def append(self, event: Event) -> int:
         """Write ``event`` with its aggregate's next sequence number in its stream, and
         return that number. The aggregate's counter row stays locked until commit, so its
-        events commit in sequence order. One prepared statement on PostgreSQL (this runs in
-        every state change's transaction), two on SQLite."""
+        events commit in sequence order. One statement on PostgreSQL, two on SQLite, on the
+        driver's cursor (this runs in every state change's transaction)."""
         values = {**_values(event), "n": 1}
-        if self._postgres:
-            return int(_APPEND_PG.run(self.conn, **values).scalar_one())
-        seq = int(_RESERVE.run(self.conn, **values).scalar_one())
-        _INSERT.run(self.conn, **values, seq=seq)
-        return seq
+        row = (_APPEND_PG if self._postgres else _RESERVE).first(self.conn, **values)
+        assert row is not None  # both statements return the sequence number they took
+        if not self._postgres:
+            _INSERT.execute(self.conn, **values, seq=row[0])
+        return int(row[0])
 
     def append_many(self, events: Sequence[Event]) -> list[int]:
         """Write ``events`` (in order) and return their sequence numbers: one counter update
