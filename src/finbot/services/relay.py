@@ -37,8 +37,9 @@ class OutboxRelay:
 
     def __init__(self, uow: UowFactory, publisher: EventPublisher, *, batch: int = 500,
                  one_read: UowFactory | None = None) -> None:
-        """``one_read``: units of work for the single read of each round (on PostgreSQL they
-        run it without BEGIN and ROLLBACK round trips)."""
+        """``one_read``: units of work for a single statement, the read of each round and
+        the mark of each batch (on PostgreSQL they run it in autocommit, without BEGIN and
+        COMMIT or ROLLBACK round trips; one statement is atomic on its own)."""
         self._uow = uow
         self._one_read = one_read or uow
         self._publisher = publisher
@@ -106,7 +107,7 @@ class OutboxRelay:
             self._marker.shutdown(wait=True)
 
     def _mark(self, ids: list[int]) -> None:
-        with self._uow() as uow:
+        with self._one_read() as uow:  # one DELETE
             uow.outbox.mark_relayed(ids)
             uow.commit()
 

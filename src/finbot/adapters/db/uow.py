@@ -61,9 +61,10 @@ class SqlUnitOfWork:
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
                  one_read: bool = False, keys: KeyRing | None = None) -> None:
-        """``one_read``: for a single read statement, which on PostgreSQL then runs in
-        autocommit (no BEGIN and ROLLBACK round trips around it); nothing can be
-        committed. ``keys``: the key ring vendors' sealed details need."""
+        """``one_read``: for a single statement, which on PostgreSQL then runs in
+        autocommit (no BEGIN and COMMIT or ROLLBACK round trips around it): a read, or one
+        write that is whole on its own (the relay's mark); ``commit`` then has nothing
+        left to do there. ``keys``: the key ring vendors' sealed details need."""
         self._engine = engine
         self._keys = keys
         self._read_only = read_only
