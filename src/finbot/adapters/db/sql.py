@@ -7,7 +7,8 @@ their Core statements where a statement is rare and use ``Sql`` where it runs ev
 The statements every transaction runs (an event's append) go on the driver's own cursor
 (``first``, ``execute``): SQLAlchemy's result layer costs ~100 µs of CPU a statement on
 PostgreSQL (measured side by side), a sixth of a whole state change's transaction. Those
-raise the driver's errors, which the units of work recognise as SQLAlchemy's.
+raise the driver's own errors; the units of work and the workers tell transient and
+connection errors apart in that form as in SQLAlchemy's.
 A ``Sql`` is written once with ``:name`` parameters; PostgreSQL's driver gets them as
 ``%(name)s``. Only simple statements belong here: no ``::`` casts and no literal ``%``.
 """
