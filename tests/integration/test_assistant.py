@@ -5,6 +5,8 @@ loses nothing the vendor wrote."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+from typing import Any
 
 import pytest
 import typer
@@ -15,6 +17,7 @@ from finbot.bootstrap import App
 from finbot.domain.errors import InvalidInput, ModelUnavailable, NotFound
 from finbot.domain.vendors import MAX_MESSAGE_CHARS, Message
 from finbot.entrypoints.cli.chat import chat
+from finbot.llm.context import Price
 from finbot.llm.messages import ModelRequest, ModelResponse
 from finbot.llm.model import Model
 from finbot.llm.offline import OfflineModel
@@ -64,6 +67,9 @@ class OneModel:
         self.asked.append(agent_id)
         return self.model
 
+    def price_of(self, model: Model) -> Price:
+        return Price(Decimal("2"), Decimal("6"))
+
 
 @pytest.fixture
 def vendors(app: App) -> App:
@@ -84,6 +90,12 @@ def _ask(assistant: VendorAssistant, vendor_id: str, text: str,
     assert isinstance(turn, ChatTurn)
     assert all(isinstance(item, str) for item in items)
     return "".join(str(item) for item in items), turn
+
+
+def _model_events(app: App, conversation_id: str) -> list[tuple[str, dict[str, Any]]]:
+    with app.uow() as uow:
+        return [(e.type, dict(e.payload)) for _, e in uow.outbox.after((0, 0), limit=10_000)
+                if e.aggregate_id == conversation_id and e.type.startswith("llm.")]
 
 
 def _stored(app: App, vendor_id: str, conversation_id: str) -> list[Message]:
@@ -184,6 +196,37 @@ def test_a_failing_model_keeps_the_vendors_question(vendors: App) -> None:
         list(reply)
     assert [(m.role, m.text) for m in _stored(vendors, "v-a", "chat-down")] == [
         ("vendor", QUESTION)]
+
+
+def test_each_model_call_of_a_chat_is_announced_and_costed_like_an_agents(
+        vendors: App) -> None:
+    """The assistant's model is wrapped as the deciding agents' are: every call is an
+    llm.requested and an llm.responded event (identity, tokens, cost, redacted excerpts),
+    written with the stored reply."""
+    model = Recording()
+    assistant = _assistant(vendors, model)
+    conversation = assistant.start("v-a")
+    _, turn = _ask(assistant, "v-a", QUESTION + " My IBAN is DE89370400440532013000.",
+                   conversation)
+    events = _model_events(vendors, conversation)
+    assert turn.tool_calls
+    assert len(model.seen) >= 2
+    assert [t for t, _ in events] == ["llm.requested", "llm.responded"] * len(model.seen)
+    for _, payload in events:
+        assert payload["agent_id"] == "communication"
+        assert payload["workflow_id"] == conversation
+        assert "DE89370400440532013000" not in str(payload)
+    responded = [p for t, p in events if t == "llm.responded"]
+    assert all(p["error"] == "" and p["output_tokens"] > 0 for p in responded)
+    assert all(p["cost_micro_usd"] > 0 for p in responded)  # this source's price applies
+
+
+def test_a_failing_models_call_is_announced_with_its_error(vendors: App) -> None:
+    with pytest.raises(ModelUnavailable):
+        list(_assistant(vendors, Down()).ask("v-a", QUESTION, conversation_id="chat-err"))
+    events = _model_events(vendors, "chat-err")
+    assert [t for t, _ in events] == ["llm.requested", "llm.responded"]
+    assert events[1][1]["error"] == "ModelUnavailable: the provider is down"
 
 
 def test_a_reply_longer_than_a_message_is_stored_truncated(vendors: App) -> None:

@@ -20,7 +20,7 @@ from finbot.config import Settings
 from finbot.domain.payments import SagaState
 from finbot.execution.escalations import payment_id_of
 from finbot.observability.tracing import use_tracer_provider
-from tests.api_kit import add_user, web_app
+from tests.api_kit import add_user, sign_in, web_app
 from tests.workflow_kit import (
     clean_invoice,
     clean_vendor,
@@ -120,7 +120,7 @@ def test_an_invoice_submitted_over_http_is_one_trace_down_to_the_ledger(
     assert parents["policy.gate"] == {"workflow.step"}
     assert parents["agent.run"] == {"policy.gate"}
     assert parents["decision.record"] == {"policy.gate"}
-    assert "agent.run" in parents["llm.call"] <= {"agent.run", "workflow.step"}  # + notify
+    assert parents["llm.call"] == {"agent.run", "workflow.step"}  # the notify step's own
     assert parents["execution.saga_step"] == {"decision.record"}  # via decision.recorded
     assert parents["ledger.transfer"] == {"execution.saga_step", "event.handle"}  # + accrual
     assert parents["event.handle"] <= {"http.request", "decision.record", "workflow.step",
@@ -160,3 +160,35 @@ def test_no_span_holds_a_bank_detail_a_tax_id_or_a_prompt(
     for private in (IBAN, "DE89 3704", TAX_ID, "042103594", submitted.token,
                     "Office supplies", "Beta Widgets"):
         assert private not in told
+
+
+def test_a_streamed_chat_reply_is_a_model_span_under_its_request(
+        settings: Settings, exported: InMemorySpanExporter) -> None:
+    """The assistant's streamed model calls are spans too, each ended when its stream is,
+    under the chat request, with token counts and none of the vendor's words, although
+    the server reads the stream in another thread."""
+    question = f"What is the status of invoice_number A-1? My IBAN is {IBAN}."
+    with company_with(settings, clean_vendor()) as app:
+        web = web_app(app)
+        ann = sign_in(web, add_user(app, "ann@acme.example", "vendor", vendors=("v-acme",)))
+        page = ann.get("/vendor/messages").text
+        conversation = page.split('name="conversation_id" value="')[1].split('"')[0]
+        with ann.stream("POST", "/vendor/messages/v-acme/chat", data={
+                "text": question, "conversation_id": conversation}) as reply:
+            assert reply.status_code == 200
+            answer = b"".join(reply.iter_raw()).decode()
+    assert answer
+    spans = exported.get_finished_spans()
+    [request] = [s for s in spans if s.name == "http.request"
+                 and (s.attributes or {}).get("http.route") == "/vendor/messages/{vendor_id}/chat"]
+    models = [s for s in spans if s.name == "llm.call"
+              and s.context.trace_id == request.context.trace_id]
+    assert len(models) >= 2  # a tool round, then the answer
+    for model in models:
+        attributes = dict(model.attributes or {})
+        assert attributes["finbot.agent_id"] == "communication"
+        assert isinstance(attributes["gen_ai.usage.output_tokens"], int)
+        assert model.parent is not None
+        assert model.parent.span_id == request.context.span_id
+        assert IBAN not in str(attributes)
+        assert "A-1" not in str(attributes)

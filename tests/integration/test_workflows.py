@@ -59,6 +59,10 @@ def test_a_clean_vendor_is_onboarded_and_told(company: App) -> None:
     decision = _decisions(company, "onboarding:v-acme")["onboarding"]
     assert (decision["stage"], decision["outcome"]) == ("onboarding", "APPROVE")
     assert [m.role for m in messages] == ["notification"]
+    with company.uow() as uow:  # the notification's model call was announced as well
+        told = [dict(e.payload) for _, e in uow.outbox.after((0, 0), limit=10_000)
+                if e.aggregate_id == "onboarding:v-acme" and e.type == "llm.responded"]
+    assert "communication" in {payload["agent_id"] for payload in told}
 
 
 def test_a_vendor_with_a_broken_tax_id_is_rejected(company: App) -> None:

@@ -19,7 +19,7 @@ from finbot.domain.audit import canonical_json, sha256_hex
 from finbot.llm.messages import ModelRequest, ModelResponse, Usage, last_user_text
 from finbot.llm.model import Model, StreamItem
 from finbot.llm.recording import Exchange
-from finbot.observability.tracing import span
+from finbot.observability.tracing import closed, opened, span
 from finbot.privacy.redaction import redact_text
 
 EXCERPT_CHARS = 400
@@ -96,9 +96,7 @@ class ContextualModel(Model):
         self._price = price or Price()
 
     def request(self, request: ModelRequest) -> ModelResponse:
-        provider, _, model = self.name.partition(":")
-        with span("llm.call", **{"gen_ai.system": provider, "gen_ai.request.model": model,
-                                 "finbot.agent_id": self.context.agent_id}) as current:
+        with span("llm.call", **self._span_attributes()) as current:
             call = self._begin(request)
             try:
                 response = self.inner.request(call.request)
@@ -106,22 +104,41 @@ class ContextualModel(Model):
                 self._failed(call, error)
                 raise
             response = self._end(call, response)
-            current.set_attributes({
-                "gen_ai.response.model": response.model_name or self.name,
-                "gen_ai.usage.input_tokens": response.usage.input_tokens,
-                "gen_ai.usage.output_tokens": response.usage.output_tokens})
+            current.set_attributes(self._usage_attributes(response))
         return response
 
     def stream(self, request: ModelRequest) -> Iterator[StreamItem]:
-        call = self._begin(request)
+        """The inner model's stream, with the same events, accounting and hooks as a
+        request; its span is not made current (the reader may resume the stream in
+        another thread)."""
+        current = opened("llm.call", **self._span_attributes())
+        failure: BaseException | None = None
         try:
-            for item in self.inner.stream(call.request):
-                if isinstance(item, ModelResponse):
-                    item = self._end(call, item)
-                yield item
+            call = self._begin(request)
+            try:
+                for item in self.inner.stream(call.request):
+                    if isinstance(item, ModelResponse):
+                        item = self._end(call, item)
+                        current.set_attributes(self._usage_attributes(item))
+                    yield item
+            except Exception as error:
+                self._failed(call, error)
+                raise
         except Exception as error:
-            self._failed(call, error)
+            failure = error
             raise
+        finally:
+            closed(current, failure)
+
+    def _span_attributes(self) -> dict[str, str]:
+        provider, _, model = self.name.partition(":")
+        return {"gen_ai.system": provider, "gen_ai.request.model": model,
+                "finbot.agent_id": self.context.agent_id}
+
+    def _usage_attributes(self, response: ModelResponse) -> dict[str, str | int]:
+        return {"gen_ai.response.model": response.model_name or self.name,
+                "gen_ai.usage.input_tokens": response.usage.input_tokens,
+                "gen_ai.usage.output_tokens": response.usage.output_tokens}
 
     def _begin(self, request: ModelRequest) -> _Call:
         for hook in self._hooks:

@@ -66,6 +66,26 @@ def span(name: str, **attributes: Attribute) -> Iterator[Span]:
         context.detach(token)
 
 
+def opened(name: str, **attributes: Attribute) -> Span:
+    """A span named ``name``, child of the current one, that is not made current: for work
+    that yields as it goes (a streamed model reply), whose reader may resume it in another
+    thread or context, where a current span could not be detached. The caller ends it
+    (``closed``). Tracing off, a span that records nothing."""
+    if _tracer is None:
+        return NonRecordingSpan(trace.get_current_span().get_span_context())
+    return _tracer.start_span(name, record_exception=False, set_status_on_exception=False,
+                              attributes={k: v for k, v in attributes.items()
+                                          if v is not None})
+
+
+def closed(current: Span, failure: BaseException | None = None) -> None:
+    """End a span from ``opened``; a failure marks it as an error (its text redacted)."""
+    if failure is not None:
+        current.set_attribute("error.type", type(failure).__name__)
+        current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
+    current.end()
+
+
 def carried() -> str | None:
     """What an event emitted now carries as its trace: ``<trace id>-<span id>`` of the
     current span, or None outside any trace."""

@@ -19,13 +19,15 @@ from finbot.domain.clock import now_us
 from finbot.domain.errors import InvalidInput, NotFound
 from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.users import sandbox_player
-from finbot.domain.vendors import DEFAULT_TENANT, MAX_MESSAGE_CHARS, Message, Role, Vendor
+from finbot.domain.vendors import MAX_MESSAGE_CHARS, Message, Role, Vendor
 from finbot.llm import messages as llm
+from finbot.llm.context import CallContext, ContextualModel, Price
 from finbot.llm.model import Model
 from finbot.privacy.redaction import redact_text
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
 from finbot.services.ports import UnitOfWork
+from finbot.services.retry import retrying
 from finbot.services.screening import screen_in
 
 EXCERPT_CHARS = 600
@@ -45,6 +47,8 @@ class ModelSource(Protocol):
     """Where an agent's model comes from (``ModelRouter``; a fixed model in tests)."""
 
     def model_for(self, agent_id: str) -> Model: ...
+
+    def price_of(self, model: Model) -> Price: ...
 
 
 class VendorAssistant:
@@ -79,16 +83,23 @@ class VendorAssistant:
                                field="conversation_id")
         question = Message(vendor_id, conversation_id, "vendor", vendor_id, text,
                            self._clock())
-        history, training_in = self._store_question(question)
-        extra = colleague_tools(self._tools, training_in) if training_in else ()
-        reply = converse(self._models.model_for(AGENT_ID), self._tools,
+        history, tenant, training = self._store_question(question)
+        extra = colleague_tools(self._tools, tenant) if training else ()
+        calls: list[tuple[str, Mapping[str, Any]]] = []  # the model's llm.* events
+        inner = self._models.model_for(AGENT_ID)
+        model = ContextualModel(inner, CallContext(AGENT_ID, workflow_id=conversation_id,
+                                                   session_id=conversation_id, tenant=tenant),
+                                sink=lambda type_, payload: calls.append((type_, payload)),
+                                price=self._models.price_of(inner))
+        reply = converse(model, self._tools,
                          [llm.Message(_LLM_ROLES[m.role], m.text) for m in history],
                          viewer="vendor", vendor_id=vendor_id, extra=extra)
-        return self._storing(reply, question)
+        return self._storing(reply, question, calls, tenant)
 
-    def _store_question(self, question: Message) -> tuple[Sequence[Message], str | None]:
-        """Store the question; the conversation so far, and the vendor's tenant if it is an
-        arena sandbox in training mode (whose assistant is over-privileged on purpose)."""
+    def _store_question(self, question: Message) -> tuple[Sequence[Message], str, bool]:
+        """Store the question; the conversation so far, the vendor's tenant, and whether
+        that is an arena sandbox in training mode (whose assistant is over-privileged on
+        purpose)."""
         with self._uow() as uow:
             vendor = _check_vendor(uow, question.vendor_id)
             uow.vendors.add_message(question)
@@ -101,33 +112,50 @@ class VendorAssistant:
             sandbox = uow.sandboxes.get(player) if player else None
             uow.commit()
         training = sandbox is not None and sandbox.mode is SandboxMode.TRAINING
-        return history, vendor.tenant if training else None
+        return history, vendor.tenant, training
 
-    def _storing(self, reply: Iterator[str | ChatTurn],
-                 question: Message) -> Iterator[str | ChatTurn]:
-        for item in reply:
-            if isinstance(item, ChatTurn):
-                self._store_answer(question, item)
-            yield item
+    def _storing(self, reply: Iterator[str | ChatTurn], question: Message,
+                 calls: list[tuple[str, Mapping[str, Any]]],
+                 tenant: str) -> Iterator[str | ChatTurn]:
+        """Yield the reply; the whole turn is stored with the model's llm.* events. If the
+        model fails, its events (the error included) are still written, on their own."""
+        try:
+            for item in reply:
+                if isinstance(item, ChatTurn):
+                    self._store_answer(question, item, calls, tenant)
+                yield item
+        except Exception:
+            if calls:
+                retrying(lambda: self._store_calls(question.conversation_id, calls, tenant))
+            raise
 
-    def _store_answer(self, question: Message, turn: ChatTurn) -> None:
+    def _store_calls(self, conversation_id: str, calls: list[tuple[str, Mapping[str, Any]]],
+                     tenant: str) -> None:
+        with self._uow() as uow:
+            self._outbox.emit_many_in(uow, conversation_id, calls, tenant=tenant)
+            uow.commit()
+
+    def _store_answer(self, question: Message, turn: ChatTurn,
+                      calls: list[tuple[str, Mapping[str, Any]]], tenant: str) -> None:
         """Keep the reply and announce it (``assistant.replied``, agents stream, never
         pushed): a redacted excerpt and the tool calls made, which the arena's watch reads
-        for a leaked briefing or a call about another vendor."""
+        for a leaked briefing or a call about another vendor; the model's llm.* events go
+        in the same transaction. ``calls`` is emptied once they are written."""
         text = turn.text
         with self._uow() as uow:
+            self._outbox.emit_many_in(uow, question.conversation_id, calls, tenant=tenant)
             if text.strip():  # nothing to keep when empty: a stored message holds words
                 uow.vendors.add_message(Message(
                     question.vendor_id, question.conversation_id, "assistant", AGENT_ID,
                     text[:MAX_MESSAGE_CHARS], self._clock()))
-            tenant = uow.vendors.get(question.vendor_id)
             self._outbox.emit_in(uow, "assistant.replied", question.conversation_id, {
                 "vendor_id": question.vendor_id, "conversation_id": question.conversation_id,
                 "excerpt": redact_text(text[:EXCERPT_CHARS]),
                 "tool_calls": json.dumps([{"name": c.name, "arguments": _plain(c.arguments)}
                                           for c in turn.tool_calls], sort_keys=True)},
-                tenant=tenant.tenant if tenant is not None else DEFAULT_TENANT)
+                tenant=tenant)
             uow.commit()
+        calls.clear()
 
 
 def _plain(arguments: Mapping[str, Any]) -> dict[str, Any]:
