@@ -73,7 +73,7 @@ class App:
     settings: Settings
     engine: Engine
     uow: UowFactory
-    one_read: UowFactory  # a unit of work for one read statement (no BEGIN on PostgreSQL)
+    one_read: UowFactory  # a unit of work for one statement (autocommit on PostgreSQL)
     ledger: LedgerService
     queries: LedgerQueries
     idempotency: IdempotencyService
