@@ -81,8 +81,7 @@ def opened(name: str, **attributes: Attribute) -> Span:
 def closed(current: Span, failure: BaseException | None = None) -> None:
     """End a span from ``opened``; a failure marks it as an error (its text redacted)."""
     if failure is not None:
-        current.set_attribute("error.type", type(failure).__name__)
-        current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
+        _mark_failed(current, failure)
     current.end()
 
 
@@ -155,9 +154,14 @@ def _recorded(tracer: trace.Tracer, name: str,
         try:
             yield current
         except Exception as failure:
-            current.set_attribute("error.type", type(failure).__name__)
-            current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
+            _mark_failed(current, failure)
             raise
+
+
+def _mark_failed(current: Span, failure: BaseException) -> None:
+    """The failure's kind, and its text redacted, as the span's error status."""
+    current.set_attribute("error.type", type(failure).__name__)
+    current.set_status(Status(StatusCode.ERROR, redact_text(str(failure))[:200]))
 
 
 def _parent(carried: str) -> SpanContext | None:

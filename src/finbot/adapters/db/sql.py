@@ -16,7 +16,8 @@ A ``Sql`` is written once with ``:name`` parameters; PostgreSQL's driver gets th
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult
@@ -47,19 +48,21 @@ class Sql:
 
     def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
         """The first row, read on the driver's cursor inside ``conn``'s transaction."""
-        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(self._text(conn), params)
+        with self._executed(conn, params) as cursor:
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         return tuple(row) if row is not None else None
 
     def execute(self, conn: Connection, **params: Any) -> None:
         """Execute on the driver's cursor inside ``conn``'s transaction, no result."""
+        with self._executed(conn, params):
+            pass
+
+    @contextmanager
+    def _executed(self, conn: Connection, params: Mapping[str, Any]) -> Iterator[Any]:
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self._text(conn), params)
+            yield cursor
         finally:
             cursor.close()
 
