@@ -25,6 +25,7 @@ def posted(app: App) -> App:
     "DELETE FROM ledger_accounts",
     "UPDATE ledger_accounts SET currency = 'EUR'",
     "UPDATE ledger_accounts SET code = 'renamed'",
+    "UPDATE ledger_accounts SET type = 'equity'",
 ])
 def test_the_database_refuses_to_rewrite_history(posted: App, statement: str) -> None:
     with pytest.raises(DBAPIError), posted.engine.begin() as conn:
@@ -59,7 +60,11 @@ def test_a_transfer_in_a_currency_its_accounts_do_not_hold_is_refused(posted: Ap
 def test_postgres_refuses_truncate_and_balances_that_disagree_with_postings(posted: App) -> None:
     with pytest.raises(DBAPIError, match="append-only"), posted.engine.begin() as conn:
         conn.execute(text("TRUNCATE ledger_transfers CASCADE"))
+    # a reservation out of nowhere: no posted balance moves, so only the zero sum refuses it
     with pytest.raises(DBAPIError, match="sum to zero"), posted.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET debits_pending = debits_pending + 1 "
+                          "WHERE code = 'bank'"))
+    with pytest.raises(DBAPIError), posted.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_accounts SET debits_posted = debits_posted + 1 "
                           "WHERE code = 'bank'"))
     with pytest.raises(DBAPIError, match="disagrees with its history"), \
@@ -68,6 +73,24 @@ def test_postgres_refuses_truncate_and_balances_that_disagree_with_postings(post
             "UPDATE ledger_accounts SET "
             "debits_posted = debits_posted + CASE code WHEN 'bank' THEN 1 ELSE 0 END, "
             "credits_posted = credits_posted + CASE code WHEN 'income' THEN 1 ELSE 0 END"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_postgres_checks_a_many_account_update_as_a_whole(posted: App) -> None:
+    """One statement moving balances between three accounts: the deltas net to zero, so
+    only the history check can name the account whose balance has no transfer behind it."""
+    posted.ledger.open_account("fees", name="Fees", type="income", currency="USD")
+    posted.ledger.transfer(TransferRequest("t2", "bank", "fees", "2", "USD"))
+    moved = ("UPDATE ledger_accounts SET credits_posted = credits_posted + CASE code "
+             "WHEN 'income' THEN -100 WHEN 'fees' THEN 100 ELSE 0 END")
+    with pytest.raises(DBAPIError, match=r"ledger_accounts (income|fees): posted balance"), \
+            posted.engine.begin() as conn:
+        conn.execute(text(moved))
+    with posted.engine.begin() as conn:  # a change with nothing posted passes
+        conn.execute(text("UPDATE ledger_accounts SET name = name || ' (renamed)'"))
+    assert posted.queries.account("fees").name == "Fees (renamed)"
+    assert list(posted.queries.verify()) == []
 
 
 def test_verify_names_the_first_inconsistency_when_guards_are_bypassed(posted: App) -> None:
