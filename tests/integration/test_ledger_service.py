@@ -213,15 +213,23 @@ def test_only_the_culprit_of_a_failed_linked_batch_is_remembered(ledger: App) ->
     assert codes(ledger, T("b", debit="payable", credit="bank")) == ["ok"]
 
 
-def test_a_large_batch_keeps_every_field_exactly(ledger: App) -> None:
-    requests = [T(f"m{n}", amount=f"{n}.0{n}", reference=f"ref {n}",
-                  metadata={"invoice": f"INV-{n}", "lines": [n, {"x": "ü"}]}) for n in range(1, 8)]
+# Awkward for any wire format: COPY's escapes and NULL marker, JSON's quotes, non-ASCII.
+AWKWARD = 'tab\there, line\nbreak, back\\slash, \\N, "quoted", ü €'
+PRINTABLE = 'back\\slash \\N "quoted" ü €'  # ids are printable
+
+
+@pytest.mark.parametrize("size", [8, 150])  # PostgreSQL: a JSON document, then COPY
+def test_a_large_batch_keeps_every_field_exactly(ledger: App, size: int) -> None:
+    requests = [T(f"m{n} {PRINTABLE}", amount=f"{n}.{n % 100:02d}", reference=f"ref {n} {AWKWARD}",
+                  metadata={"invoice": f"INV-{n}", "lines": [n, {"x": AWKWARD}]})
+                for n in range(1, size)]
     requests.append(T("pend", debit="payable", credit="bank", amount="1", kind="pending",
                       timeout_s=60))
     assert set(codes(ledger, *requests, linked=True)) == {"ok"}
-    stored = ledger.queries.transfer("m5")
-    assert (stored.amount, stored.reference) == (505, "ref 5")
-    assert stored.metadata == {"invoice": "INV-5", "lines": [5, {"x": "ü"}]}
+    stored = ledger.queries.transfer(f"m5 {PRINTABLE}")
+    assert (stored.amount, stored.reference) == (505, f"ref 5 {AWKWARD}")
+    assert stored.metadata == {"invoice": "INV-5", "lines": [5, {"x": AWKWARD}]}
+    assert ledger.queries.transfer(f"m{size - 1} {PRINTABLE}").parent_id is None
     pending = ledger.queries.transfer("pend")
     assert pending.expires_at == pending.timestamp + 60_000_000
     assert_verifies(ledger)

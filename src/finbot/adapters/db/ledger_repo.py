@@ -16,6 +16,8 @@ from sqlalchemy import Connection
 
 from finbot.adapters.db.ledger_sql import (
     ACCOUNT_COLUMNS,
+    COPY_ROWS,
+    COPY_TRANSFERS,
     FEW_ROWS,
     HISTORY_BY_ID,
     INSERT_HEAD,
@@ -237,9 +239,10 @@ class LedgerRepository:
 
     def _insert_transfers(self, new: Sequence[Transfer]) -> None:
         """SQLite: one prepared INSERT run per row (executemany is a C loop there).
-        PostgreSQL: one statement whatever the batch size: VALUES rows for a few
-        transfers, ``unnest`` of column arrays for more (psycopg re-parses statements
-        longer than 4 KB or with over 50 parameters on every call)."""
+        PostgreSQL: VALUES rows for a few transfers and a JSON document for more, each one
+        statement held back for the COMMIT's pipeline (psycopg re-parses statements longer
+        than 4 KB or with over 50 parameters on every call); COPY for big batches, sent
+        at once."""
         if not self._pg:
             rows = [transfer_params(t) for t in new]
             self._write(INSERT_SQLITE, rows if len(rows) > 1 else list(rows[0]))
@@ -247,8 +250,14 @@ class LedgerRepository:
             row = f"({', '.join(['%s'] * 13)})"
             self._write(f"{INSERT_HEAD} VALUES {', '.join([row] * len(new))}",
                         [v for t in new for v in transfer_params(t)])
-        else:
+        elif len(new) < COPY_ROWS:
             self._write(INSERT_JSON, [json.dumps([transfer_row(t) for t in new])])
+        else:
+            if self.deferred or self.begin_pending:
+                self._pg_round_trip([])  # what came before goes first, BEGIN included
+            with self._cursor().copy(COPY_TRANSFERS) as copy:
+                for t in new:
+                    copy.write_row(transfer_params(t))
 
     def _write(self, sql: str, params: list[Any]) -> None:
         if self._pg:
