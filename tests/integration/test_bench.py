@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from finbot.bench.ledger import run_ledger_bench
@@ -123,3 +125,25 @@ def test_the_arena_bench_reports_every_figure() -> None:
         "command_execution", "system_prompt_echo"}
     assert results["hits"] == sum(results["hits_by_detector"].values())
     assert set(results["targets_met"]) == {"at_least_5000_events_per_s"}
+
+
+def test_throughput_stages_alternate_with_their_baselines() -> None:
+    """Each stage runs ROUNDS equal turns, the order reversed every other round, and
+    reports the mean of its turns; every turn has ids of its own."""
+    from finbot.bench.ledger import ROUNDS, _interleaved
+
+    turns: list[tuple[str, float, int]] = []
+
+    def stage(name: str, rate: float) -> Callable[[float, int], float]:
+        def measure(seconds: float, run: int) -> float:
+            turns.append((name, seconds, run))
+            return rate + run
+        return measure
+
+    rates = _interleaved(3.0, {"a": stage("a", 10.0), "b": stage("b", 20.0),
+                               "c": stage("c", 30.0)})
+    assert ROUNDS == 3
+    assert [name for name, _, _ in turns] == list("abccbaabc")
+    assert {seconds for _, seconds, _ in turns} == {1.0}
+    assert [run for name, _, run in turns if name == "b"] == [0, 1, 2]
+    assert rates == {"a": 11.0, "b": 21.0, "c": 31.0}

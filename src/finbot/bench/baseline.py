@@ -40,8 +40,9 @@ def _row(prefix: str, n: int) -> tuple[Any, ...]:
             1_700_000_000_000_000 + n, n, -n)
 
 
-def single_rate(engine: Engine, table: str, *, seconds: float) -> float:
-    """Rows per second, one INSERT and one COMMIT per row."""
+def single_rate(engine: Engine, table: str, *, seconds: float, run: int = 0) -> float:
+    """Rows per second, one INSERT and one COMMIT per row (``run`` keeps each call's ids
+    apart when a table is measured more than once)."""
     p = "%s" if engine.dialect.name == "postgresql" else "?"
     sql = f"INSERT INTO {table} ({_COLUMNS}) VALUES ({', '.join([p] * 9)})"
     with engine.connect() as conn:
@@ -51,7 +52,7 @@ def single_rate(engine: Engine, table: str, *, seconds: float) -> float:
             cursor.execute("BEGIN IMMEDIATE")
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            cursor.execute(sql, _row(f"s-{table}-", n))
+            cursor.execute(sql, _row(f"s-{table}-{run}-", n))
             dbapi.commit()
             if engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
@@ -61,8 +62,10 @@ def single_rate(engine: Engine, table: str, *, seconds: float) -> float:
     return n / elapsed
 
 
-def batch_rate(engine: Engine, table: str, *, seconds: float, size: int = 1000) -> float:
-    """Rows per second, one multi-row INSERT of ``size`` rows per COMMIT."""
+def batch_rate(engine: Engine, table: str, *, seconds: float, size: int = 1000,
+               run: int = 0) -> float:
+    """Rows per second, one multi-row INSERT of ``size`` rows per COMMIT (``run`` as for
+    ``single_rate``)."""
     p = "%s" if engine.dialect.name == "postgresql" else "?"
     row = f"({', '.join([p] * 9)})"
     sql = f"INSERT INTO {table} ({_COLUMNS}) VALUES {', '.join([row] * size)}"
@@ -71,7 +74,7 @@ def batch_rate(engine: Engine, table: str, *, seconds: float, size: int = 1000) 
         cursor = dbapi.cursor()
         batches, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or batches < 3:
-            params = [v for n in range(size) for v in _row(f"b-{table}-{batches}-", n)]
+            params = [v for n in range(size) for v in _row(f"b-{table}-{run}-{batches}-", n)]
             if engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.execute(sql, params)

@@ -32,6 +32,7 @@ Results = dict[str, Any]
 WRITERS = 16
 ACCOUNTS = 1000
 STAGE_SECONDS = 4.0
+ROUNDS = 3  # turns of each throughput stage, alternating with its baselines
 GENERATE_CHUNK = 1_000_000
 LOOKUPS = 2000
 TARGETS = {  # key: (ratio or figure, comparison, threshold)
@@ -63,20 +64,12 @@ def _run_stages(app: App, backend: Backend, postings: int, say: Progress,
                 seconds: float) -> Results:
     results: Results = {"backend": backend, "postings": postings, **_machine(app)}
     _open_accounts(app)
-    say("baselines: plain INSERT + COMMIT per row, then 1,000 rows per COMMIT")
     baseline.create_baseline_tables(app.engine)
-    results["baseline_single_per_s"] = baseline.single_rate(app.engine, "bench_plain",
-                                                            seconds=seconds)
-    results["baseline_batch_per_s"] = baseline.batch_rate(app.engine, "bench_plain",
-                                                          seconds=seconds)
-    results["baseline_single_indexed_per_s"] = baseline.single_rate(
-        app.engine, "bench_indexed", seconds=seconds)
-    results["baseline_batch_indexed_per_s"] = baseline.batch_rate(
-        app.engine, "bench_indexed", seconds=seconds)
-    say("ledger: one transfer per commit")
-    results["transfers_per_s_single"] = _single(app, seconds)
-    say("ledger: linked batches of 1,000 transfers")
-    results["transfers_per_s_batch"] = _batches(app, seconds)
+    say(f"one per commit: plain INSERT + COMMIT and the ledger, {ROUNDS} alternating rounds")
+    results.update(_against_baselines(app, seconds, "single", baseline.single_rate, _single))
+    say(f"1,000 per commit: multi-row INSERT and linked ledger batches, {ROUNDS} alternating "
+        "rounds")
+    results.update(_against_baselines(app, seconds, "batch", baseline.batch_rate, _batches))
     for mode in ("uniform", "hot"):
         say(f"ledger: {WRITERS} concurrent writers, {mode} accounts")
         rate, errors, lost = _concurrent(app, mode, seconds)
@@ -106,24 +99,50 @@ def _open_accounts(app: App) -> None:
         app.ledger.open_account(f"u{n:04d}", name=f"spread {n}", type="asset", currency="USD")
 
 
-def _single(app: App, seconds: float) -> float:
+def _against_baselines(app: App, seconds: float, kind: str,
+                       baseline_rate: Callable[..., float],
+                       ledger_rate: Callable[..., float]) -> Results:
+    """The ledger's ``kind`` rate and its plain and indexed baselines, interleaved."""
+    engine = app.engine
+    return _interleaved(seconds, {
+        f"baseline_{kind}_per_s": lambda s, r: baseline_rate(
+            engine, "bench_plain", seconds=s, run=r),
+        f"baseline_{kind}_indexed_per_s": lambda s, r: baseline_rate(
+            engine, "bench_indexed", seconds=s, run=r),
+        f"transfers_per_s_{kind}": lambda s, r: ledger_rate(app, s, run=r)})
+
+
+def _interleaved(seconds: float, stages: dict[str, Callable[[float, int], float]]) -> Results:
+    """Each stage's rate, measured in ROUNDS turns of ``seconds / ROUNDS``, the order
+    reversed every other round (A B C, C B A, A B C): a machine whose speed drifts during
+    the run then weighs on every stage alike, and the ratios between them stay fair. A
+    stage's rate is the mean of its rounds' (the rounds are equally long)."""
+    rates: dict[str, list[float]] = {name: [] for name in stages}
+    order = list(stages)
+    for run in range(ROUNDS):
+        for name in order if run % 2 == 0 else reversed(order):
+            rates[name].append(stages[name](seconds / ROUNDS, run))
+    return {name: sum(values) / len(values) for name, values in rates.items()}
+
+
+def _single(app: App, seconds: float, *, run: int = 0) -> float:
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        app.ledger.submit([TransferRequest(f"single-{n}", f"u{n % ACCOUNTS:04d}",
+        app.ledger.submit([TransferRequest(f"single-{run}-{n}", f"u{n % ACCOUNTS:04d}",
                                            f"u{(n + 1) % ACCOUNTS:04d}", "1.00", "USD")])
         n += 1
     return n / (time.perf_counter() - start)
 
 
-def _batches(app: App, seconds: float, size: int = 1000) -> float:
+def _batches(app: App, seconds: float, size: int = 1000, *, run: int = 0) -> float:
     """Transfers per second inside ``submit`` (building the requests is not timed)."""
-    rng = random.Random(1)
+    rng = random.Random(run)
     done, busy = 0, 0.0
     while busy < seconds or done < 3 * size:
         batch = []
         for n in range(size):
             a, b = rng.sample(range(ACCOUNTS), 2)
-            batch.append(TransferRequest(f"batch-{done + n}", f"u{a:04d}", f"u{b:04d}",
+            batch.append(TransferRequest(f"batch-{run}-{done + n}", f"u{a:04d}", f"u{b:04d}",
                                          f"{rng.randint(1, 99999) / 100:.2f}", "USD"))
         start = time.perf_counter()
         results = app.ledger.submit(batch, linked=True)
