@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -51,7 +51,14 @@ from finbot.services.breakers import BreakerService
 from finbot.services.challengers import ChallengerService
 from finbot.services.contest import Contest
 from finbot.services.decisions import DecisionService
-from finbot.services.events import Consumer, ConsumerSpec, Outbox, OutboxConsumer, traced
+from finbot.services.events import (
+    CommitBell,
+    Consumer,
+    ConsumerSpec,
+    Outbox,
+    OutboxConsumer,
+    traced,
+)
 from finbot.services.idempotency import IdempotencyService
 from finbot.services.ledger import LedgerService, UowFactory
 from finbot.services.monitoring import MonitorService
@@ -100,6 +107,7 @@ class App:
     keys: KeyRing
     privacy: PrivacyService
     redis: Redis | None = None
+    bell: CommitBell = field(default_factory=CommitBell)  # rung by commits writing events
 
     def consumer_spec(self, name: str) -> ConsumerSpec:
         """The registered consumer ``name``; NotFound listing the known ones."""
@@ -118,7 +126,7 @@ class App:
         handler = traced(spec.name, spec.handler)
         if self.redis is None:
             return OutboxConsumer(spec.name, self.uow, handler, types=spec.types,
-                                  on_settled=spec.after)
+                                  on_settled=spec.after, bell=self.bell)
         return StreamConsumer(spec.name, self.uow, handler, self.redis,
                               streams=spec.streams, types=spec.types, name=copy,
                               prefix=self.settings.events_prefix, on_settled=spec.after)
@@ -152,14 +160,17 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     if run_migrations:
         migrate(engine, keys=keys)
 
+    bell = CommitBell()
+
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, keys=keys)
+        return SqlUnitOfWork(engine, keys=keys, after_events=bell.ring)
 
     def one_read() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, one_read=True, keys=keys)
 
     parts: dict[str, Any] = {
         "settings": settings, "engine": engine, "uow": uow, "one_read": one_read, "keys": keys,
+        "bell": bell,
         "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s,
                                 ledger_uow=lambda: LedgerUnitOfWork(engine)),
         "queries": LedgerQueries(engine),

@@ -189,6 +189,46 @@ def test_postgres_readers_never_pass_a_transaction_still_in_flight(app: App) -> 
     assert [e.aggregate_id for e in seen] == ["agent:early", "agent:late"]
 
 
+def test_an_idle_embedded_consumer_takes_an_event_as_soon_as_it_commits(app: App) -> None:
+    """Its idle wait is a minute here: only the commit's bell can wake it in time."""
+    handled: list[float] = []
+    consumer = OutboxConsumer("bell", app.uow, lambda _uow, _event: None, bell=app.bell,
+                              on_settled=lambda events: handled.append(time.monotonic()))
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,), kwargs={"idle_s": 60.0})
+    worker.start()
+    try:
+        time.sleep(0.2)  # it read nothing and waits
+        for _ in range(3):  # each one wakes it again
+            committed = time.monotonic()
+            emit(app, 1)
+            deadline = committed + 5.0
+            while len(handled) < 1 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert handled, "the consumer slept through the commit"
+            assert handled.pop() - committed < 2.0
+            handled.clear()
+    finally:
+        stop.set()
+        app.bell.ring()  # wake it to see ``stop`` now rather than in a minute
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
+def test_a_rolled_back_change_and_a_read_ring_no_bell(app: App) -> None:
+    listener = app.bell.listen()
+    with app.uow() as uow:
+        app.outbox.emit_in(uow, "breaker.changed", "agent:a", {
+            "agent_id": "a", "from_state": "closed", "to_state": "open", "reason": "#0"})
+    with app.uow() as uow:
+        uow.reviews.vendors_of("nobody")
+        uow.commit()
+    assert not listener.is_set()
+    emit(app, 1)
+    assert listener.is_set()
+    app.bell.forget(listener)
+
+
 def test_events_carry_their_envelope(app: App) -> None:
     emit(app, 1)
     seen: list[Event] = []

@@ -56,19 +56,28 @@ def run_events_bench(*, backend: Backend, postgres_url: str, redis_url: str | No
             try:
                 say(f"relay vs raw XADD: {events:,} events")
                 results.update(_relay_throughput(app, client, prefix, events))
-                say(f"end to end: {rate:,} events/s for {seconds:g} s")
-                results.update(_end_to_end(app, app.settings.effective_database_url,
-                                           redis_url, prefix, rate, seconds))
+                if backend == "postgres":
+                    say(f"end to end through Redis: {rate:,} events/s for {seconds:g} s")
+                    results.update(_end_to_end(app, app.settings.effective_database_url,
+                                               redis_url, prefix, rate, seconds))
+                    results["e2e_mode"] = "redis"
             finally:
                 keys = list(client.scan_iter(match=f"{prefix}*"))
                 if keys:
                     client.delete(*keys)
                 client.close()
-    if "relay_per_s" in results:
-        results["targets_met"] = {
-            "relay_at_least_half_of_raw_xadd": results["relay_vs_raw_ratio"] >= 0.5,
-            "e2e_p99_under_50ms_at_rate": results["e2e_p99_ms"] < 50
-            and results["e2e_achieved_rate_per_s"] >= 0.95 * rate}
+        if backend == "sqlite":
+            say(f"end to end, embedded: {rate:,} events/s for {seconds:g} s")
+            results.update(_embedded_end_to_end(app, rate, seconds))
+            results["e2e_mode"] = "embedded"
+    targets = {}
+    if "relay_vs_raw_ratio" in results:
+        targets["relay_at_least_half_of_raw_xadd"] = results["relay_vs_raw_ratio"] >= 0.5
+    if "e2e_p99_ms" in results:
+        targets["e2e_p99_under_50ms_at_rate"] = (
+            results["e2e_p99_ms"] < 50 and results["e2e_achieved_rate_per_s"] >= 0.95 * rate)
+    if targets:
+        results["targets_met"] = targets
     return results
 
 
@@ -169,6 +178,42 @@ def _end_to_end(app: App, url: str, redis_url: str, prefix: str, rate: int,
         stop.set()
         for worker in workers:
             worker.join(timeout=30)
+    return _median_round(runs)
+
+
+def _embedded_end_to_end(app: App, rate: int, seconds: float, *,
+                         rounds: int = 3) -> dict[str, Any]:
+    """SQLite's deployment, as ``finbot up`` runs it: no Redis, and the consumer is a
+    thread of the producers' process, reading the outbox table and woken by their
+    commits. Latency as for ``_end_to_end``."""
+    settled: queue.Queue[list[tuple[str, int]]] = queue.Queue()
+
+    def done(events: list[Event]) -> None:  # the effects have committed
+        now = now_us()
+        settled.put([(event.event_id, now) for event in events
+                     if event.aggregate_id.startswith("e2e:")])
+
+    consumer = OutboxConsumer("bench-e2e", app.uow, _no_effect, on_settled=done,
+                              bell=app.bell)
+    with app.uow() as uow:  # start past everything the earlier stages wrote
+        uow.outbox.save_offset("bench-e2e", uow.outbox.end())
+        uow.commit()
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,), name="finbot-bench-e2e")
+    worker.start()
+    try:
+        runs = [_produce(app, settled, rate, seconds, first=n * int(rate * seconds))
+                for n in range(rounds)]
+    finally:
+        stop.set()
+        app.bell.ring()
+        worker.join(timeout=30)
+    return _median_round(runs)
+
+
+def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The round with the median p99 (this machine's noise moves a round's p99 by half),
+    with every round's p99."""
     middle = sorted(runs, key=lambda run: run["e2e_p99_ms"])[len(runs) // 2]
     return {**middle, "e2e_rounds": len(runs),
             "e2e_p99s_ms": [run["e2e_p99_ms"] for run in runs]}

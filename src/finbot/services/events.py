@@ -171,6 +171,33 @@ def traced(consumer: str, handler: Handler) -> Handler:
     return handle
 
 
+class CommitBell:
+    """Rung after each commit that wrote events; the embedded consumers in this process
+    listen to it, so they take new events at once instead of when their idle wait ends
+    (embedded mode has no Redis to block on). Each listener has its own flag, so a ring
+    between a listener's empty read and its wait is not lost."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: list[threading.Event] = []
+
+    def ring(self) -> None:
+        with self._lock:
+            for listener in self._listeners:
+                listener.set()
+
+    def listen(self) -> threading.Event:
+        """A flag set by every ring from now on, until ``forget``."""
+        listener = threading.Event()
+        with self._lock:
+            self._listeners.append(listener)
+        return listener
+
+    def forget(self, listener: threading.Event) -> None:
+        with self._lock:
+            self._listeners.remove(listener)
+
+
 class OutboxConsumer:
     """One named consumer of the outbox; copies with the same name share its offset."""
 
@@ -178,8 +205,12 @@ class OutboxConsumer:
                  types: Collection[str] | None = None, max_attempts: int = 5,
                  backoff_s: float = 0.05, clock: Callable[[], int] = now_us,
                  sleep: Callable[[float], None] = time.sleep,
-                 on_settled: Callable[[list[Event]], None] | None = None) -> None:
+                 on_settled: Callable[[list[Event]], None] | None = None,
+                 bell: CommitBell | None = None) -> None:
+        """``bell``: rung by this process's commits that wrote events (``run`` then waits
+        for it rather than for its whole idle interval)."""
         self.name = name
+        self._bell = bell
         self._on_settled = on_settled  # told of events whose effect committed
         self._uow = uow
         self._handler = handler
@@ -228,12 +259,21 @@ class OutboxConsumer:
             self._on_settled(handled)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
-        """Poll until ``stop`` is set; the event in hand is finished first."""
-        while not stop.is_set():
-            taken = self.poll()
-            self.done += taken
-            if not taken:
-                stop.wait(idle_s)
+        """Poll until ``stop`` is set; the event in hand is finished first. With nothing
+        to take, wait ``idle_s`` or, with a bell, until this process commits events
+        (events committed by other processes are seen within ``idle_s``)."""
+        rung = self._bell.listen() if self._bell is not None else None
+        try:
+            while not stop.is_set():
+                if rung is not None:
+                    rung.clear()  # before reading: a commit from now on wakes the wait
+                taken = self.poll()
+                self.done += taken
+                if not taken:
+                    (rung or stop).wait(idle_s)
+        finally:
+            if self._bell is not None and rung is not None:
+                self._bell.forget(rung)
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._uow() as uow:

@@ -114,12 +114,14 @@ class SqlOutboxRepo:
     def __init__(self, connection: Connection) -> None:
         self.conn = connection
         self._postgres = connection.dialect.name == "postgresql"
+        self.written = False  # events appended in this transaction
 
     def append(self, event: Event) -> int:
         """Write ``event`` with its aggregate's next sequence number in its stream, and
         return that number. The aggregate's counter row stays locked until commit, so its
         events commit in sequence order. One statement on PostgreSQL, two on SQLite, on the
         driver's cursor (this runs in every state change's transaction)."""
+        self.written = True
         values = {**_values(event), "n": 1}
         row = (_APPEND_PG if self._postgres else _RESERVE).first(self.conn, **values)
         assert row is not None  # both statements return the sequence number they took
@@ -131,6 +133,7 @@ class SqlOutboxRepo:
         """Write ``events`` (in order) and return their sequence numbers: one counter update
         per aggregate and one multi-row insert, whatever the count (a workflow step's
         model events arrive a dozen at a time)."""
+        self.written = self.written or bool(events)
         counts = Counter((e.stream, e.aggregate_id) for e in events)
         next_seq = {}
         for (stream, aggregate_id), n in counts.items():

@@ -6,6 +6,7 @@ serialization failure, SQLite's busy lock) surface as ``TransientConflict``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -60,12 +61,15 @@ class SqlUnitOfWork:
     """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
-                 one_read: bool = False, keys: KeyRing | None = None) -> None:
+                 one_read: bool = False, keys: KeyRing | None = None,
+                 after_events: Callable[[], None] | None = None) -> None:
         """``one_read``: for a single statement, which on PostgreSQL then runs in
         autocommit (no BEGIN and COMMIT or ROLLBACK round trips around it): a read, or one
         write that is whole on its own (the relay's mark); ``commit`` then has nothing
-        left to do there. ``keys``: the key ring vendors' sealed details need."""
+        left to do there. ``keys``: the key ring vendors' sealed details need.
+        ``after_events``: called once a commit that wrote events is done."""
         self._engine = engine
+        self._after_events = after_events
         self._keys = keys
         self._read_only = read_only
         self._one_read = one_read and engine.dialect.name == "postgresql"
@@ -140,6 +144,10 @@ class SqlUnitOfWork:
         if self.ledger.deferred:
             self.ledger.flush(commit=True)  # writes + COMMIT in one round trip
         self.connection.commit()
+        if self.outbox.written:
+            self.outbox.written = False
+            if self._after_events is not None:
+                self._after_events()
 
     def rollback(self) -> None:
         self.ledger.deferred.clear()
