@@ -81,6 +81,7 @@ class App:
     engine: Engine
     uow: UowFactory
     one_read: UowFactory  # a unit of work for one statement (autocommit on PostgreSQL)
+    reader: UowFactory  # one read-only statement: autocommit on PostgreSQL, lock-free SQLite
     ledger: LedgerService
     queries: LedgerQueries
     idempotency: IdempotencyService
@@ -126,7 +127,7 @@ class App:
         handler = traced(spec.name, spec.handler)
         if self.redis is None:
             return OutboxConsumer(spec.name, self.uow, handler, types=spec.types,
-                                  on_settled=spec.after, bell=self.bell)
+                                  on_settled=spec.after, bell=self.bell, reader=self.reader)
         return StreamConsumer(spec.name, self.uow, handler, self.redis,
                               streams=spec.streams, types=spec.types, name=copy,
                               prefix=self.settings.events_prefix, on_settled=spec.after)
@@ -168,9 +169,12 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
     def one_read() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, one_read=True, keys=keys)
 
+    def reader() -> SqlUnitOfWork:  # one read that waits for no writer, on either backend
+        return SqlUnitOfWork(engine, read_only=True, one_read=True, keys=keys)
+
     parts: dict[str, Any] = {
         "settings": settings, "engine": engine, "uow": uow, "one_read": one_read, "keys": keys,
-        "bell": bell,
+        "reader": reader, "bell": bell,
         "ledger": LedgerService(uow, default_pending_timeout_s=settings.pending_timeout_s,
                                 ledger_uow=lambda: LedgerUnitOfWork(engine)),
         "queries": LedgerQueries(engine),

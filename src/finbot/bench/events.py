@@ -194,7 +194,7 @@ def _embedded_end_to_end(app: App, rate: int, seconds: float, *,
                      if event.aggregate_id.startswith("e2e:")])
 
     consumer = OutboxConsumer("bench-e2e", app.uow, _no_effect, on_settled=done,
-                              bell=app.bell)
+                              bell=app.bell, reader=app.reader)
     with app.uow() as uow:  # start past everything the earlier stages wrote
         uow.outbox.save_offset("bench-e2e", uow.outbox.end())
         uow.commit()

@@ -206,11 +206,13 @@ class OutboxConsumer:
                  backoff_s: float = 0.05, clock: Callable[[], int] = now_us,
                  sleep: Callable[[float], None] = time.sleep,
                  on_settled: Callable[[list[Event]], None] | None = None,
-                 bell: CommitBell | None = None) -> None:
+                 bell: CommitBell | None = None, reader: UowFactory | None = None) -> None:
         """``bell``: rung by this process's commits that wrote events (``run`` then waits
-        for it rather than for its whole idle interval)."""
+        for it rather than for its whole idle interval). ``reader``: units of work for
+        the read of what is new (one statement, which need not wait for writers)."""
         self.name = name
         self._bell = bell
+        self._reader = reader or uow
         self._on_settled = on_settled  # told of events whose effect committed
         self._uow = uow
         self._handler = handler
@@ -223,7 +225,7 @@ class OutboxConsumer:
 
     def poll(self, *, limit: int = 100) -> int:
         """Handle (or dead-letter) the next committed events; how many were taken."""
-        with self._uow() as uow:
+        with self._reader() as uow:
             batch = uow.outbox.after(uow.outbox.offset(self.name), limit=limit)
         if batch and not self._take_all(batch):
             for cursor, event in batch:  # someone's handler failed: one at a time

@@ -6,8 +6,10 @@ starts with ``BEGIN IMMEDIATE`` so concurrent writers queue instead of deadlocki
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from finbot.privacy.keys import KeyRing
+
+WRITE_WAIT_S = 30.0
+"""How long a write transaction waits for the database (SQLite's busy timeout, and the
+in-process write lock's)."""
+
+_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 
 READ_ONLY = "finbot_read_only"
 """Execution option: a SQLite transaction that only reads starts DEFERRED, not IMMEDIATE."""
@@ -39,10 +47,25 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, echo=echo,
-                           connect_args={"check_same_thread": False, "timeout": 30})
+                           connect_args={"check_same_thread": False, "timeout": WRITE_WAIT_S})
     event.listen(engine, "connect", _sqlite_connect_read_only if read_only else _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin)
     return engine
+
+
+def write_lock(engine: Engine) -> threading.RLock | None:
+    """SQLite: the lock this process's write transactions on ``engine`` hold from before
+    their ``BEGIN IMMEDIATE`` to their end. Writers in one process then queue here and
+    the next starts the moment the last one ends; SQLite's busy handler, which sleeps 1
+    to 100 ms between tries, is left to arbitrate between processes. Reentrant, so a
+    thread that nests units of work meets SQLite's own lock as before. None on
+    PostgreSQL (its row locks let writers run side by side)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    lock = _WRITE_LOCKS.get(engine)
+    if lock is None:
+        lock = _WRITE_LOCKS.setdefault(engine, threading.RLock())
+    return lock
 
 
 def upsert_insert(connection: Connection, table: Table) -> Any:

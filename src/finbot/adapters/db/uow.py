@@ -6,6 +6,7 @@ serialization failure, SQLite's busy lock) surface as ``TransientConflict``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,7 @@ from finbot.adapters.db.arena_repo import SqlArenaRepo
 from finbot.adapters.db.audit_repo import SqlAuditRepo
 from finbot.adapters.db.breaker_repo import SqlBreakerRepo
 from finbot.adapters.db.challenger_repo import SqlChallengerRepo
+from finbot.adapters.db.engine import WRITE_WAIT_S, write_lock
 from finbot.adapters.db.finding_repo import SqlFindingRepo
 from finbot.adapters.db.idempotency_repo import SqlIdempotencyRepo
 from finbot.adapters.db.invoice_repo import SqlInvoiceRepo
@@ -57,6 +59,16 @@ def _driver_transient(error: BaseException) -> bool:
     return "unique constraint failed" in message or "locked" in message
 
 
+def held_write_lock(engine: Engine) -> threading.RLock | None:
+    """``engine``'s in-process write lock, acquired (None on PostgreSQL); a wait as long
+    as SQLite's busy timeout is a TransientConflict, as SQLite's own would be."""
+    lock = write_lock(engine)
+    if lock is not None and not lock.acquire(timeout=WRITE_WAIT_S):
+        raise TransientConflict(f"the database stayed locked by this process's other "
+                                f"writers for {WRITE_WAIT_S:g} s")
+    return lock
+
+
 class SqlUnitOfWork:
     """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
 
@@ -70,6 +82,7 @@ class SqlUnitOfWork:
         ``after_events``: called once a commit that wrote events is done."""
         self._engine = engine
         self._after_events = after_events
+        self._lock: threading.RLock | None = None
         self._keys = keys
         self._read_only = read_only
         self._one_read = one_read and engine.dialect.name == "postgresql"
@@ -99,13 +112,18 @@ class SqlUnitOfWork:
         return self._conn
 
     def __enter__(self) -> SqlUnitOfWork:
-        conn = self._engine.connect()
-        if self._read_only:
-            conn = conn.execution_options(finbot_read_only=True)
-        if self._one_read:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        self._conn = conn
-        conn.begin()
+        self._lock = None if self._read_only else held_write_lock(self._engine)
+        try:
+            conn = self._engine.connect()
+            if self._read_only:
+                conn = conn.execution_options(finbot_read_only=True)
+            if self._one_read:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            self._conn = conn
+            conn.begin()
+        except BaseException:
+            self._release()
+            raise
         self.ledger = LedgerRepository.on(conn)
         self.idempotency = SqlIdempotencyRepo(conn)
         self.sagas = SqlSagaRepo(conn)
@@ -136,9 +154,17 @@ class SqlUnitOfWork:
             if conn.in_transaction():
                 conn.rollback()
         finally:
-            conn.close()
+            try:
+                conn.close()
+            finally:
+                self._release()
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(exc)) from exc
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def commit(self) -> None:
         if self.ledger.deferred:
@@ -164,13 +190,25 @@ class LedgerUnitOfWork:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._raw: Any = None
+        self._lock: threading.RLock | None = None
 
     def __enter__(self) -> LedgerUnitOfWork:
-        self._raw = self._engine.raw_connection()
+        self._lock = held_write_lock(self._engine)
+        try:
+            self._raw = self._engine.raw_connection()
+        except BaseException:
+            self._release()
+            raise
         dbapi = self._raw.driver_connection
         self.ledger = LedgerRepository(dbapi, self._dialect)
         if self._dialect == "sqlite":
-            dbapi.execute("BEGIN IMMEDIATE")
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._raw.close()
+                self._raw = None
+                self._release()
+                raise
         else:  # we send BEGIN ourselves, pipelined with the first reads: one round trip less
             dbapi.autocommit = True
             self.ledger.begin_pending = True
@@ -258,9 +296,17 @@ class LedgerUnitOfWork:
         except Exception:
             raw.invalidate()  # a broken connection must not go back to the pool
         finally:
-            raw.close()
+            try:
+                raw.close()
+            finally:
+                self._release()
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(exc)) from exc
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def commit(self) -> None:
         if self._dialect == "sqlite":
