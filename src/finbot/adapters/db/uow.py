@@ -69,7 +69,18 @@ def held_write_lock(engine: Engine) -> threading.RLock | None:
     return lock
 
 
-class SqlUnitOfWork:
+class _WriteLocked:
+    """A unit of work that may hold its engine's in-process write lock (``_lock``)."""
+
+    _lock: threading.RLock | None = None
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+
+class SqlUnitOfWork(_WriteLocked):
     """A transaction on ``engine``; use as ``with uow: ...; uow.commit()``."""
 
     def __init__(self, engine: Engine, *, read_only: bool = False,
@@ -82,7 +93,6 @@ class SqlUnitOfWork:
         ``after_events``: called once a commit that wrote events is done."""
         self._engine = engine
         self._after_events = after_events
-        self._lock: threading.RLock | None = None
         self._keys = keys
         self._read_only = read_only
         self._one_read = one_read and engine.dialect.name == "postgresql"
@@ -161,11 +171,6 @@ class SqlUnitOfWork:
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(exc)) from exc
 
-    def _release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.release()
-
     def commit(self) -> None:
         if self.ledger.deferred:
             self.ledger.flush(commit=True)  # writes + COMMIT in one round trip
@@ -180,7 +185,7 @@ class SqlUnitOfWork:
         self.connection.rollback()
 
 
-class LedgerUnitOfWork:
+class LedgerUnitOfWork(_WriteLocked):
     """A lean transaction for the ledger's own writes: a pooled DB-API connection, no
     SQLAlchemy execution layer. Profiling showed that layer cost more than SQLite's work.
     Only ``ledger`` is available; commands that also need other repositories use
@@ -190,26 +195,23 @@ class LedgerUnitOfWork:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._raw: Any = None
-        self._lock: threading.RLock | None = None
 
     def __enter__(self) -> LedgerUnitOfWork:
         self._lock = held_write_lock(self._engine)
         try:
             self._raw = self._engine.raw_connection()
-        except BaseException:
-            self._release()
-            raise
-        dbapi = self._raw.driver_connection
-        self.ledger = LedgerRepository(dbapi, self._dialect)
-        if self._dialect == "sqlite":
-            try:
+            dbapi = self._raw.driver_connection
+            if self._dialect == "sqlite":
                 dbapi.execute("BEGIN IMMEDIATE")
-            except BaseException:
+        except BaseException:
+            if self._raw is not None:
                 self._raw.close()
                 self._raw = None
-                self._release()
-                raise
-        else:  # we send BEGIN ourselves, pipelined with the first reads: one round trip less
+            self._release()
+            raise
+        self.ledger = LedgerRepository(dbapi, self._dialect)
+        if self._dialect != "sqlite":
+            # we send BEGIN ourselves, pipelined with the first reads: one round trip less
             dbapi.autocommit = True
             self.ledger.begin_pending = True
         return self
@@ -302,11 +304,6 @@ class LedgerUnitOfWork:
                 self._release()
         if exc is not None and is_transient(exc):
             raise TransientConflict(str(exc)) from exc
-
-    def _release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.release()
 
     def commit(self) -> None:
         if self._dialect == "sqlite":
