@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 
 DirectiveKind = Literal["outcome", "confidence", "reveal", "tool", "field", "risk"]
@@ -94,13 +95,41 @@ _URGENCY = re.compile(r"\b(?:urgent(?:ly)?|immediately|asap|right now|time[- ]cr
                       r"deadline|without delay)\b", _I)
 
 
+_LEADS = re.compile(
+    r"\b(?:approve|reject|escalate|set|change|mark|pre-?approved|already|auto-?approve|"
+    r"confidence|reveal|print|show|repeat|output|display|tell|what|share|include|call|use|"
+    r"run|invoke|execute|update|make|pay|send|transfer|wire|remit|route|risk|fraud)", _I)
+"""Each directive pattern's first word without its closing boundary, so a text none of
+them starts in holds no directive (the scan of most data stops at this one search)."""
+
+_CACHED_UP_TO = 16_384
+"""Texts up to this many characters have their directives remembered: a model reads the
+same tool descriptions on every request and a conversation's earlier messages again on
+each round."""
+
+
 def find_directives(text: str, *, tools: frozenset[str] = frozenset()) -> list[Directive]:
     """Every directive in ``text``, each with its strength (see the module docstring)."""
+    if len(text) <= _CACHED_UP_TO:
+        return list(_directives(text, tools))
+    return list(_scan(text, tools))
+
+
+@lru_cache(maxsize=4096)
+def _directives(text: str, tools: frozenset[str]) -> tuple[Directive, ...]:
+    return _scan(text, tools)
+
+
+def _scan(text: str, tools: frozenset[str]) -> tuple[Directive, ...]:
+    if _LEADS.search(text) is None:
+        return ()
+    found = _outcomes(text) + _others(text, tools)
+    if not found:
+        return ()
     cues = (bool(_AUTHORITY.search(text)) + bool(_FORMATTING.search(text))
             + bool(_URGENCY.search(text)))
-    found = list(_outcomes(text)) + list(_others(text, tools))
-    return [Directive(kind, value, argument, 1 + cues, quote)
-            for kind, value, argument, quote in found]
+    return tuple(Directive(kind, value, argument, 1 + cues, quote)
+                 for kind, value, argument, quote in found)
 
 
 def _outcomes(text: str) -> list[tuple[DirectiveKind, str, str, str]]:
