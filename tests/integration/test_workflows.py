@@ -225,6 +225,19 @@ def test_statuses_only_move_forward() -> None:
     assert not moves_forward("suspended", "active")
 
 
+def test_a_step_is_scheduled_once_and_a_second_schedule_changes_nothing(company: App) -> None:
+    """A redelivered event schedules its step again: the first one stands, untouched."""
+    first = Step("invoice:inv-8", "invoice", "inv-8", "default", due_at_us=1_000)
+    with company.uow() as uow:
+        assert uow.workflows.schedule(first, now_us=500)
+        assert not uow.workflows.schedule(
+            Step("invoice:inv-8", "invoice", "inv-other", "tenant-b", due_at_us=9_000),
+            now_us=600)
+        uow.commit()
+    with company.uow() as uow:
+        assert uow.workflows.get("invoice:inv-8", "invoice") == first
+
+
 def test_a_running_step_keeps_its_lease_and_a_dead_runners_step_is_taken_again(
         company: App) -> None:
     step = Step("invoice:inv-9", "invoice", "inv-9", "default")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -145,18 +146,22 @@ class StepRunner:
         self._contest = contest
         self.done = 0  # steps taken by ``run``
 
-    def run_due(self, *, limit: int = 50) -> int:
-        """Run the steps due now; how many were taken."""
+    def run_due(self, *, limit: int = 50, timed: list[float] | None = None) -> int:
+        """Run the steps due now; how many were taken. ``timed`` gets each step's run
+        time in milliseconds (the bench's per-decision latency)."""
         leased = self._lease(limit)
         with LeaseKeeper(self._uow, [step for step, _ in leased], lease_us=self._lease_us,
                          clock=self._clock) as keeper:
             for step, trace in leased:
+                began = time.perf_counter()
                 with continued(trace), bound_contextvars(workflow_id=step.workflow_id,
                                                          decision_id=step.decision_id), span(
                         "workflow.step", **{"finbot.workflow_id": step.workflow_id,
                                             "finbot.step": step.step}):
                     self._run(step)
                 keeper.finished(step)
+                if timed is not None:
+                    timed.append((time.perf_counter() - began) * 1e3)
         return len(leased)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:

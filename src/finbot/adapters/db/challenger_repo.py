@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from finbot.adapters.db.engine import upsert_insert
+from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import challenger_pairs as pairs
 from finbot.adapters.db.tables import challenger_sign_offs as sign_offs
 from finbot.adapters.db.tables import challengers
@@ -38,6 +39,11 @@ def _values(challenger: Challenger) -> dict[str, Any]:
             "version": challenger.version}
 
 
+_ACTIVE = Sql("SELECT * FROM challengers WHERE agent_id = :agent_id "
+              "AND state IN ('shadow', 'canary') ORDER BY created_at, challenger_id")
+"""Asked at every workflow step (see ``Sql``)."""
+
+
 class SqlChallengerRepo:
     def __init__(self, connection: Connection) -> None:
         self.conn = connection
@@ -53,11 +59,7 @@ class SqlChallengerRepo:
 
     def active(self, agent_id: str) -> list[Challenger]:
         """The agent's challengers in shadow or canary, oldest first."""
-        query = (select(challengers)
-                 .where(challengers.c.agent_id == agent_id,
-                        challengers.c.state.in_(("shadow", "canary")))
-                 .order_by(challengers.c.created_at, challengers.c.challenger_id))
-        return [_challenger(r) for r in self.conn.execute(query).mappings()]
+        return [_challenger(r) for r in _ACTIVE.run(self.conn, agent_id=agent_id).mappings()]
 
     def add(self, challenger: Challenger) -> None:
         self.conn.execute(insert(challengers).values(challenger_id=challenger.challenger_id,

@@ -79,6 +79,8 @@ _CLAIM = (
     "INSERT INTO processed_events (consumer, event_id, processed_at) "
     "SELECT :consumer, e.id, :now FROM unnest(CAST(:ids AS text[])) AS e(id) "
     "ON CONFLICT DO NOTHING RETURNING event_id")
+_FIRST_TRACE = Sql("SELECT trace_id FROM outbox WHERE stream = :stream "
+                   "AND aggregate_id = :aggregate_id ORDER BY aggregate_seq LIMIT 1")
 _SAVE_APPLIED_PG = Sql(_SAVE_APPLIED)
 _CLAIM_PG = Sql(_CLAIM)
 _ADVANCE_PG = Sql(f"WITH saved AS ({_SAVE_APPLIED}) {_CLAIM}")
@@ -269,9 +271,8 @@ class SqlOutboxRepo:
     def first_trace(self, stream: str, aggregate_id: str) -> str | None:
         """The trace the aggregate's first retained event in ``stream`` carries (the work
         that follows it continues that trace); None when none is retained."""
-        return self.conn.execute(select(outbox.c.trace_id).where(
-            outbox.c.stream == stream, outbox.c.aggregate_id == aggregate_id)
-            .order_by(outbox.c.aggregate_seq).limit(1)).scalar()
+        row = _FIRST_TRACE.first(self.conn, stream=stream, aggregate_id=aggregate_id)
+        return row[0] if row is not None else None
 
     def history(self, *, streams: list[str], after_id: int, from_us: int | None,
                 to_us: int | None, limit: int) -> list[tuple[int, Event]]:

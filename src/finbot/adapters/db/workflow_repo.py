@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import workflow_steps as steps
 from finbot.domain.workflows import Step, StepStatus
 
+_SCHEDULE = Sql(
+    "INSERT INTO workflow_steps (workflow_id, step, subject_id, tenant, status, attempts, "
+    "due_at, created_at, updated_at) VALUES (:workflow_id, :step, :subject_id, :tenant, "
+    ":status, 0, :due, :now, :now) ON CONFLICT (workflow_id, step) DO NOTHING")
 _GET = Sql("SELECT * FROM workflow_steps WHERE workflow_id = :workflow_id AND step = :step")
 _DUE = Sql("SELECT * FROM workflow_steps WHERE status = :pending AND due_at <= :now "
            "AND lease_until <= :now ORDER BY due_at LIMIT :limit")
@@ -37,13 +41,11 @@ class SqlWorkflowRepo:
 
     def schedule(self, step: Step, *, now_us: int) -> bool:
         """Add ``step`` unless it exists; True if it was added."""
-        if self.get(step.workflow_id, step.step) is not None:
-            return False
-        self.conn.execute(insert(steps).values(
-            workflow_id=step.workflow_id, step=step.step, subject_id=step.subject_id,
-            tenant=step.tenant, status=step.status.value, attempts=0,
-            due_at=step.due_at_us or now_us, created_at=now_us, updated_at=now_us))
-        return True
+        result = _SCHEDULE.run(self.conn, workflow_id=step.workflow_id, step=step.step,
+                               subject_id=step.subject_id, tenant=step.tenant,
+                               status=step.status.value, due=step.due_at_us or now_us,
+                               now=now_us)
+        return result.rowcount == 1
 
     def get(self, workflow_id: str, step: str) -> Step | None:
         row = _GET.run(self.conn, workflow_id=workflow_id, step=step).mappings().first()
