@@ -90,12 +90,16 @@ def _sqlite_connect_read_only(dbapi_connection: Any, record: Any) -> None:
 
 
 def _sqlite_begin_read(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.connection.driver_connection.execute("BEGIN")
 
 
 def _sqlite_begin(connection: Any) -> None:
+    """BEGIN on the driver's own connection: through SQLAlchemy's execution layer the
+    statement cost ~70 µs of CPU (its result set up for a statement that returns none),
+    and every transaction sends one."""
     read_only = connection.get_execution_options().get(READ_ONLY, False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    connection.connection.driver_connection.execute(
+        "BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def alembic_config() -> Config:
