@@ -34,22 +34,24 @@ class SqlAuditRepo:
 
     def lock_head(self) -> tuple[int, str]:
         """The last sequence number and hash, locked until the transaction ends."""
-        seq, hash_ = _LOCK_HEAD.run(self.conn).one()
-        return int(seq), str(hash_)
+        row = _LOCK_HEAD.first(self.conn)
+        assert row is not None, "the audit chain's head row is missing"
+        return int(row[0]), str(row[1])
 
     def append(self, record: AuditRecord) -> None:
-        _APPEND.run(self.conn, seq=record.seq, record_id=record.record_id, kind=record.kind,
-                    decision_id=record.decision_id, created_at=record.created_at,
-                    body=record.body, prev_hash=record.prev_hash, hash=record.hash)
-        _MOVE_HEAD.run(self.conn, seq=record.seq, hash=record.hash)
+        _APPEND.execute(self.conn, seq=record.seq, record_id=record.record_id,
+                        kind=record.kind, decision_id=record.decision_id,
+                        created_at=record.created_at, body=record.body,
+                        prev_hash=record.prev_hash, hash=record.hash)
+        _MOVE_HEAD.execute(self.conn, seq=record.seq, hash=record.hash)
 
     def head(self) -> tuple[int, str]:
         row = self.conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
         return int(row.seq), str(row.hash)
 
     def by_id(self, record_id: str) -> AuditRecord | None:
-        row = _BY_ID.run(self.conn, record_id=record_id).first()
-        return _record(tuple(row)) if row else None
+        row = _BY_ID.first(self.conn, record_id=record_id)
+        return _record(row) if row else None
 
     def for_decision(self, decision_id: str) -> list[AuditRecord]:
         """Every record linked to one decision, in chain order."""

@@ -47,7 +47,7 @@ class SqlBreakerRepo:
         return result.rowcount == 1
 
     def count_outcome(self, agent_id: str, hour: int, outcome: str) -> None:
-        _COUNT_OUTCOME.run(self.conn, agent_id=agent_id, hour=hour, outcome=outcome)
+        _COUNT_OUTCOME.execute(self.conn, agent_id=agent_id, hour=hour, outcome=outcome)
 
     def outcome_counts(self, agent_id: str, *, since_hour: int,
                        before_hour: int) -> dict[int, dict[str, int]]:

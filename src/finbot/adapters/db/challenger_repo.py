@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from finbot.domain.challengers import (
 )
 
 
-def _challenger(row: RowMapping) -> Challenger:
+def _challenger(row: Mapping[str, Any] | RowMapping) -> Challenger:
     return Challenger(row["challenger_id"], row["agent_id"], ChallengerState(row["state"]),
                       int(row["created_at"]), int(row["changed_at"]), row["agent_version"],
                       row["prompt"], row["model_name"], row["fraud_version"],
@@ -59,7 +60,7 @@ class SqlChallengerRepo:
 
     def active(self, agent_id: str) -> list[Challenger]:
         """The agent's challengers in shadow or canary, oldest first."""
-        return [_challenger(r) for r in _ACTIVE.run(self.conn, agent_id=agent_id).mappings()]
+        return [_challenger(r) for r in _ACTIVE.records(self.conn, agent_id=agent_id)]
 
     def add(self, challenger: Challenger) -> None:
         self.conn.execute(insert(challengers).values(challenger_id=challenger.challenger_id,

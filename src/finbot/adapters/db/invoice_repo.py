@@ -62,11 +62,11 @@ class SqlInvoiceRepo:
             "updated_at": invoice.submitted_at_us}).first() is not None
 
     def get(self, invoice_id: str) -> Invoice | None:
-        row = _GET.run(self.conn, invoice_id=invoice_id).mappings().first()
+        row = _GET.record(self.conn, invoice_id=invoice_id)
         return _invoice(row) if row else None
 
     def set_status(self, invoice_id: str, status: InvoiceStatus, now_us: int) -> None:
-        _SET_STATUS.run(self.conn, status=status.value, now=now_us, invoice_id=invoice_id)
+        _SET_STATUS.execute(self.conn, status=status.value, now=now_us, invoice_id=invoice_id)
 
     def of_vendor(self, vendor_id: str, *, since_us: int = 0, limit: int = 200,
                   excluding: str | None = None) -> list[Invoice]:

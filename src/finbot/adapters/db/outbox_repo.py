@@ -139,8 +139,9 @@ class SqlOutboxRepo:
         counts = Counter((e.stream, e.aggregate_id) for e in events)
         next_seq = {}
         for (stream, aggregate_id), n in counts.items():
-            last = int(_RESERVE.run(self.conn, stream=stream, aggregate_id=aggregate_id,
-                                    n=n).scalar_one())
+            reserved = _RESERVE.first(self.conn, stream=stream, aggregate_id=aggregate_id, n=n)
+            assert reserved is not None  # the upsert returns the counter it moved
+            last = int(reserved[0])
             next_seq[stream, aggregate_id] = last - n + 1
         rows, seqs = [], []
         for event in events:

@@ -16,7 +16,7 @@ class SqlPolicyRepo:
 
     def latest(self) -> tuple[str, int, str, str] | None:
         """(version, seq, body, digest) of the newest policy."""
-        row = _LATEST.run(self.conn).first()
+        row = _LATEST.first(self.conn)
         return (str(row[0]), int(row[1]), str(row[2]), str(row[3])) if row else None
 
     def get(self, version: str) -> tuple[str, int, str, str] | None:

@@ -52,10 +52,29 @@ class Sql:
             row = cursor.fetchone()
         return tuple(row) if row is not None else None
 
-    def execute(self, conn: Connection, **params: Any) -> None:
-        """Execute on the driver's cursor inside ``conn``'s transaction, no result."""
-        with self._executed(conn, params):
-            pass
+    def rows(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row, read on the driver's cursor."""
+        with self._executed(conn, params) as cursor:
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def record(self, conn: Connection, **params: Any) -> dict[str, Any] | None:
+        """The first row by column name, read on the driver's cursor, or None."""
+        with self._executed(conn, params) as cursor:
+            row = cursor.fetchone()
+            return None if row is None else dict(zip(_names(cursor), row, strict=True))
+
+    def records(self, conn: Connection, **params: Any) -> list[dict[str, Any]]:
+        """Every row by column name, read on the driver's cursor."""
+        with self._executed(conn, params) as cursor:
+            rows = cursor.fetchall()
+            names = _names(cursor) if rows else ()
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def execute(self, conn: Connection, **params: Any) -> int:
+        """Execute on the driver's cursor inside ``conn``'s transaction; the rows it
+        changed."""
+        with self._executed(conn, params) as cursor:
+            return int(cursor.rowcount)
 
     @contextmanager
     def _executed(self, conn: Connection, params: Mapping[str, Any]) -> Iterator[Any]:
@@ -68,3 +87,7 @@ class Sql:
 
     def _text(self, conn: Connection) -> str:
         return self.postgresql if conn.dialect.name == "postgresql" else self.sqlite
+
+
+def _names(cursor: Any) -> tuple[str, ...]:
+    return tuple(column[0] for column in cursor.description)

@@ -41,7 +41,7 @@ class SqlUserRepo:
                 user_id=user.user_id, vendor_id=vendor_id, created_at=user.created_at_us))
 
     def get(self, user_id: str) -> User | None:
-        row = _USER.run(self.conn, user_id=user_id).first()
+        row = _USER.first(self.conn, user_id=user_id)
         return self._user(row) if row else None
 
     def by_email(self, email: str) -> tuple[User, str] | None:
@@ -69,7 +69,7 @@ class SqlUserRepo:
     def _user(self, row: Any, vendors: frozenset[str] | None = None) -> User:
         user_id, email, name, tenant, roles, disabled, created_at = row
         if vendors is None:
-            vendors = frozenset(str(v) for (v,) in _VENDORS.run(self.conn, user_id=user_id))
+            vendors = frozenset(str(v) for (v,) in _VENDORS.rows(self.conn, user_id=user_id))
         return User(user_id, email, name, frozenset(Role(r) for r in json.loads(roles)),
                     tenant, vendors, bool(disabled), int(created_at))
 

@@ -59,7 +59,7 @@ class SqlVendorRepo:
             created_at=vendor.created_at_us, bank_changed_at=vendor.bank_changed_at_us))
 
     def get(self, vendor_id: str) -> Vendor | None:
-        row = _GET.run(self.conn, vendor_id=vendor_id).mappings().first()
+        row = _GET.record(self.conn, vendor_id=vendor_id)
         return self._vendor(row) if row else None
 
     def set_status(self, vendor_id: str, status: VendorStatus) -> None:
@@ -133,7 +133,7 @@ class SqlVendorRepo:
             status=po.status, created_at=now_us))
 
     def po(self, po_number: str) -> PurchaseOrder | None:
-        row = _PO.run(self.conn, po_number=po_number).mappings().first()
+        row = _PO.record(self.conn, po_number=po_number)
         if row is None:
             return None
         currency = row["currency"]
@@ -146,9 +146,9 @@ class SqlVendorRepo:
             text=note.text, created_at=note.created_at_us))
 
     def notes(self, vendor_id: str, *, limit: int = 20) -> list[Note]:
-        rows = _NOTES.run(self.conn, vendor_id=vendor_id, limit=limit).mappings()
+        rows = _NOTES.records(self.conn, vendor_id=vendor_id, limit=limit)
         return [Note(r["vendor_id"], Author(r["author"]), r["author_id"], r["text"],
-                     r["created_at"]) for r in reversed(list(rows))]
+                     r["created_at"]) for r in reversed(rows)]
 
     def add_burst(self, vendor_id: str, *, user_id: str, requests: int, window_s: int,
                   at_us: int) -> None:
@@ -158,8 +158,9 @@ class SqlVendorRepo:
 
     def bursts(self, vendor_id: str, *, since_us: int, until_us: int) -> int:
         """How many bursts of money requests this vendor's users sent in the window."""
-        return int(_BURSTS.run(self.conn, vendor_id=vendor_id, since_us=since_us,
-                               until_us=until_us).scalar_one())
+        row = _BURSTS.first(self.conn, vendor_id=vendor_id, since_us=since_us,
+                            until_us=until_us)
+        return int(row[0]) if row is not None else 0
 
     def add_message(self, message: Message) -> None:
         self.conn.execute(insert(messages).values(

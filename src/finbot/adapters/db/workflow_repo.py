@@ -41,14 +41,13 @@ class SqlWorkflowRepo:
 
     def schedule(self, step: Step, *, now_us: int) -> bool:
         """Add ``step`` unless it exists; True if it was added."""
-        result = _SCHEDULE.run(self.conn, workflow_id=step.workflow_id, step=step.step,
-                               subject_id=step.subject_id, tenant=step.tenant,
-                               status=step.status.value, due=step.due_at_us or now_us,
-                               now=now_us)
-        return result.rowcount == 1
+        return _SCHEDULE.execute(self.conn, workflow_id=step.workflow_id, step=step.step,
+                                 subject_id=step.subject_id, tenant=step.tenant,
+                                 status=step.status.value, due=step.due_at_us or now_us,
+                                 now=now_us) == 1
 
     def get(self, workflow_id: str, step: str) -> Step | None:
-        row = _GET.run(self.conn, workflow_id=workflow_id, step=step).mappings().first()
+        row = _GET.record(self.conn, workflow_id=workflow_id, step=step)
         return _step(row) if row else None
 
     def of_workflow(self, workflow_id: str) -> list[Step]:
@@ -57,24 +56,22 @@ class SqlWorkflowRepo:
         return [_step(row) for row in rows]
 
     def due(self, *, now_us: int, limit: int) -> list[Step]:
-        rows = _DUE.run(self.conn, pending=StepStatus.PENDING.value, now=now_us,
-                        limit=limit).mappings()
+        rows = _DUE.records(self.conn, pending=StepStatus.PENDING.value, now=now_us,
+                            limit=limit)
         return [_step(row) for row in rows]
 
     def lease(self, step: Step, *, now_us: int, until_us: int) -> bool:
         """Take ``step`` until ``until_us``; False if another runner holds or finished it."""
-        result = _LEASE.run(self.conn, until=until_us, now=now_us,
-                            workflow_id=step.workflow_id, step=step.step,
-                            pending=StepStatus.PENDING.value)
-        return bool(result.rowcount)
+        return bool(_LEASE.execute(self.conn, until=until_us, now=now_us,
+                                   workflow_id=step.workflow_id, step=step.step,
+                                   pending=StepStatus.PENDING.value))
 
     def renew(self, step: Step, *, now_us: int, until_us: int) -> bool:
         """Move the lease of ``step``, still running here, to ``until_us``; False once it
         is no longer pending (finished meanwhile)."""
-        result = _RENEW.run(self.conn, until=until_us, now=now_us,
-                            workflow_id=step.workflow_id, step=step.step,
-                            pending=StepStatus.PENDING.value)
-        return bool(result.rowcount)
+        return bool(_RENEW.execute(self.conn, until=until_us, now=now_us,
+                                   workflow_id=step.workflow_id, step=step.step,
+                                   pending=StepStatus.PENDING.value))
 
     def finish(self, step: Step, status: StepStatus, *, now_us: int, error: str = "",
                retry_at_us: int | None = None) -> None:
@@ -83,9 +80,9 @@ class SqlWorkflowRepo:
                                   "now": now_us, "workflow_id": step.workflow_id,
                                   "step": step.step}
         if retry_at_us is None:
-            _FINISH.run(self.conn, **values)
+            _FINISH.execute(self.conn, **values)
         else:
-            _RETRY.run(self.conn, due=retry_at_us, **values)
+            _RETRY.execute(self.conn, due=retry_at_us, **values)
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute(select(steps.c.status, func.count())
