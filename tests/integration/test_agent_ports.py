@@ -81,3 +81,14 @@ def test_the_database_refuses_writes_through_the_agents_engine(app: App, stateme
         conn.execute(text(statement))
     with app.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ledger_accounts")).scalar() == 0
+
+
+def test_the_agents_engine_reads_each_statement_on_its_own_snapshot(app: App) -> None:
+    """No transaction is held around an agent's read: a second read on the same
+    connection sees what was committed after the first, and a writer is never waiting
+    on it (each read would otherwise cost a BEGIN and a ROLLBACK)."""
+    count = text("SELECT count(*) FROM ledger_accounts")
+    with app.agent_engine.connect() as conn:
+        assert conn.execute(count).scalar() == 0
+        app.ledger.open_account("company:bank", name="Bank", type="asset", currency="USD")
+        assert conn.execute(count).scalar() == 1

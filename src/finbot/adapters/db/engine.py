@@ -35,21 +35,28 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False,
 
     A ``read_only`` engine's connections are refused every write by the database itself
     (SQLite ``query_only``, PostgreSQL ``default_transaction_read_only``): it is what agents'
-    read ports run on, so no code path through them can change anything."""
+    read ports run on, so no code path through them can change anything. Its statements
+    run in autocommit, each on its own snapshot: an agent's reads are single statements,
+    and a transaction around each would cost a BEGIN and a ROLLBACK (two round trips on
+    PostgreSQL) for nothing."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pre-ping: it costs a round trip per transaction; a connection found dead
         # is invalidated and the unit of work retries (see uow.is_transient).
         options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size,
-                             pool_recycle=3600, echo=echo, connect_args=options)
+                             pool_recycle=3600, echo=echo, connect_args=options,
+                             **({"isolation_level": "AUTOCOMMIT"} if read_only else {}))
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, echo=echo,
                            connect_args={"check_same_thread": False, "timeout": WRITE_WAIT_S})
-    event.listen(engine, "connect", _sqlite_connect_read_only if read_only else _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin)
+    if read_only:  # no BEGIN: the driver runs each statement in autocommit
+        event.listen(engine, "connect", _sqlite_connect_read_only)
+    else:
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -87,10 +94,6 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_connect_read_only(dbapi_connection: Any, record: Any) -> None:
     _sqlite_connect(dbapi_connection, record)
     dbapi_connection.execute("PRAGMA query_only=ON")
-
-
-def _sqlite_begin_read(connection: Any) -> None:
-    connection.connection.driver_connection.execute("BEGIN")
 
 
 def _sqlite_begin(connection: Any) -> None:
