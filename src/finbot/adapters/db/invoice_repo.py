@@ -118,7 +118,7 @@ class SqlInvoiceRepo:
                                Decimal(amount).scaleb(-ISO_4217_EXPONENTS[currency]), currency,
                                date.fromisoformat(issued_on), _STATUSES[status], submitted_at)
                 for invoice_id, number, amount, currency, issued_on, status, submitted_at
-                in query.run(self.conn, **params)]
+                in query.rows(self.conn, **params)]
 
     def counts_by_status(self, *, tenant: str | None = None) -> dict[str, int]:
         """Invoices per status (of ``tenant`` only, when given)."""
