@@ -2,9 +2,11 @@
 
 Fraud scoring is timed per call in-process next to the raw baseline of LightGBM's own
 single-row ``predict`` of the same model (probability only, no attributions). The
-decision path runs a model-backed agent on the offline model with in-memory read-only
-tools through the gate into the audit log of a scratch database (the invoice workflow's
-submission and orchestration steps are not part of it yet).
+invoice workflow runs on a scratch database as ``finbot up`` runs it (embedded, no
+Redis): invoices are submitted, the orchestrator's consumer schedules their steps, the
+step runner leases them in batches and runs each (the real agent on the offline model
+with its read-only tools, the gate, the audit log), each step timed alone; then the
+executor pays what was approved. Next to it, plain one-row INSERT commits.
 """
 
 from __future__ import annotations
@@ -82,10 +84,10 @@ def _timed(call: Callable[[Any], Any], items: Sequence[Any]) -> list[float]:
 
 def _workflow(app: Any, count: int, vendors: int) -> dict[str, Any]:
     """Submit ``count`` invoices from ``vendors`` vendors (timed), then run the orchestrator
-    one step at a time until every workflow is done: each step's time is one decision
-    (agent on the offline model with its real read-only tools, gate, audit log, step
-    bookkeeping). Then the executor pays what was approved. Next to it, the raw baseline:
-    plain one-row INSERT commits on the same database."""
+    as the runner does (steps leased in batches) until every workflow is done: each
+    step's own time is one decision (agent on the offline model with its real read-only
+    tools, gate, audit log, step bookkeeping). Then the executor pays what was approved.
+    Next to it, the raw baseline: plain one-row INSERT commits on the same database."""
     vendor_ids = bench_company(app, vendors)
     orchestrator = app.consumer("orchestrator")
     started = time.perf_counter()
