@@ -3,6 +3,7 @@ their change, are read in commit order, handled once, retried and dead-lettered.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import replace
@@ -152,6 +153,29 @@ def test_an_unknown_event_version_is_dead_lettered_at_once(app: App) -> None:
     drain(consumer, 2)
     assert len(seen) == 1
     assert "unknown event breaker.changed v9" in consumer.dead_letters()[0][1]
+
+
+def test_a_consumer_passes_over_the_events_it_does_not_handle_without_reading_them(
+        app: App) -> None:
+    """Events of other types, even one whose payload is not JSON at all, are neither
+    decoded nor dead-lettered by a consumer that does not handle them; its offset moves
+    past them all the same."""
+    with app.engine.begin() as conn:
+        conn.execute(insert(outbox).values(
+            event_id="00000000-0000-0000-0000-000000000002", stream="agents",
+            type="llm.requested", version=1, aggregate_id="x", aggregate_seq=1,
+            tenant="default", occurred_at=1, trace_id="t", payload="{not json"))
+    emit(app, 2)
+    seen: list[Event] = []
+    consumer = OutboxConsumer("typed", app.uow, remember_types(seen),  # type: ignore[arg-type]
+                              types={"breaker.changed"})
+    drain(consumer, 3)
+    assert [e.type for e in seen] == ["breaker.changed"] * 2
+    assert consumer.dead_letters() == []
+    with app.uow() as uow:
+        assert uow.outbox.offset("typed") == uow.outbox.end()
+        with pytest.raises(json.JSONDecodeError):  # read as a whole, it is refused
+            uow.outbox.after((-1, -1), limit=10)
 
 
 def test_copies_of_a_consumer_handle_each_event_once_in_order(app: App) -> None:

@@ -226,13 +226,17 @@ class OutboxConsumer:
     def poll(self, *, limit: int = 100) -> int:
         """Handle (or dead-letter) the next committed events; how many were taken."""
         with self._reader() as uow:
-            batch = uow.outbox.after(uow.outbox.offset(self.name), limit=limit)
+            start = uow.outbox.offset(self.name)
+            batch: list[tuple[tuple[int, int], Event | None]] = (
+                list(uow.outbox.after(start, limit=limit)) if self._types is None
+                else uow.outbox.wanted_after(start, limit=limit, types=self._types))
         if batch and not self._take_all(batch):
             for cursor, event in batch:  # someone's handler failed: one at a time
-                self._take(cursor, event)
+                if event is not None:
+                    self._take(cursor, event)
         return len(batch)
 
-    def _take_all(self, batch: list[tuple[tuple[int, int], Event]]) -> bool:
+    def _take_all(self, batch: list[tuple[tuple[int, int], Event | None]]) -> bool:
         """The whole batch in one transaction; False (nothing kept) if an event is
         unreadable or a handler failed, so each can be retried or dead-lettered alone."""
         try:
@@ -241,15 +245,16 @@ class OutboxConsumer:
             return False
         return True
 
-    def _handle(self, batch: list[tuple[tuple[int, int], Event]]) -> None:
+    def _handle(self, batch: Sequence[tuple[tuple[int, int], Event | None]]) -> None:
         """Handle ``batch`` in one transaction with its processed-events records and the
-        advanced offset; events another copy of this consumer took are skipped."""
+        advanced offset; events another copy of this consumer took are skipped, and so
+        are those of types it does not handle (None)."""
         with self._uow() as uow:
             offset = uow.outbox.offset(self.name, lock=True)
-            todo = [event for cursor, event in batch if cursor > offset]
-            for event in todo:
+            wanted = [event for cursor, event in batch if cursor > offset
+                      and event is not None]
+            for event in wanted:
                 check_payload(schema_for(event.type, event.version), event.payload)
-            wanted = [e for e in todo if self._types is None or e.type in self._types]
             claimed = uow.outbox.claim_many(self.name, [e.event_id for e in wanted],
                                             self._clock()) if wanted else set()
             handled = [event for event in wanted if event.event_id in claimed]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, tuple_
@@ -155,13 +155,23 @@ class SqlOutboxRepo:
 
     def after(self, cursor: Cursor, *, limit: int) -> list[tuple[Cursor, Event]]:
         """Committed events past ``cursor``, in commit-safe order."""
+        return [((int(r.txid), int(r.id)), _event(r)) for r in self._rows_after(cursor, limit)]
+
+    def wanted_after(self, cursor: Cursor, *, limit: int, types: Collection[str]
+                     ) -> list[tuple[Cursor, Event | None]]:
+        """The next ``limit`` committed events past ``cursor`` as ``after`` reads them,
+        but those not of ``types`` as None, their payloads never decoded: a consumer
+        passes over them (most events are the model's, which few consumers handle)."""
+        return [((int(r.txid), int(r.id)), _event(r) if r.type in types else None)
+                for r in self._rows_after(cursor, limit)]
+
+    def _rows_after(self, cursor: Cursor, limit: int) -> list[Any]:
         txid, outbox_id = cursor
         query = select(outbox).where(or_(outbox.c.txid > txid, and_(
             outbox.c.txid == txid, outbox.c.id > outbox_id)))
         if self._postgres:
             query = query.where(_VISIBLE)
-        rows = self.conn.execute(query.order_by(outbox.c.txid, outbox.c.id).limit(limit))
-        return [((int(r.txid), int(r.id)), _event(r)) for r in rows]
+        return list(self.conn.execute(query.order_by(outbox.c.txid, outbox.c.id).limit(limit)))
 
     def end(self) -> Cursor:
         """The cursor after the last committed-and-readable event."""
