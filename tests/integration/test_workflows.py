@@ -199,10 +199,11 @@ def test_a_late_escalation_never_turns_a_paid_invoice_or_an_active_vendor_back(
     run_until_idle(company)
     handle = company.consumer_spec("orchestrator").handler
     before = len(announced(company, "invoice.status_changed"))
-    for n, decision_id in enumerate(("invoice:inv-1:payment", "onboarding:v-acme:onboarding")):
+    for n, (decision_id, stage) in enumerate((("invoice:inv-1:payment", "payment"),
+                                              ("onboarding:v-acme:onboarding", "onboarding"))):
         late = Event(f"late-{n}", "decision.recorded", 2, "decisions", decision_id, 99,
                      "default", now_us(), "trace", {"decision_id": decision_id,
-                                                    "outcome": "ESCALATE"})
+                                                    "stage": stage, "outcome": "ESCALATE"})
         with company.uow() as uow:
             handle(uow, late)
             uow.commit()

@@ -11,7 +11,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from finbot.domain.audit import AuditRecord
 from finbot.domain.clock import now_us
 from finbot.domain.decisions import Outcome, Stage
 from finbot.domain.errors import Conflict, InvalidInput, NotFound
@@ -157,7 +156,8 @@ def orchestrate(*, outbox: Outbox, clock: Callable[[], int] = now_us) -> Handler
         elif event.type == "invoice.submitted":
             _schedule(uow, "invoice", str(payload["invoice_id"]), event.tenant, clock())
         elif event.type == "decision.recorded" and event.version >= 2:
-            _advance(uow, outbox, str(payload["decision_id"]), str(payload["outcome"]), clock())
+            _advance(uow, outbox, str(payload["decision_id"]), str(payload["outcome"]), clock(),
+                     stage=Stage(payload["stage"]))
         elif event.type == "escalation.approved":
             _advance(uow, outbox, str(payload["decision_id"]), Outcome.APPROVE, clock())
         elif event.type == "review.recorded" and payload.get("status") == "rejected":
@@ -170,9 +170,9 @@ def orchestrate(*, outbox: Outbox, clock: Callable[[], int] = now_us) -> Handler
 def _paid(uow: UnitOfWork, outbox: Outbox, decision_id: str, now: int) -> None:
     """The invoice whose payment decision was paid is paid (a payment made outside a
     workflow is not the orchestrator's)."""
-    found = _step_of(uow, decision_id)
-    if found is not None and found[0].kind == "invoice":
-        _set_status(uow, outbox, found[0], PAID, now)
+    step = _workflow_step(uow, decision_id)
+    if step is not None and step.kind == "invoice" and _stage_of(uow, decision_id):
+        _set_status(uow, outbox, step, PAID, now)
 
 
 def _schedule(uow: UnitOfWork, kind: Any, subject_id: str, tenant: str, now: int) -> None:
@@ -181,14 +181,15 @@ def _schedule(uow: UnitOfWork, kind: Any, subject_id: str, tenant: str, now: int
 
 
 def _advance(uow: UnitOfWork, outbox: Outbox, decision_id: str, outcome: Outcome | str | None,
-             now: int) -> None:
+             now: int, *, stage: Stage | None = None) -> None:
     """Move the workflow a step decision belongs to; decisions made outside a workflow
-    (a payment decided by hand, a drill) are not the orchestrator's."""
-    found = _step_of(uow, decision_id)
-    if found is None:
+    (a payment decided by hand, a drill) are not the orchestrator's. ``stage``: the
+    decision's, as its decision.recorded event carries it (written in the record's own
+    transaction); otherwise it is read from the record."""
+    step = _workflow_step(uow, decision_id)
+    stage = stage or (_stage_of(uow, decision_id) if step is not None else None)
+    if step is None or stage is None:
         return
-    step, record = found
-    stage = Stage(record.data["stage"])
     move = REJECTED_BY_REVIEW if outcome is None else after(stage, outcome)
     # A move that opens the next step for the first time is news even where its status
     # ranks lower (an escalation approved: escalated -> validated); any other one must not
@@ -201,15 +202,19 @@ def _advance(uow: UnitOfWork, outbox: Outbox, decision_id: str, outcome: Outcome
                                     step.tenant), now_us=now)
 
 
-def _step_of(uow: UnitOfWork, decision_id: str) -> tuple[Step, AuditRecord] | None:
+def _workflow_step(uow: UnitOfWork, decision_id: str) -> Step | None:
+    """The workflow step ``decision_id`` decides (its id is ``workflow:step``), if any."""
     workflow, _, name = decision_id.rpartition(":")
-    step = uow.workflows.get(workflow, name) if workflow else None
-    if step is None:
-        return None
+    return uow.workflows.get(workflow, name) if workflow else None
+
+
+def _stage_of(uow: UnitOfWork, decision_id: str) -> Stage | None:
+    """The stage of the logged decision ``decision_id``; None if there is none."""
     record = uow.audit.by_id(decision_id)
-    if record is None or record.kind != "decision" or "stage" not in record.data:
+    if record is None or record.kind != "decision":
         return None
-    return step, record
+    stage = record.data.get("stage")
+    return Stage(stage) if stage is not None else None
 
 
 def _set_status(uow: UnitOfWork, outbox: Outbox, step: Step, move: Transition,
