@@ -238,7 +238,8 @@ def bootstrap(settings: Settings | None = None, *, run_migrations: bool = True,
                                 deciding_agents(parts["fraud_scorer"]),
                                 outbox=parts["outbox"], contest=contest,
                                 arena=ArenaToolbox(
-                                    uow, ArenaTools(uow, parts["outbox"])).for_step)
+                                    uow, ArenaTools(uow, parts["outbox"])).for_step,
+                                reader=parts["reader"])
     if settings.redis_url:
         parts["redis"] = Redis.from_url(settings.redis_url, socket_timeout=10,
                                         socket_connect_timeout=5, health_check_interval=30)
@@ -325,7 +326,8 @@ def challenger_parts(settings: Settings, parts: dict[str, Any]
                       fraud_tools=lambda version: lambda tools: fraud.fraud_tools(
                           tools, scorers(version)),
                       rolling_window=settings.challenger_rolling_window,
-                      rolling_min=settings.challenger_rolling_min, clock=now_us)
+                      rolling_min=settings.challenger_rolling_min, clock=now_us,
+                      reader=parts["reader"])
     return service, contest
 
 

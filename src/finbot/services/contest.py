@@ -62,8 +62,11 @@ class Contest:
     def __init__(self, uow: UowFactory, challengers: ChallengerService, models: ModelRouter,
                  *, fraud_tools: Callable[[str], ToolsFor], outbox: Outbox,
                  rolling_window: int = 50, rolling_min: int = 20,
-                 clock: Callable[[], int]) -> None:
+                 clock: Callable[[], int], reader: UowFactory | None = None) -> None:
+        """``reader``: units of work for the standing challengers' read at every step,
+        which takes no write lock (default ``uow``)."""
         self._uow = uow
+        self._reader = reader or uow
         self._challengers = challengers
         self._models = models
         self._fraud_tools = fraud_tools
@@ -75,7 +78,7 @@ class Contest:
     def run(self, step: Step, agent: DecidingAgent, entrants: Entrants, sink: EventSink,
             along: Along) -> None:
         agent_id = agent.spec.agent_id
-        with self._uow() as uow:
+        with self._reader() as uow:
             standing = uow.challengers.active(agent_id)
             canary = next((c for c in standing if c.routes(step.subject_id)), None)
             tripped = canary is not None and self._tripped(uow, canary)

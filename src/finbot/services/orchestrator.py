@@ -130,8 +130,11 @@ class StepRunner:
                  max_attempts: int = 5, lease_s: float = LEASE_S, backoff_s: float = 1.0,
                  clock: Callable[[], int] = now_us,
                  arena: ArenaTooling = lambda agent_id, step: (),
-                 contest: Contest | None = None) -> None:
+                 contest: Contest | None = None, reader: UowFactory | None = None) -> None:
+        """``reader``: units of work for the step's single reads, which take no write
+        lock (default ``uow``)."""
         self._uow = uow
+        self._reader = reader or uow
         self._decisions = decisions
         self._policies = policies
         self._models = models
@@ -200,7 +203,7 @@ class StepRunner:
             message = self._notify(step, sink)
             retrying(lambda: self._done(step, events, message))
             return
-        with self._uow() as uow:
+        with self._reader() as uow:
             decided = uow.audit.by_id(step.decision_id) is not None
         if decided:  # recorded by an earlier run whose step was not marked: never ask twice
             retrying(lambda: self._done(step, events, None))
@@ -238,7 +241,7 @@ class StepRunner:
         player = sandbox_player(tenant)
         if player is None:
             return Mode.LIVE
-        with self._uow() as uow:
+        with self._reader() as uow:
             sandbox = uow.sandboxes.get(player)
         return sandbox.mode.decisions if sandbox is not None else Mode.LIVE
 
@@ -256,7 +259,7 @@ class StepRunner:
                        self._clock())
 
     def _notice(self, step: Step) -> tuple[str, str]:
-        with self._uow() as uow:
+        with self._reader() as uow:
             if step.kind == "onboarding":
                 vendor = uow.vendors.get(step.subject_id)
                 return step.subject_id, vendor.status.value if vendor else "unknown"
