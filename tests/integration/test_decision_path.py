@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from finbot.bootstrap import App
-from finbot.domain.decisions import Outcome
+from finbot.domain.decisions import Outcome, ToolCall
 from finbot.services.decisions import DecisionService
 from tests.stand_ins import FACTS, INVOICE, POLICY, ScriptedAgent, decision_record
 
@@ -52,6 +52,24 @@ def test_an_unusable_proposal_escalates_and_is_recorded(app: App, gate: Decision
     assert decision.outcome is Outcome.ESCALATE
     assert decision.error
     assert decision_record(app, "d-3")["error"] == decision.error
+
+
+def test_what_the_chain_cannot_store_exactly_is_kept_as_its_repr(
+        app: App, gate: DecisionService) -> None:
+    """A tool result holding NaN or an object is recorded as its repr, field by field; the
+    rest of the proposal is recorded as it is, and the record is written."""
+    calls = (ToolCall("score", {"invoice_id": "INV-1"}, {"score": float("nan")}),
+             ToolCall("history", {"vendor_id": "v-1"}, {"count": 3}),
+             ToolCall("odd", {"at": object()}, None))
+    gate.decide("d-9", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+                agent=ScriptedAgent(tool_calls=calls))
+    stored = decision_record(app, "d-9")["proposal"]["tool_calls"]
+    assert stored[0] == {"name": "score", "arguments": {"invoice_id": "INV-1"},
+                         "result": "{'score': nan}"}
+    assert stored[1] == {"name": "history", "arguments": {"vendor_id": "v-1"},
+                         "result": {"count": 3}}
+    assert stored[2]["arguments"].startswith("{'at': <object object")
+    assert app.audit.verify() == []
 
 
 def test_a_soft_rule_turns_the_agents_approve_into_an_escalation(

@@ -332,28 +332,44 @@ def _escalation_reason(rules: list[RuleResult], error: str | None) -> str:
 
 
 def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:
+    """The proposal as the decision record stores it: checked as a whole first (an
+    agent's output nearly always stores as it is), and only if that fails field by field,
+    each one the chain cannot store exactly kept as its repr."""
     if proposal is None:
         return None
     version = proposal.model_version
-    return {"model_version": {"agent_version": version.agent_version,
-                              "model_name": version.model_name,
-                              "prompt_hash": version.prompt_hash,
-                              "policy_version": version.policy_version},
-            "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
-            "outcome": str(proposal.outcome), "confidence": _jsonable(proposal.confidence),
-            **({"amount": str(proposal.amount)} if proposal.amount is not None else {}),
+    data: dict[str, Any] = {
+        "model_version": {"agent_version": version.agent_version,
+                          "model_name": version.model_name,
+                          "prompt_hash": version.prompt_hash,
+                          "policy_version": version.policy_version},
+        "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
+        "outcome": str(proposal.outcome), "confidence": proposal.confidence,
+        **({"amount": str(proposal.amount)} if proposal.amount is not None else {}),
+        "reasoning": proposal.reasoning,
+        "tool_calls": [{"name": c.name, "arguments": dict(c.arguments), "result": c.result}
+                       for c in proposal.tool_calls],
+        **({"model_exchanges": [dict(e) for e in proposal.exchanges]}
+           if proposal.exchanges else {})}
+    if _stores(data):
+        return data
+    return {**data, "confidence": _jsonable(proposal.confidence),
             "reasoning": _jsonable(proposal.reasoning),
-            "tool_calls": [{"name": c.name, "arguments": _jsonable(dict(c.arguments)),
-                            "result": _jsonable(c.result)} for c in proposal.tool_calls],
-            **({"model_exchanges": _jsonable([dict(e) for e in proposal.exchanges])}
-               if proposal.exchanges else {})}
+            "tool_calls": [{"name": c["name"], "arguments": _jsonable(c["arguments"]),
+                            "result": _jsonable(c["result"])} for c in data["tool_calls"]],
+            **({"model_exchanges": _jsonable(data["model_exchanges"])}
+               if "model_exchanges" in data else {})}
 
 
 def _jsonable(value: Any) -> Any:
     """The value if the audit chain can store it exactly, else its repr (an agent's output
     is untrusted and may hold NaN or objects; the record must still be written)."""
+    return value if _stores(value) else repr(value)
+
+
+def _stores(value: Any) -> bool:
     try:
         canonical_json(value)
     except (TypeError, ValueError):
-        return repr(value)
-    return value
+        return False
+    return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from finbot.llm.messages import ModelRequest
@@ -65,16 +66,43 @@ class Reading:
 
     def _take(self, source: str, text: str, *, record: bool) -> None:
         self.content.append((source, text))
-        data = _json_value(text)
-        if data is None:
+        digest = _digested(text) if len(text) <= _REMEMBERED_UP_TO else _digest(text)
+        if digest is None:
             return
         if record:
-            self.records.append((source.removeprefix("tool ").strip(), data))
-            self.findings += list(findings_in(data))
-        for name, value in scalars(data):
+            self.records.append((source.removeprefix("tool ").strip(), digest.data))
+            self.findings += digest.findings
+        for name, value in digest.scalars:
             self.values.setdefault(name, value)
-        for name, items in scalar_lists(data):
-            self.listed.setdefault(name, items)
+        for name, items in digest.lists:
+            self.listed.setdefault(name, list(items))
+
+
+_REMEMBERED_UP_TO = 16_384
+"""Messages up to this many characters have what they say remembered: a conversation is
+sent again, whole, on every round, and the model would parse each message anew."""
+
+
+@dataclass(frozen=True)
+class _Digest:
+    """What one message's JSON says: the value itself (only ever read), its findings,
+    its scalars and its lists of scalars, outermost first."""
+
+    data: Any
+    findings: tuple[Finding, ...]
+    scalars: tuple[tuple[str, Any], ...]
+    lists: tuple[tuple[str, tuple[Any, ...]], ...]
+
+
+def _digest(text: str) -> _Digest | None:
+    data = _json_value(text)
+    if data is None:
+        return None
+    return _Digest(data, tuple(findings_in(data)), tuple(scalars(data)),
+                   tuple((name, tuple(items)) for name, items in scalar_lists(data)))
+
+
+_digested = lru_cache(maxsize=2048)(_digest)
 
 
 def call_key(arguments: Mapping[str, Any]) -> str:
