@@ -81,6 +81,23 @@ class CallTotals:
     cost_micro_usd: int = 0
 
 
+class ModelSource(Protocol):
+    """Where an agent's model chain and its price come from (``ModelRouter``; a fixed
+    model in tests)."""
+
+    def model_for(self, agent_id: str) -> Model: ...
+
+    def price_of(self, model: Model) -> Price: ...
+
+
+def contextual_model(source: ModelSource, context: CallContext, *,
+                     sink: EventSink | None = None) -> ContextualModel:
+    """The model chain of ``context``'s agent from ``source``, wrapped with its identity,
+    its events (to ``sink``) and its accounting at the chain's price."""
+    inner = source.model_for(context.agent_id)
+    return ContextualModel(inner, context, sink=sink, price=source.price_of(inner))
+
+
 class ContextualModel(Model):
     """Wraps a model with identity, events, accounting, hooks and exchange recording."""
 

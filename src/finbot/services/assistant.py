@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from finbot.agents.communication import colleague_tools, converse
 from finbot.agents.ports import AgentTools
@@ -21,8 +21,7 @@ from finbot.domain.sandboxes import SandboxMode
 from finbot.domain.users import sandbox_player
 from finbot.domain.vendors import MAX_MESSAGE_CHARS, Message, Role, Vendor
 from finbot.llm import messages as llm
-from finbot.llm.context import CallContext, ContextualModel, Price
-from finbot.llm.model import Model
+from finbot.llm.context import CallContext, ModelSource, contextual_model
 from finbot.privacy.redaction import redact_text
 from finbot.services.events import Outbox
 from finbot.services.ledger import UowFactory
@@ -41,14 +40,6 @@ _LLM_ROLES: dict[Role, llm.Role] = {
     "admin": "assistant"}
 """Only the vendor speaks as the user; notifications and an admin's words are the
 platform's side of the conversation, as the assistant's are."""
-
-
-class ModelSource(Protocol):
-    """Where an agent's model comes from (``ModelRouter``; a fixed model in tests)."""
-
-    def model_for(self, agent_id: str) -> Model: ...
-
-    def price_of(self, model: Model) -> Price: ...
 
 
 class VendorAssistant:
@@ -86,11 +77,9 @@ class VendorAssistant:
         history, tenant, training = self._store_question(question)
         extra = colleague_tools(self._tools, tenant) if training else ()
         calls: list[tuple[str, Mapping[str, Any]]] = []  # the model's llm.* events
-        inner = self._models.model_for(AGENT_ID)
-        model = ContextualModel(inner, CallContext(AGENT_ID, workflow_id=conversation_id,
-                                                   session_id=conversation_id, tenant=tenant),
-                                sink=lambda type_, payload: calls.append((type_, payload)),
-                                price=self._models.price_of(inner))
+        model = contextual_model(self._models, CallContext(
+            AGENT_ID, workflow_id=conversation_id, session_id=conversation_id, tenant=tenant),
+            sink=lambda type_, payload: calls.append((type_, payload)))
         reply = converse(model, self._tools,
                          [llm.Message(_LLM_ROLES[m.role], m.text) for m in history],
                          viewer="vendor", vendor_id=vendor_id, extra=extra)

@@ -36,7 +36,7 @@ from finbot.domain.invoices import Invoice, InvoiceStatus, InvoiceSummary
 from finbot.domain.users import sandbox_player
 from finbot.domain.vendors import Author, Message, Note, Vendor
 from finbot.domain.workflows import Step, StepStatus
-from finbot.llm.context import CallContext, ContextualModel, EventSink
+from finbot.llm.context import CallContext, EventSink, contextual_model
 from finbot.llm.model import Model
 from finbot.llm.router import ModelRouter
 from finbot.observability.tracing import continued, span
@@ -247,10 +247,8 @@ class StepRunner:
 
     def _notify(self, step: Step, sink: Callable[[str, Mapping[str, Any]], None]) -> Message:
         vendor_id, outcome = self._notice(step)
-        inner = self._models.model_for("communication")
-        model = ContextualModel(inner, CallContext(
-            "communication", workflow_id=step.workflow_id, tenant=step.tenant), sink=sink,
-            price=self._models.price_of(inner))
+        model = contextual_model(self._models, CallContext(
+            "communication", workflow_id=step.workflow_id, tenant=step.tenant), sink=sink)
         turn = communication.notification(model, self._tools, vendor_id=vendor_id,
                                           subject=step.subject_id, outcome=outcome,
                                           extra=self._arena("communication", step))
