@@ -90,11 +90,16 @@ def test_the_agents_bench_reports_every_figure() -> None:
                                decisions=20)
     for key in ("fraud_score_p99_us", "raw_lightgbm_predict_p99_us",
                 "raw_predict_p99_over_fraud_score_p99", "offline_decisions_per_s",
-                "whole_workflows_per_s", "offline_decision_p99_ms"):
+                "whole_workflows_per_s", "offline_decision_p99_ms", "invoice_path_per_s",
+                "invoice_path_decision_p99_ms", "orchestrated_workflows_per_s"):
         assert results[key] > 0, key
+    # every invoice went its whole way: one decision of its own first, then the others
+    assert results["invoices_by_status"].keys() <= {"paid", "rejected", "escalated"}
+    assert sum(results["invoices_by_status"].values()) == 20
+    assert results["invoice_path_per_s"] > results["orchestrated_workflows_per_s"]
     assert set(results["targets_met"]) == {
-        "fraud_score_p99_under_1ms", "offline_workflows_at_least_200_per_s",
-        "offline_decision_p99_under_20ms"}
+        "fraud_score_p99_under_1ms", "offline_invoice_path_at_least_200_per_s",
+        "offline_workflows_at_least_200_per_s", "offline_decision_p99_under_20ms"}
 
 
 def test_the_api_bench_serves_both_targets_and_reports_every_figure() -> None:

@@ -92,8 +92,10 @@ def agents(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Dat
            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
            ) -> None:
     """Fraud-score latency next to LightGBM's own predict, and the invoice workflow on the
-    offline model (submission → invoice, fraud and payment agents with their read-only
-    tools → gate → audit log → notification), next to plain INSERT commits."""
+    offline model next to plain INSERT commits: the invoice path (submission → the
+    invoice agent's proposal → gate → audit log), then the whole orchestration (invoice,
+    fraud and payment agents with their read-only tools → gate → audit log →
+    notification) and the payments."""
     from finbot.bench.agents import run_agents_bench
 
     chosen: Literal["sqlite", "postgres"] = backend.value
