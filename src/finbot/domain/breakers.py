@@ -10,6 +10,7 @@ here is pure: time is passed in, so the rules are tested without clocks or datab
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import deque
@@ -107,35 +108,52 @@ class WindowStats:
 
 
 class Window:
-    """The observations of the last ``window_us``, oldest first, with running counts so a
-    busy agent's window costs O(1) per decision (only the p99 sorts)."""
+    """The observations of the last ``window_us``, oldest first (they arrive in time
+    order), and those of the last ``error_window_us`` for the error rate, with running
+    counts and the latencies kept sorted: the stats, asked at every decision of a busy
+    agent, cost O(log n) rather than a pass and a sort over the whole window."""
 
-    def __init__(self, window_us: int) -> None:
+    def __init__(self, window_us: int, *, error_window_us: int) -> None:
         self._window_us = window_us
+        self._error_window_us = min(error_window_us, window_us)
         self._items: deque[Observation] = deque()
         self._counts = dict.fromkeys(OUTCOMES, 0)
+        self._latencies: list[int] = []  # sorted
+        self._recent: deque[Observation] = deque()
+        self._recent_errors = 0
 
     def add(self, observation: Observation) -> None:
         self._items.append(observation)
         self._counts[observation.outcome] = self._counts.get(observation.outcome, 0) + 1
+        if observation.latency_us is not None:
+            bisect.insort(self._latencies, observation.latency_us)
+        self._recent.append(observation)
+        self._recent_errors += observation.error
 
     def clear(self) -> None:
         self._items.clear()
         self._counts = dict.fromkeys(OUTCOMES, 0)
+        self._latencies.clear()
+        self._recent.clear()
+        self._recent_errors = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def stats(self, now_us: int, *, error_window_us: int) -> WindowStats:
+    def stats(self, now_us: int) -> WindowStats:
         items = self._items
         while items and items[0].at_us <= now_us - self._window_us:
-            self._counts[items.popleft().outcome] -= 1
+            gone = items.popleft()
+            self._counts[gone.outcome] -= 1
+            if gone.latency_us is not None:
+                del self._latencies[bisect.bisect_left(self._latencies, gone.latency_us)]
+        recent = self._recent
+        while recent and recent[0].at_us <= now_us - self._error_window_us:
+            self._recent_errors -= recent.popleft().error
         count = len(items)
         shares = {o: (n / count if count else 0.0) for o, n in self._counts.items()}
-        recent = [o for o in reversed(items) if o.at_us > now_us - error_window_us]
-        latencies = sorted(o.latency_us for o in items if o.latency_us is not None)
-        return WindowStats(count, shares, sum(o.error for o in recent), len(recent),
-                           _p99(latencies))
+        return WindowStats(count, shares, self._recent_errors, len(recent),
+                           _p99(self._latencies))
 
 
 def _p99(ordered: list[int]) -> int | None:

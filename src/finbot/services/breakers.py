@@ -109,8 +109,7 @@ class BreakerService:
             return
         local.window.add(observation)
         if stored.state is BreakerState.CLOSED and self._due(local, observation.at_us):
-            stats = local.window.stats(observation.at_us,
-                                       error_window_us=self.settings.error_window_us)
+            stats = local.window.stats(observation.at_us)
             trips = check_trips(stats, self._baseline(agent_id, observation.at_us),
                                 self.settings)
             if trips:
@@ -148,7 +147,7 @@ class BreakerService:
         local = self._agents.get(agent_id)
         if local is None:
             return None
-        return local.window.stats(now, error_window_us=self.settings.error_window_us)
+        return local.window.stats(now)
 
     def _probe(self, agent_id: str, local: _Local, stored: StoredBreaker,
                observation: Observation) -> None:
@@ -167,7 +166,8 @@ class BreakerService:
     def _local(self, agent_id: str) -> _Local:
         local = self._agents.get(agent_id)
         if local is None:
-            local = self._agents[agent_id] = _Local(Window(self.settings.window_us))
+            local = self._agents[agent_id] = _Local(Window(
+                self.settings.window_us, error_window_us=self.settings.error_window_us))
         return local
 
     def _state(self, agent_id: str, now: int) -> StoredBreaker:
