@@ -22,14 +22,18 @@ RECORD_KINDS = frozenset({"decision", "review", "execution", "reversal", "breake
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text; Decimals as strings. Stable across runs."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False, default=_encode)
+    return _CANONICAL.encode(value)
 
 
 def _encode(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not allowed in an audit record")
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False, default=_encode)
+"""One encoder for every call (``json.dumps`` with these options builds one per call)."""
 
 
 _string = json.JSONEncoder(ensure_ascii=False).encode
@@ -65,12 +69,25 @@ class AuditRecord:
 
 
 def make_record(*, seq: int, record_id: str, kind: str, decision_id: str | None,
-                created_at: int, data: Mapping[str, Any], prev_hash: str) -> AuditRecord:
-    body = canonical_json({"seq": seq, "record_id": record_id, "kind": kind,
-                           "decision_id": decision_id, "created_at": created_at,
-                           "data": dict(data)})
+                created_at: int, data: Mapping[str, Any], prev_hash: str,
+                data_json: str | None = None) -> AuditRecord:
+    """The next record. Its body is the canonical JSON of its envelope; ``data_json``, the
+    canonical JSON of ``data`` when the caller has it already, is not made again."""
+    body = envelope_json(seq=seq, record_id=record_id, kind=kind, decision_id=decision_id,
+                         created_at=created_at,
+                         data_json=canonical_json(dict(data)) if data_json is None
+                         else data_json)
     return AuditRecord(seq, record_id, kind, decision_id, created_at, body, prev_hash,
                        chain_hash(prev_hash, body))
+
+
+def envelope_json(*, seq: int, record_id: str, kind: str, decision_id: str | None,
+                  created_at: int, data_json: str) -> str:
+    """``canonical_json`` of a record's envelope, around its data's canonical JSON: the
+    keys in sorted order, each value as ``canonical_json`` writes it."""
+    return (f'{{"created_at":{canonical_json(created_at)},"data":{data_json},'
+            f'"decision_id":{canonical_json(decision_id)},"kind":{canonical_json(kind)},'
+            f'"record_id":{canonical_json(record_id)},"seq":{canonical_json(seq)}}}')
 
 
 @dataclass(frozen=True)

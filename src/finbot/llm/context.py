@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from finbot.domain.audit import canonical_json, sha256_hex
@@ -201,4 +202,15 @@ class ContextualModel(Model):
 
 
 def _excerpt(text: str) -> str:
+    """The first ``EXCERPT_CHARS`` of ``text`` once personal data is redacted (the whole
+    text is redacted first: a number cut in two would escape the patterns). An agent's
+    task comes back on each round of its conversation, so short texts' excerpts are
+    remembered."""
+    return _remembered_excerpt(text) if len(text) <= 16_384 else _redacted_start(text)
+
+
+def _redacted_start(text: str) -> str:
     return redact_text(text)[:EXCERPT_CHARS]
+
+
+_remembered_excerpt = lru_cache(maxsize=1024)(_redacted_start)

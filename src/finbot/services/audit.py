@@ -81,8 +81,10 @@ class AuditLog:
         return retrying(attempt)
 
     def append_in(self, uow: UnitOfWork, kind: str, record_id: str, data: Mapping[str, Any],
-                  *, decision_id: str | None = None) -> AuditRecord:
-        """Append inside the caller's transaction (the caller commits)."""
+                  *, decision_id: str | None = None, data_json: str | None = None
+                  ) -> AuditRecord:
+        """Append inside the caller's transaction (the caller commits). ``data_json``:
+        ``data``'s canonical JSON, when the caller has made it already."""
         if kind not in RECORD_KINDS:
             raise InvalidInput(f"unknown audit record kind {kind!r}", field="kind")
         if not record_id or len(record_id) > 128:
@@ -90,7 +92,7 @@ class AuditLog:
         seq, prev = uow.audit.lock_head()
         record = make_record(seq=seq + 1, record_id=record_id, kind=kind,
                              decision_id=decision_id, created_at=self._clock(), data=data,
-                             prev_hash=prev)
+                             prev_hash=prev, data_json=data_json)
         uow.audit.append(record)
         return record
 

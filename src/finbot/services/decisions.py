@@ -237,26 +237,28 @@ class DecisionService:
             data["review"] = {"required_approvals": item.required_approvals,
                               "priority": int(item.priority), "due_at": item.due_at_us}
         counted = agent.agent_id if mode is Mode.LIVE and not drill else None
+        data_json = _stored_json(data, proposal)
         with span("decision.record", **{"finbot.decision_id": decision_id,
                                         "finbot.outcome": outcome.value,
                                         "finbot.mode": mode.value}):
-            record = retrying(lambda: self._append(decision_id, data, item, counted, outcome,
-                                                   path.along, facts.vendor.tenant))
+            record = retrying(lambda: self._append(decision_id, data, data_json, item,
+                                                   counted, outcome, path.along,
+                                                   facts.vendor.tenant))
         logger.info("decision recorded", extra={
             "agent_id": agent.agent_id, "stage": path.stage.value, "outcome": outcome.value,
             "mode": mode.value, "record_seq": record.seq})
         return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
                         path.stage)
 
-    def _append(self, decision_id: str, data: dict[str, Any], item: ReviewItem | None,
-                counted: str | None, outcome: Outcome, along: Along | None,
-                tenant: str) -> AuditRecord:
+    def _append(self, decision_id: str, data: dict[str, Any], data_json: str,
+                item: ReviewItem | None, counted: str | None, outcome: Outcome,
+                along: Along | None, tenant: str) -> AuditRecord:
         """The decision record, its queue item (an escalation), the agent's hourly
         outcome count (a live decision) and the caller's ``along``: one transaction. Its
         events belong to the vendor's ``tenant`` (whose browsers are told)."""
         with self._uow() as uow:
             record = self._audit.append_in(uow, "decision", decision_id, data,
-                                           decision_id=decision_id)
+                                           decision_id=decision_id, data_json=data_json)
             self._outbox.emit_in(uow, "decision.recorded", decision_id, version=2, payload={
                 "decision_id": decision_id, "agent_id": data["agent_id"],
                 "stage": data["stage"], "outcome": outcome.value, "mode": data["mode"],
@@ -332,33 +334,45 @@ def _escalation_reason(rules: list[RuleResult], error: str | None) -> str:
 
 
 def _proposal_data(proposal: Proposal | None) -> dict[str, Any] | None:
-    """The proposal as the decision record stores it: checked as a whole first (an
-    agent's output nearly always stores as it is), and only if that fails field by field,
-    each one the chain cannot store exactly kept as its repr."""
+    """The proposal as the decision record stores it (see ``_stored_json`` for what the
+    chain cannot store exactly)."""
     if proposal is None:
         return None
     version = proposal.model_version
-    data: dict[str, Any] = {
-        "model_version": {"agent_version": version.agent_version,
-                          "model_name": version.model_name,
-                          "prompt_hash": version.prompt_hash,
-                          "policy_version": version.policy_version},
-        "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
-        "outcome": str(proposal.outcome), "confidence": proposal.confidence,
-        **({"amount": str(proposal.amount)} if proposal.amount is not None else {}),
-        "reasoning": proposal.reasoning,
-        "tool_calls": [{"name": c.name, "arguments": dict(c.arguments), "result": c.result}
-                       for c in proposal.tool_calls],
-        **({"model_exchanges": [dict(e) for e in proposal.exchanges]}
-           if proposal.exchanges else {})}
-    if _stores(data):
-        return data
-    return {**data, "confidence": _jsonable(proposal.confidence),
-            "reasoning": _jsonable(proposal.reasoning),
-            "tool_calls": [{"name": c["name"], "arguments": _jsonable(c["arguments"]),
-                            "result": _jsonable(c["result"])} for c in data["tool_calls"]],
-            **({"model_exchanges": _jsonable(data["model_exchanges"])}
-               if "model_exchanges" in data else {})}
+    return {"model_version": {"agent_version": version.agent_version,
+                              "model_name": version.model_name,
+                              "prompt_hash": version.prompt_hash,
+                              "policy_version": version.policy_version},
+            "input_snapshot": dict(proposal.input_snapshot), "input_hash": proposal.input_hash,
+            "outcome": str(proposal.outcome), "confidence": proposal.confidence,
+            **({"amount": str(proposal.amount)} if proposal.amount is not None else {}),
+            "reasoning": proposal.reasoning,
+            "tool_calls": [{"name": c.name, "arguments": dict(c.arguments), "result": c.result}
+                           for c in proposal.tool_calls],
+            **({"model_exchanges": [dict(e) for e in proposal.exchanges]}
+               if proposal.exchanges else {})}
+
+
+def _stored_json(data: dict[str, Any], proposal: Proposal | None) -> str:
+    """The decision's canonical JSON, made once (the audit record is built around it).
+    An agent's output is untrusted and may hold NaN or objects the chain cannot store
+    exactly: then each such field of its proposal is kept as its repr (in ``data`` too),
+    and the record is still written."""
+    try:
+        return canonical_json(data)
+    except (TypeError, ValueError):
+        if proposal is None:
+            raise
+    stored = data["proposal"]
+    data["reasoning"] = _jsonable(data["reasoning"])
+    data["proposal"] = {
+        **stored, "confidence": _jsonable(proposal.confidence),
+        "reasoning": _jsonable(proposal.reasoning),
+        "tool_calls": [{"name": c["name"], "arguments": _jsonable(c["arguments"]),
+                        "result": _jsonable(c["result"])} for c in stored["tool_calls"]],
+        **({"model_exchanges": _jsonable(stored["model_exchanges"])}
+           if "model_exchanges" in stored else {})}
+    return canonical_json(data)
 
 
 def _jsonable(value: Any) -> Any:
