@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Protocol
 
 from finbot.domain.audit import canonical_json, sha256_hex
 from finbot.llm.messages import ModelRequest, ModelResponse, Usage, last_user_text
 from finbot.llm.model import Model, StreamItem
 from finbot.llm.recording import Exchange
+from finbot.llm.remembered import for_short_texts
 from finbot.observability.tracing import closed, opened, span
 from finbot.privacy.redaction import redact_text
 
@@ -201,16 +201,8 @@ class ContextualModel(Model):
                                "workflow_id": self.context.workflow_id, **payload})
 
 
+@for_short_texts(maxsize=1024)
 def _excerpt(text: str) -> str:
     """The first ``EXCERPT_CHARS`` of ``text`` once personal data is redacted (the whole
-    text is redacted first: a number cut in two would escape the patterns). An agent's
-    task comes back on each round of its conversation, so short texts' excerpts are
-    remembered."""
-    return _remembered_excerpt(text) if len(text) <= 16_384 else _redacted_start(text)
-
-
-def _redacted_start(text: str) -> str:
+    text is redacted first: a number cut in two would escape the patterns)."""
     return redact_text(text)[:EXCERPT_CHARS]
-
-
-_remembered_excerpt = lru_cache(maxsize=1024)(_redacted_start)

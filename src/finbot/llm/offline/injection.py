@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Literal
+
+from finbot.llm.remembered import for_short_texts
 
 DirectiveKind = Literal["outcome", "confidence", "reveal", "tool", "field", "risk"]
 
@@ -123,24 +124,13 @@ _LEADS = _led(
 """Each directive pattern's first word without its closing boundary, so a text none of
 them starts in holds no directive (the scan of most data stops at this one search)."""
 
-_CACHED_UP_TO = 16_384
-"""Texts up to this many characters have their directives remembered: a model reads the
-same tool descriptions on every request and a conversation's earlier messages again on
-each round."""
-
 
 def find_directives(text: str, *, tools: frozenset[str] = frozenset()) -> list[Directive]:
     """Every directive in ``text``, each with its strength (see the module docstring)."""
-    if len(text) <= _CACHED_UP_TO:
-        return list(_directives(text, tools))
     return list(_scan(text, tools))
 
 
-@lru_cache(maxsize=4096)
-def _directives(text: str, tools: frozenset[str]) -> tuple[Directive, ...]:
-    return _scan(text, tools)
-
-
+@for_short_texts(maxsize=4096)
 def _scan(text: str, tools: frozenset[str]) -> tuple[Directive, ...]:
     if _LEADS.search(text) is None:
         return ()

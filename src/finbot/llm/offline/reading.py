@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 from finbot.llm.messages import ModelRequest
 from finbot.llm.parsing import parse_json_object
+from finbot.llm.remembered import for_short_texts
 
 Severity = Literal["reject", "escalate"]
 
@@ -66,7 +66,7 @@ class Reading:
 
     def _take(self, source: str, text: str, *, record: bool) -> None:
         self.content.append((source, text))
-        digest = _digested(text) if len(text) <= _REMEMBERED_UP_TO else _digest(text)
+        digest = _digest(text)
         if digest is None:
             return
         if record:
@@ -76,11 +76,6 @@ class Reading:
             self.values.setdefault(name, value)
         for name, items in digest.lists:
             self.listed.setdefault(name, list(items))
-
-
-_REMEMBERED_UP_TO = 16_384
-"""Messages up to this many characters have what they say remembered: a conversation is
-sent again, whole, on every round, and the model would parse each message anew."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +89,7 @@ class _Digest:
     lists: tuple[tuple[str, tuple[Any, ...]], ...]
 
 
+@for_short_texts(maxsize=2048)
 def _digest(text: str) -> _Digest | None:
     data = _json_value(text)
     if data is None:
@@ -101,8 +97,6 @@ def _digest(text: str) -> _Digest | None:
     return _Digest(data, tuple(findings_in(data)), tuple(scalars(data)),
                    tuple((name, tuple(items)) for name, items in scalar_lists(data)))
 
-
-_digested = lru_cache(maxsize=2048)(_digest)
 
 
 def call_key(arguments: Mapping[str, Any]) -> str:
