@@ -44,6 +44,15 @@ def emit(app: App, n: int, *, aggregate: str = "agent:a") -> None:
             uow.commit()
 
 
+def written_by_hand(app: App, type_: str, *, version: int, payload: str) -> None:
+    """An outbox row written around the outbox (as a bug or another writer could)."""
+    with app.engine.begin() as conn:
+        conn.execute(insert(outbox).values(
+            event_id=f"00000000-0000-0000-0000-{version:012d}", stream="agents",
+            type=type_, version=version, aggregate_id="x", aggregate_seq=1,
+            tenant="default", occurred_at=1, trace_id="t", payload=payload))
+
+
 def remember(seen: list[Event]) -> object:
     def handle(uow: UnitOfWork, event: Event) -> None:
         uow.reviews.add_member(f"user-{event.payload['reason']}", "v", 1)  # a real effect
@@ -142,11 +151,7 @@ def test_a_failing_handler_is_retried_then_dead_lettered_and_the_stream_moves_on
 
 
 def test_an_unknown_event_version_is_dead_lettered_at_once(app: App) -> None:
-    with app.engine.begin() as conn:
-        conn.execute(insert(outbox).values(
-            event_id="00000000-0000-0000-0000-000000000001", stream="agents",
-            type="breaker.changed", version=9, aggregate_id="x", aggregate_seq=1,
-            tenant="default", occurred_at=1, trace_id="t", payload="{}"))
+    written_by_hand(app, "breaker.changed", version=9, payload="{}")
     emit(app, 1)
     seen: list[Event] = []
     consumer = OutboxConsumer("strict", app.uow, remember_types(seen))  # type: ignore[arg-type]
@@ -160,11 +165,7 @@ def test_a_consumer_passes_over_the_events_it_does_not_handle_without_reading_th
     """Events of other types, even one whose payload is not JSON at all, are neither
     decoded nor dead-lettered by a consumer that does not handle them; its offset moves
     past them all the same."""
-    with app.engine.begin() as conn:
-        conn.execute(insert(outbox).values(
-            event_id="00000000-0000-0000-0000-000000000002", stream="agents",
-            type="llm.requested", version=1, aggregate_id="x", aggregate_seq=1,
-            tenant="default", occurred_at=1, trace_id="t", payload="{not json"))
+    written_by_hand(app, "llm.requested", version=1, payload="{not json")
     emit(app, 2)
     seen: list[Event] = []
     consumer = OutboxConsumer("typed", app.uow, remember_types(seen),  # type: ignore[arg-type]

@@ -227,8 +227,8 @@ class OutboxConsumer:
         """Handle (or dead-letter) the next committed events; how many were taken."""
         with self._reader() as uow:
             start = uow.outbox.offset(self.name)
-            batch: list[tuple[tuple[int, int], Event | None]] = (
-                list(uow.outbox.after(start, limit=limit)) if self._types is None
+            batch: Sequence[tuple[tuple[int, int], Event | None]] = (
+                uow.outbox.after(start, limit=limit) if self._types is None
                 else uow.outbox.wanted_after(start, limit=limit, types=self._types))
         if batch and not self._take_all(batch):
             for cursor, event in batch:  # someone's handler failed: one at a time
@@ -236,7 +236,7 @@ class OutboxConsumer:
                     self._take(cursor, event)
         return len(batch)
 
-    def _take_all(self, batch: list[tuple[tuple[int, int], Event | None]]) -> bool:
+    def _take_all(self, batch: Sequence[tuple[tuple[int, int], Event | None]]) -> bool:
         """The whole batch in one transaction; False (nothing kept) if an event is
         unreadable or a handler failed, so each can be retried or dead-lettered alone."""
         try:
