@@ -161,3 +161,24 @@ def test_the_breaker_commands_drill_and_report(app: App, env: None) -> None:
     refused = runner.invoke(cli, ["breaker", "drill", "invoice-agent"])
     assert refused.exit_code == 2
     assert "already open" in refused.output
+
+
+def test_in_a_group_the_breaker_sees_a_decision_once_it_is_written(
+        app: App, gate: DecisionService, breakers: BreakerService, clock: Clock) -> None:
+    """The step runner writes decisions in groups: the breaker is shown each one after its
+    record is written, so a trip's record follows the decision that tripped it in the log,
+    and the next group is decided by the fallback."""
+    with gate.grouped() as group:
+        run(gate, clock, ScriptedAgent(), 20, prefix="ok")
+        run(gate, clock, ScriptedAgent(reasoning=""), 1, prefix="bad")
+        assert breakers.allows_agent("invoice-agent")  # nothing written, nothing seen yet
+        assert breaker_records(app) == []
+        group.write()
+        assert not breakers.allows_agent("invoice-agent")
+        assert run(gate, clock, ScriptedAgent(), 2, prefix="fb") == [Mode.FALLBACK] * 2
+    with app.uow() as uow:
+        order = [(r.kind, r.record_id) for r in uow.audit.records()]
+    tripped_at = next(n for n, (kind, _) in enumerate(order) if kind == "breaker")
+    assert order[tripped_at - 1] == ("decision", "bad-0")
+    assert [record_id for _, record_id in order[tripped_at + 1:]] == ["fb-0", "fb-1"]
+    assert app.audit.verify() == []

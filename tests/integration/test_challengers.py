@@ -6,6 +6,7 @@ traffic until its breaker trips and it is rolled back."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -154,6 +155,26 @@ def test_shadow_decisions_are_logged_as_shadow_and_never_executed_or_counted(
         assert uow.sagas.by_decision(shadow_id) is None
         assert uow.breakers.outcome_counts("payments@ch-pay", since_hour=0,
                                            before_hour=2**62) == {}
+
+
+def test_the_live_decision_is_in_the_log_before_its_shadow_is_asked(company: App) -> None:
+    """The runner writes decisions in groups, but a step with challengers writes its live
+    decision before they run: the challenger's model finds it logged every time."""
+    logged: list[bool] = []
+
+    class Watching(RejectsOneCountry):
+        def request(self, request: ModelRequest) -> ModelResponse:
+            found = re.search(r'"invoice_id": "([^"]+)"', request.messages[1].content)
+            assert found is not None
+            with company.uow() as uow:
+                live = uow.audit.by_id(f"invoice:{found.group(1)}:invoice")
+            logged.append(live is not None)
+            return super().request(request)
+    company.models.scripted = Watching()  # type: ignore[attr-defined]
+    _add(company, "ch-watch", model_name="scripted:rejects-de", min_count=1)
+    _invoices(company, 2)
+    assert len(logged) >= 6  # the challenger was asked about every invoice
+    assert all(logged)
 
 
 def test_promotion_is_refused_below_the_bar_and_without_sign_offs_and_allowed_with_both(

@@ -78,3 +78,70 @@ def test_a_soft_rule_turns_the_agents_approve_into_an_escalation(
                            agent=ScriptedAgent(confidence=0.4))
     assert decision.outcome is Outcome.ESCALATE
     assert "low_confidence" in {r.rule for r in decision.rules if r.fired}
+
+
+def _logged(app: App, decision_id: str) -> bool:
+    with app.uow() as uow:
+        return uow.audit.by_id(decision_id) is not None
+
+
+def test_decisions_made_in_a_group_are_written_together_in_the_order_made(app: App) -> None:
+    """Inside ``grouped`` a decision waits (no record, no seq) until the group is written;
+    then every waiting record goes in one transaction, in the order the decisions were
+    made, and the chain verifies."""
+    opened = []
+
+    def counted_uow() -> Any:
+        opened.append(1)
+        return app.uow()
+    gate = DecisionService(counted_uow, app.audit)
+    with gate.grouped() as group:
+        made = [gate.decide(f"g-{n}", policy=POLICY, facts=FACTS,
+                            snapshot={"invoice": INVOICE}, agent=ScriptedAgent())
+                for n in range(3)]
+        assert [d.record_seq for d in made] == [None, None, None]
+        assert len(group) == 3
+        assert not any(_logged(app, f"g-{n}") for n in range(3))
+        group.write()
+        assert len(group) == 0
+        assert group.failed == {}
+    assert len(opened) == 1  # one transaction for the three
+    with app.uow() as uow:
+        seqs = [uow.audit.by_id(f"g-{n}").seq for n in range(3)]  # type: ignore[union-attr]
+    assert seqs == sorted(seqs)
+    assert seqs[-1] - seqs[0] == 2
+    assert app.audit.verify() == []
+    alone = gate.decide("g-alone", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+                        agent=ScriptedAgent())  # outside the block: written at once
+    assert alone.record_seq == seqs[-1] + 1
+
+
+def test_a_record_that_cannot_be_written_holds_back_no_other(app: App) -> None:
+    """One decision's writes fail: the group's transaction is rolled back and each record
+    is written alone, so the others are logged and the failing one is kept in ``failed``
+    (its caller retries it), never half written."""
+    def broken(_uow: Any, _data: Any) -> None:
+        raise ValueError("the caller's bookkeeping failed")
+    gate = DecisionService(app.uow, app.audit)
+    with gate.grouped() as group:
+        for n in range(3):
+            gate.decide(f"h-{n}", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+                        agent=ScriptedAgent(), along=broken if n == 1 else None)
+        group.write()
+        assert list(group.failed) == ["h-1"]
+        assert isinstance(group.failed["h-1"], ValueError)
+    assert [_logged(app, f"h-{n}") for n in range(3)] == [True, False, True]
+    assert app.audit.verify() == []
+
+
+def test_the_records_left_waiting_are_written_when_the_block_ends(app: App) -> None:
+    gate = DecisionService(app.uow, app.audit)
+    with gate.grouped():
+        gate.decide("w-1", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+                    agent=ScriptedAgent())
+        gate.write_waiting()  # a reader that must see it writes it first
+        assert _logged(app, "w-1")
+        gate.decide("w-2", policy=POLICY, facts=FACTS, snapshot={"invoice": INVOICE},
+                    agent=ScriptedAgent())
+        assert not _logged(app, "w-2")
+    assert _logged(app, "w-2")

@@ -15,8 +15,9 @@ from finbot.domain.clock import now_us
 from finbot.domain.events import Event
 from finbot.domain.ledger import TransferRequest
 from finbot.domain.payments import SagaState
-from finbot.domain.workflows import Step, moves_forward
+from finbot.domain.workflows import Step, StepStatus, moves_forward
 from finbot.execution.escalations import payment_id_of
+from finbot.services.decisions import DecisionService
 from finbot.services.history import replay
 from finbot.services.orchestrator import LeaseKeeper, payable_account
 from tests.workflow_kit import (
@@ -258,3 +259,57 @@ def test_a_running_step_keeps_its_lease_and_a_dead_runners_step_is_taken_again(
     with company.uow() as uow:
         assert [s.workflow_id for s in uow.workflows.due(now_us=now_us(), limit=10)] == [
             "invoice:inv-9"]
+
+
+def test_the_runner_writes_its_steps_decisions_together_and_retries_one_it_could_not_write(
+        company: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three invoices' steps run in one group: their decisions are written in one
+    transaction, each step ends (done, lease let go) only after that write, and the step
+    whose record could not be written is retried with its error while the others are
+    done."""
+    _onboard(company)
+    company.vendor_work.add_purchase_order(purchase_order())
+    for n, (quantity, price) in enumerate((("5", "37.00"), ("17", "120.00"), ("40", "9.50")),
+                                          start=1):
+        company.vendor_work.submit_invoice(clean_invoice(
+            f"inv-{n}", number=f"G-{n}", quantity=quantity, price=price))
+    company.consumer("orchestrator").poll(limit=100)
+    monkeypatch.setattr(company.steps, "_group_wait_s", 60.0)  # wait for the whole group
+    writes: list[list[str]] = []
+    append_in = DecisionService._append_in
+
+    def recorded(service: DecisionService, uow: object, one: object) -> object:
+        if getattr(one, "decision_id", "") == "invoice:inv-2:invoice":
+            raise RuntimeError("disk full")
+        return append_in(service, uow, one)  # type: ignore[arg-type]
+    write = DecisionService.write
+
+    def counted(service: DecisionService, records: list[object]) -> object:
+        writes.append([getattr(r, "decision_id", "") for r in records])
+        return write(service, records)  # type: ignore[arg-type]
+    monkeypatch.setattr(DecisionService, "_append_in", recorded)
+    monkeypatch.setattr(DecisionService, "write", counted)
+    timed: list[float] = []
+    assert company.steps.run_due(timed=timed) == 3
+    ids = [f"invoice:inv-{n}:invoice" for n in (1, 2, 3)]
+    assert writes == [ids, ids[:1], ids[1:2], ids[2:]]  # together, then each alone
+    with company.uow() as uow:
+        steps = [uow.workflows.get(f"invoice:inv-{n}", "invoice") for n in (1, 2, 3)]
+        logged = [uow.audit.by_id(i) is not None for i in ids]
+    assert [s.status for s in steps if s] == [StepStatus.DONE, StepStatus.PENDING,
+                                              StepStatus.DONE]
+    assert steps[1] is not None
+    assert steps[1].attempts == 1
+    assert "disk full" in steps[1].last_error
+    assert logged == [True, False, True]
+    assert len(timed) == 3
+    assert timed[0] > timed[1] > timed[2] > 0
+    monkeypatch.undo()
+    time.sleep(1.1)  # the retry's backoff
+    run_until_idle(company)  # the retried step decides, once
+    with company.uow() as uow:
+        retried = uow.workflows.get("invoice:inv-2", "invoice")
+        assert retried is not None
+        assert retried.status is StepStatus.DONE
+        assert uow.audit.by_id(ids[1]) is not None
+    assert company.audit.verify() == []

@@ -5,8 +5,9 @@ single-row ``predict`` of the same model (probability only, no attributions). Th
 invoice workflow runs on a scratch database as ``finbot up`` runs it (embedded, no
 Redis): invoices are submitted, the orchestrator's consumer schedules their steps, the
 step runner leases them in batches and runs each (the real agent on the offline model
-with its read-only tools, the gate, the audit log), each step timed alone; then the
-executor pays what was approved. Next to it, plain one-row INSERT commits.
+with its read-only tools, the gate, the audit log), each step timed from its start to its
+decision's commit; then the executor pays what was approved. Next to it, plain one-row
+INSERT commits.
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ def _workflow(app: Any, count: int, vendors: int) -> dict[str, Any]:
     as the runner does (steps leased in batches): first every invoice's own decision
     (the invoice path: submission -> the invoice agent's proposal -> gate -> log), then
     the rest until every workflow is done (fraud and payment decisions, notification).
-    Each step's own time is one decision (agent on the offline model with its real
-    read-only tools, gate, audit log, step bookkeeping). Then the executor pays what was
-    approved. Next to it, the raw baseline: plain one-row INSERT commits on the same
-    database."""
+    Each step is one decision (agent on the offline model with its real read-only tools,
+    gate, audit log, step bookkeeping); its latency runs from the step's start to its
+    decision's commit, which the runner makes for a group of steps at a time (see
+    ``services.orchestrator.GROUP_SIZE``). Then the executor pays what was approved.
+    Next to it, the raw baseline: plain one-row INSERT commits on the same database."""
     vendor_ids = bench_company(app, vendors)
     orchestrator = app.consumer("orchestrator")
     started = time.perf_counter()

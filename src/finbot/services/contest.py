@@ -53,6 +53,9 @@ class Entrants:
 
     propose: Propose
     decide: Decide
+    written: Callable[[], None] = lambda: None
+    """Writes the decisions made so far, whose records may wait to be written together
+    (see ``DecisionService.grouped``)."""
 
 
 class Contest:
@@ -96,9 +99,13 @@ class Contest:
                             entrants.propose(*self._entrant(agent, canary), sink),
                             Mode.LIVE, along)
             base_id = f"{step.decision_id}~champion@{canary.challenger_id}"
+        if standing:  # the live decision is in the log before its shadows run
+            entrants.written()
+        if canary is not None:
             self._shadow(step, entrants, champion, ChallengerPair(
                 canary.challenger_id, step.decision_id, base_id, step.decision_id, "canary",
                 self._clock()))
+            entrants.written()  # the watch reads the pair just stored
             self._watch(canary)
         for other in standing:
             if other in (canary, promoted):

@@ -5,18 +5,24 @@ is asked; a malformed, failing or late proposal escalates; an APPROVE that trips
 rule escalates. Every path ends in one decision record in the audit chain, carrying the
 full input snapshot, the facts the rules judged (``policy.recorded``, so a replay judges
 the same ones), every rule's result and the policy version that judged it.
+
+A record is written in its own transaction, or, inside ``DecisionService.grouped``, with
+the others made there: one transaction and one synced commit for several decisions (the
+step runner's group commit). The log's order is the order the decisions were made in.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bound_contextvars, get_contextvars
 
 from finbot.domain.audit import AuditRecord, canonical_json
 from finbot.domain.breakers import Observation
@@ -33,7 +39,7 @@ from finbot.domain.errors import FinbotError
 from finbot.domain.money import Money
 from finbot.domain.policy import Policy
 from finbot.domain.reviews import ReviewItem, new_item
-from finbot.observability.tracing import span
+from finbot.observability.tracing import carried, continued, span
 from finbot.policy.fallback import rules_only_check, rules_only_proposal
 from finbot.policy.guardrails import (
     WAIVED_IN_TRAINING,
@@ -76,7 +82,9 @@ class Decision:
     rules: list[RuleResult]
     reasoning: str
     error: str | None
-    record_seq: int
+    record_seq: int | None
+    """Its record's place in the chain; None while the record waits in a group (see
+    ``DecisionService.grouped``)."""
     drill: bool = False
     stage: Stage = Stage.PAYMENT
 
@@ -176,10 +184,19 @@ class DecisionService:
                             reasoning=proposal.reasoning, agent=agent, proposal=proposal)
 
     def _observed(self, agent: Agent, latency_us: int | None, decision: Decision) -> Decision:
-        """Show a live decision to the agent's breaker, which may trip on it."""
-        if self._breakers is not None and decision.mode is Mode.LIVE and not decision.drill:
-            self._breakers.observe(agent.agent_id, Observation(
-                self._clock(), decision.outcome.value, latency_us, decision.error is not None))
+        """Show a live decision to the agent's breaker, which may trip on it, once its
+        record is written (a trip's own record then follows the decision's in the log)."""
+        breakers = self._breakers
+        if breakers is None or decision.mode is not Mode.LIVE or decision.drill:
+            return decision
+        observation = Observation(self._clock(), decision.outcome.value, latency_us,
+                                  decision.error is not None)
+        group = _GROUP.get()
+        if decision.record_seq is None and group is not None and group.service is self:
+            group.then(decision.decision_id,
+                       lambda: breakers.observe(agent.agent_id, observation))
+        else:
+            breakers.observe(agent.agent_id, observation)
         return decision
 
     def _ask(self, agent: Agent, snapshot: Mapping[str, Any]) -> tuple[
@@ -236,46 +253,175 @@ class DecisionService:
                             now_us=self._clock())
             data["review"] = {"required_approvals": item.required_approvals,
                               "priority": int(item.priority), "due_at": item.due_at_us}
-        counted = agent.agent_id if mode is Mode.LIVE and not drill else None
-        data_json = _stored_json(data, proposal)
-        with span("decision.record", **{"finbot.decision_id": decision_id,
-                                        "finbot.outcome": outcome.value,
-                                        "finbot.mode": mode.value}):
-            record = retrying(lambda: self._append(decision_id, data, data_json, item,
-                                                   counted, outcome, path.along,
-                                                   facts.vendor.tenant))
-        logger.info("decision recorded", extra={
-            "agent_id": agent.agent_id, "stage": path.stage.value, "outcome": outcome.value,
-            "mode": mode.value, "record_seq": record.seq})
-        return Decision(decision_id, outcome, mode, rules, reasoning, error, record.seq, drill,
+        unwritten = _Unwritten(
+            decision_id, data, _stored_json(data, proposal), item,
+            agent.agent_id if mode is Mode.LIVE and not drill else None, outcome, path.along,
+            facts.vendor.tenant, carried(), get_contextvars())
+        group = _GROUP.get()
+        if group is not None and group.service is self:
+            group.add(unwritten)
+            seq = None
+        else:
+            seq = self.write([unwritten])[0].seq
+        return Decision(decision_id, outcome, mode, rules, reasoning, error, seq, drill,
                         path.stage)
 
-    def _append(self, decision_id: str, data: dict[str, Any], data_json: str,
-                item: ReviewItem | None, counted: str | None, outcome: Outcome,
-                along: Along | None, tenant: str) -> AuditRecord:
-        """The decision record, its queue item (an escalation), the agent's hourly
-        outcome count (a live decision) and the caller's ``along``: one transaction. Its
-        events belong to the vendor's ``tenant`` (whose browsers are told)."""
+    @contextmanager
+    def grouped(self) -> Iterator[RecordGroup]:
+        """Decisions this thread makes in the block are not written one by one: their
+        records wait in the group until the caller writes it (``RecordGroup.write``) and
+        at the block's end, then go in one transaction with one synced commit. A decision
+        is in the log only once written, so the caller ends the work a decision belongs to
+        (the step runner: its step) after the write, and bounds how long a record waits.
+        A record that cannot be written is kept in the group's ``failed``."""
+        group = RecordGroup(self)
+        token = _GROUP.set(group)
+        try:
+            yield group
+        finally:
+            _GROUP.reset(token)
+            group.write()
+
+    def write_waiting(self) -> None:
+        """Write now the records waiting in this thread's group, if one is open (for a
+        caller that reads what they write)."""
+        group = _GROUP.get()
+        if group is not None and group.service is self:
+            group.write()
+
+    def write(self, records: Sequence[_Unwritten]) -> list[AuditRecord]:
+        """Write ``records`` in one transaction (retried on a transient conflict)."""
+        written = retrying(lambda: self._append(records))
+        for one, record in zip(records, written, strict=True):
+            with continued(one.trace), bound_contextvars(**one.context):
+                logger.info("decision recorded", extra={
+                    "agent_id": one.data["agent_id"], "stage": one.data["stage"],
+                    "outcome": one.outcome.value, "mode": one.data["mode"],
+                    "record_seq": record.seq})
+        return written
+
+    def _append(self, records: Sequence[_Unwritten]) -> list[AuditRecord]:
+        """Each decision's record, its queue item (an escalation), the agent's hourly
+        outcome count (a live decision) and the caller's ``along``: one transaction for
+        them all. Each record's writes continue the trace of the gate that decided it."""
+        written = []
         with self._uow() as uow:
-            record = self._audit.append_in(uow, "decision", decision_id, data,
-                                           decision_id=decision_id, data_json=data_json)
-            self._outbox.emit_in(uow, "decision.recorded", decision_id, version=2, payload={
-                "decision_id": decision_id, "agent_id": data["agent_id"],
-                "stage": data["stage"], "outcome": outcome.value, "mode": data["mode"],
-                "vendor_id": data["payment"]["vendor_id"], "amount": data["payment"]["amount"],
-                "currency": data["payment"]["currency"]}, tenant=tenant)
-            if item is not None:
-                uow.reviews.enqueue(item)
-                self._outbox.emit_in(uow, "review.queued", decision_id, {
-                    "decision_id": decision_id, "vendor_id": item.vendor_id,
-                    "priority": int(item.priority), "due_at": item.due_at_us,
-                    "required_approvals": item.required_approvals}, tenant=tenant)
-            if counted is not None and self._breakers is not None:
-                self._breakers.count_in(uow, counted, outcome.value, self._clock())
-            if along is not None:
-                along(uow, data)
+            for one in records:
+                with continued(one.trace), bound_contextvars(**one.context), span(
+                        "decision.record", **{
+                        "finbot.decision_id": one.decision_id,
+                        "finbot.outcome": one.outcome.value, "finbot.mode": one.data["mode"]}):
+                    written.append(self._append_in(uow, one))
             uow.commit()
+        return written
+
+    def _append_in(self, uow: UnitOfWork, one: _Unwritten) -> AuditRecord:
+        """One decision's writes; its events belong to the vendor's tenant (whose browsers
+        are told)."""
+        decision_id, data, item, tenant = one.decision_id, one.data, one.item, one.tenant
+        record = self._audit.append_in(uow, "decision", decision_id, data,
+                                       decision_id=decision_id, data_json=one.data_json)
+        self._outbox.emit_in(uow, "decision.recorded", decision_id, version=2, payload={
+            "decision_id": decision_id, "agent_id": data["agent_id"],
+            "stage": data["stage"], "outcome": one.outcome.value, "mode": data["mode"],
+            "vendor_id": data["payment"]["vendor_id"], "amount": data["payment"]["amount"],
+            "currency": data["payment"]["currency"]}, tenant=tenant)
+        if item is not None:
+            uow.reviews.enqueue(item)
+            self._outbox.emit_in(uow, "review.queued", decision_id, {
+                "decision_id": decision_id, "vendor_id": item.vendor_id,
+                "priority": int(item.priority), "due_at": item.due_at_us,
+                "required_approvals": item.required_approvals}, tenant=tenant)
+        if one.counted is not None and self._breakers is not None:
+            self._breakers.count_in(uow, one.counted, one.outcome.value, self._clock())
+        if one.along is not None:
+            one.along(uow, data)
         return record
+
+
+@dataclass(frozen=True)
+class _Unwritten:
+    """A decision made and not yet in the log: what its transaction writes."""
+
+    decision_id: str
+    data: dict[str, Any]
+    data_json: str
+    item: ReviewItem | None
+    counted: str | None  # the live agent whose hourly outcome count it adds to
+    outcome: Outcome
+    along: Along | None
+    tenant: str
+    trace: str | None  # the gate's, which its writes and events continue
+    context: dict[str, Any]  # the log context it was decided in (workflow, decision ids)
+
+
+class RecordGroup:
+    """Decision records waiting to be written together (see ``DecisionService.grouped``)."""
+
+    def __init__(self, service: DecisionService) -> None:
+        self.service = service
+        self.failed: dict[str, Exception] = {}
+        """Decisions whose record could not be written, by id, until the caller takes
+        them."""
+        self._waiting: list[_Unwritten] = []
+        self._then: dict[str, Callable[[], None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def add(self, record: _Unwritten) -> None:
+        self._waiting.append(record)
+
+    def then(self, decision_id: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once the decision's record is written (never if it is not)."""
+        self._then[decision_id] = action
+
+    def write(self) -> None:
+        """Write the waiting records in one transaction. If it fails other than by a
+        transient conflict, each is written alone, so one bad record holds back no other;
+        one that still fails goes to ``failed``. Then what waited on each written record
+        runs, in the log's order."""
+        waiting, self._waiting = self._waiting, []
+        if not waiting:
+            return
+        try:
+            self.service.write(waiting)
+            written = waiting
+        except Exception as failure:
+            if len(waiting) == 1:
+                self._failed(waiting[0], failure)
+                written = []
+            else:
+                logger.warning("%d decision records could not be written together; "
+                               "writing each alone", len(waiting), exc_info=True)
+                written = [one for one in waiting if self._alone(one)]
+        for one in written:
+            action = self._then.pop(one.decision_id, None)
+            if action is None:
+                continue
+            try:
+                action()
+            except Exception:  # the decision stands, written; its aftermath is logged
+                logger.warning("after decision %s", one.decision_id, exc_info=True)
+
+    def _alone(self, record: _Unwritten) -> bool:
+        """Write ``record`` in its own transaction; whether it was written."""
+        try:
+            self.service.write([record])
+        except Exception as failure:
+            self._failed(record, failure)
+            return False
+        return True
+
+    def _failed(self, record: _Unwritten, failure: Exception) -> None:
+        logger.warning("decision %s could not be recorded", record.decision_id,
+                       exc_info=failure)
+        self.failed[record.decision_id] = failure
+        self._then.pop(record.decision_id, None)
+
+
+_GROUP: ContextVar[RecordGroup | None] = ContextVar("finbot_decision_group", default=None)
+"""The group this thread's decisions wait in, while one is open."""
 
 
 @dataclass(frozen=True)
