@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from finbot.adapters.db.sql import Sql
 from finbot.adapters.db.tables import invoices
@@ -19,10 +18,14 @@ from finbot.domain.money import ISO_4217_EXPONENTS, Money
 from finbot.domain.timeline import IN_PAYMENT
 
 _STATUSES = {status.value: status for status in InvoiceStatus}
-_ADD = {name: dialect.insert(invoices).on_conflict_do_nothing(index_elements=["invoice_id"])
-        .returning(invoices.c.invoice_id)
-        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
-"""Built once per dialect: it runs on every submission."""
+_COLUMNS = ("invoice_id", "tenant", "vendor_id", "number", "amount", "tax", "currency",
+            "issued_on", "due_on", "po_number", "lines", "text", "discount_percent",
+            "discount_until", "status", "submitted_at", "updated_at")
+_ADD = Sql(f"INSERT INTO invoices ({', '.join(_COLUMNS)}) "
+           f"VALUES ({', '.join(':' + c for c in _COLUMNS)}) "
+           "ON CONFLICT (invoice_id) DO NOTHING")
+"""Runs on every submission, on the driver's cursor (as a Core statement it cost ~100 µs
+more)."""
 _GET = Sql("SELECT * FROM invoices WHERE invoice_id = :invoice_id")
 _SET_STATUS = Sql("UPDATE invoices SET status = :status, updated_at = :now "
                   "WHERE invoice_id = :invoice_id")
@@ -46,20 +49,20 @@ class SqlInvoiceRepo:
 
     def add(self, invoice: Invoice) -> bool:
         """Insert ``invoice``; False, writing nothing, when its id is taken."""
-        return self.conn.execute(_ADD[self.conn.dialect.name], {
-            "invoice_id": invoice.invoice_id, "tenant": invoice.tenant,
-            "vendor_id": invoice.vendor_id, "number": invoice.number,
-            "amount": Money.of(invoice.amount, invoice.currency).minor,
-            "tax": Money.of(invoice.tax, invoice.currency).minor, "currency": invoice.currency,
-            "issued_on": invoice.issued_on.isoformat(), "due_on": invoice.due_on.isoformat(),
-            "po_number": invoice.po_number,
-            "lines": json.dumps([_line(x) for x in invoice.lines]), "text": invoice.text,
-            "discount_percent": (str(invoice.discount_percent)
-                                 if invoice.discount_percent is not None else None),
-            "discount_until": (invoice.discount_until.isoformat()
-                               if invoice.discount_until else None),
-            "status": invoice.status.value, "submitted_at": invoice.submitted_at_us,
-            "updated_at": invoice.submitted_at_us}).first() is not None
+        return _ADD.execute(
+            self.conn, invoice_id=invoice.invoice_id, tenant=invoice.tenant,
+            vendor_id=invoice.vendor_id, number=invoice.number,
+            amount=Money.of(invoice.amount, invoice.currency).minor,
+            tax=Money.of(invoice.tax, invoice.currency).minor, currency=invoice.currency,
+            issued_on=invoice.issued_on.isoformat(), due_on=invoice.due_on.isoformat(),
+            po_number=invoice.po_number, lines=json.dumps([_line(x) for x in invoice.lines]),
+            text=invoice.text,
+            discount_percent=(str(invoice.discount_percent)
+                              if invoice.discount_percent is not None else None),
+            discount_until=(invoice.discount_until.isoformat()
+                            if invoice.discount_until else None),
+            status=invoice.status.value, submitted_at=invoice.submitted_at_us,
+            updated_at=invoice.submitted_at_us) == 1
 
     def get(self, invoice_id: str) -> Invoice | None:
         row = _GET.record(self.conn, invoice_id=invoice_id)
