@@ -240,6 +240,30 @@ def test_an_idle_embedded_consumer_takes_an_event_as_soon_as_it_commits(app: App
     assert not worker.is_alive()
 
 
+def test_events_committed_one_by_one_are_taken_in_one_batch_after_a_ring(app: App) -> None:
+    """Woken by the first commit, the consumer lets events gather before it reads: five
+    commits in quick succession are handled in one transaction, not five."""
+    batches: list[int] = []
+    consumer = OutboxConsumer("gather", app.uow, lambda _uow, _event: None, bell=app.bell,
+                              on_settled=lambda events: batches.append(len(events)))
+    stop = threading.Event()
+    worker = threading.Thread(target=consumer.run, args=(stop,),
+                              kwargs={"idle_s": 60.0, "gather_s": 1.0})
+    worker.start()
+    try:
+        time.sleep(0.2)  # it read nothing and waits for a ring
+        emit(app, 5)  # five commits, each ringing, well inside the gathering second
+        deadline = time.monotonic() + 10.0
+        while sum(batches) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        app.bell.ring()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert batches == [5]
+
+
 def test_a_rolled_back_change_and_a_read_ring_no_bell(app: App) -> None:
     listener = app.bell.listen()
     with app.uow() as uow:

@@ -198,6 +198,10 @@ class CommitBell:
             self._listeners.remove(listener)
 
 
+GATHER_S = 0.01
+"""How long an embedded consumer lets events gather after a partial batch or a ring."""
+
+
 class OutboxConsumer:
     """One named consumer of the outbox; copies with the same name share its offset."""
 
@@ -265,19 +269,27 @@ class OutboxConsumer:
         if self._on_settled and handled:
             self._on_settled(handled)
 
-    def run(self, stop: threading.Event, *, idle_s: float = 0.05) -> None:
-        """Poll until ``stop`` is set; the event in hand is finished first. With nothing
-        to take, wait ``idle_s`` or, with a bell, until this process commits events
-        (events committed by other processes are seen within ``idle_s``)."""
+    def run(self, stop: threading.Event, *, idle_s: float = 0.05, limit: int = 100,
+            gather_s: float = GATHER_S) -> None:
+        """Poll until ``stop`` is set; the event in hand is finished first. A full batch
+        is followed at once by the next. With nothing to take, wait ``idle_s`` or, with a
+        bell, until this process commits events (events committed by other processes are
+        seen within ``idle_s``). After a partial batch or a ring, let events gather for
+        ``gather_s`` first: every batch is a write transaction, and in one process the
+        writers queue for one lock, so a consumer woken by every commit took each event
+        in a transaction of its own and held the others up."""
         rung = self._bell.listen() if self._bell is not None else None
         try:
             while not stop.is_set():
                 if rung is not None:
                     rung.clear()  # before reading: a commit from now on wakes the wait
-                taken = self.poll()
+                taken = self.poll(limit=limit)
                 self.done += taken
-                if not taken:
-                    (rung or stop).wait(idle_s)
+                if taken >= limit:
+                    continue
+                if not taken and not (rung or stop).wait(idle_s):
+                    continue  # nothing rang: look again (another process may have written)
+                stop.wait(gather_s)
         finally:
             if self._bell is not None and rung is not None:
                 self._bell.forget(rung)
