@@ -191,8 +191,8 @@ class DecisionService:
             return decision
         observation = Observation(self._clock(), decision.outcome.value, latency_us,
                                   decision.error is not None)
-        group = _GROUP.get()
-        if decision.record_seq is None and group is not None and group.service is self:
+        group = self._open_group()
+        if decision.record_seq is None and group is not None:
             group.then(decision.decision_id,
                        lambda: breakers.observe(agent.agent_id, observation))
         else:
@@ -257,8 +257,8 @@ class DecisionService:
             decision_id, data, _stored_json(data, proposal), item,
             agent.agent_id if mode is Mode.LIVE and not drill else None, outcome, path.along,
             facts.vendor.tenant, carried(), get_contextvars())
-        group = _GROUP.get()
-        if group is not None and group.service is self:
+        group = self._open_group()
+        if group is not None:
             group.add(unwritten)
             seq = None
         else:
@@ -285,9 +285,14 @@ class DecisionService:
     def write_waiting(self) -> None:
         """Write now the records waiting in this thread's group, if one is open (for a
         caller that reads what they write)."""
-        group = _GROUP.get()
-        if group is not None and group.service is self:
+        group = self._open_group()
+        if group is not None:
             group.write()
+
+    def _open_group(self) -> RecordGroup | None:
+        """This thread's open group of this service's records, if any."""
+        group = _GROUP.get()
+        return group if group is not None and group.service is self else None
 
     def write(self, records: Sequence[_Unwritten]) -> list[AuditRecord]:
         """Write ``records`` in one transaction (retried on a transient conflict)."""

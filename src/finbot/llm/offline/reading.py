@@ -98,7 +98,6 @@ def _digest(text: str) -> _Digest | None:
                    tuple((name, tuple(items)) for name, items in scalar_lists(data)))
 
 
-
 def call_key(arguments: Mapping[str, Any]) -> str:
     return json.dumps(dict(arguments), sort_keys=True, default=str)
 
