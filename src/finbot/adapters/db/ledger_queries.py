@@ -209,5 +209,16 @@ SELECT p.id AS transfer, p.amount, SUM(r.amount) AS reversed FROM ledger_transfe
  GROUP BY p.id, p.amount HAVING SUM(r.amount) > p.amount
 """
 
+# A transfer's accounts exist and hold its currency (a foreign key on SQLite, a
+# statement-level trigger on PostgreSQL): checked again here, against the rows as stored.
+_ACCOUNTS = """
+SELECT t.seq, t.id AS transfer, t.debit_account_id, t.credit_account_id, t.currency
+  FROM ledger_transfers t
+  LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id AND d.currency = t.currency
+  LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id AND c.currency = t.currency
+ WHERE d.id IS NULL OR c.id IS NULL ORDER BY t.seq LIMIT 10
+"""
+
 _CHECKS = (("zero_sum", _ZERO_SUM), ("balances", _RECOMPUTED), ("history", _RUNNING),
-           ("references", _RESOLUTIONS), ("reversals", _OVER_REVERSED))
+           ("accounts", _ACCOUNTS), ("references", _RESOLUTIONS),
+           ("reversals", _OVER_REVERSED))

@@ -66,6 +66,8 @@ transfers = Table(
     Column("expires_at", BigInteger),
     Column("reference", String(256)),
     Column("meta", JSON),
+    # SQLite only, since migration 0022: PostgreSQL checks the same with one
+    # statement-level trigger per INSERT or COPY (see that migration).
     ForeignKeyConstraint(["debit_account_id", "currency"],
                          ["ledger_accounts.id", "ledger_accounts.currency"],
                          name="fk_ledger_transfers_debit", deferrable=True,
