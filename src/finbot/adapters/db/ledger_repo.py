@@ -35,6 +35,7 @@ from finbot.adapters.db.ledger_sql import (
     transfer_params,
     transfer_row,
 )
+from finbot.adapters.db.pg_pipeline import Statement, run_pipeline
 from finbot.domain.ledger import (
     Account,
     AccountFlag,
@@ -58,6 +59,7 @@ class LedgerRepository:
         self._p = "%s" if self._pg else "?"
         self.deferred: list[tuple[str, list[Any]]] = []
         self.begin_pending = False  # PostgreSQL, lean unit of work: BEGIN rides the next trip
+        self.names_checked = False  # prepared statements checked in this transaction
         self._shared_cursor: Any = None
 
     @classmethod
@@ -97,25 +99,28 @@ class LedgerRepository:
         The server runs them in that order, so reads see the writes and follow the locks."""
         writes, self.deferred = self.deferred, []
         begin, self.begin_pending = self.begin_pending, False
-        writer = self._cursor()
-        cursors = [self.dbapi.cursor() for _ in reads]
-        try:
-            with self.dbapi.pipeline():
-                if begin:
-                    writer.execute("BEGIN")
-                for sql, values in writes:
-                    if values and isinstance(values[0], tuple):
-                        writer.executemany(sql, values)
-                    else:
-                        writer.execute(sql, values)
-                for cursor, (sql, params) in zip(cursors, reads, strict=True):
-                    cursor.execute(sql, params)
-                if commit:
-                    writer.execute("COMMIT")
-            return [list(cursor.fetchall()) for cursor in cursors]
-        finally:
-            for cursor in cursors:
-                cursor.close()
+        statements: list[Statement] = []
+        for sql, values in writes:
+            if values and isinstance(values[0], tuple):
+                statements += [(sql, row) for row in values]
+            else:
+                statements.append((sql, values))
+        first_read = len(statements)
+        statements += reads
+        if commit:
+            statements.append(("COMMIT", None))
+        # Named statements only in a transaction the lean unit of work opens here (the
+        # pipeline checks they still exist) and for the rest of that transaction.
+        prepared = begin or self.names_checked
+        results = run_pipeline(self.dbapi, statements, begin=begin, prepared=prepared)
+        self.names_checked = prepared
+        return results[first_read:first_read + len(reads)]
+
+    def abandon(self) -> None:
+        """The transaction was rolled back: nothing held back, nothing checked."""
+        self.deferred.clear()
+        self.begin_pending = False
+        self.names_checked = False
 
     # -- accounts ----------------------------------------------------------------------
 

@@ -36,7 +36,9 @@ from finbot.adapters.db.workflow_repo import SqlWorkflowRepo
 from finbot.privacy.keys import KeyRing
 from finbot.services.ports import TransientConflict
 
-_TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03"}
+# 26000: a prepared statement lost to DEALLOCATE ALL (see pg_pipeline); the names are
+# forgotten when it is met, so a retry prepares them anew.
+_TRANSIENT_SQLSTATES = {"23505", "40001", "40P01", "55P03", "26000"}
 
 
 def is_transient(error: BaseException) -> bool:
@@ -181,7 +183,7 @@ class SqlUnitOfWork(_WriteLocked):
                 self._after_events()
 
     def rollback(self) -> None:
-        self.ledger.deferred.clear()
+        self.ledger.abandon()
         self.connection.rollback()
 
 
@@ -312,6 +314,5 @@ class LedgerUnitOfWork(_WriteLocked):
             self.ledger.flush(commit=True)
 
     def rollback(self) -> None:
-        self.ledger.deferred.clear()
-        self.ledger.begin_pending = False
+        self.ledger.abandon()
         self._raw.driver_connection.rollback()
