@@ -45,15 +45,25 @@ class LedgerQueries:
         return self._engine.connect().execution_options(**{READ_ONLY: True})
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """One statement on a pooled DB-API connection: the hot read path (no ORM layer)."""
+        """One statement on a pooled DB-API connection: the hot read path (no ORM layer).
+
+        On PostgreSQL it runs in autocommit, one statement being its own transaction: one
+        round trip, where a transaction of its own cost three (BEGIN, the statement, and
+        the ROLLBACK of the pool's reset)."""
         raw = self._engine.raw_connection()
+        dbapi: Any = raw.driver_connection
+        pg = self._placeholder == "%s"
         try:
-            cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+            if pg:
+                dbapi.autocommit = True
+            cursor = dbapi.cursor()
             cursor.execute(sql.replace("?", self._placeholder), params)
             rows = list(cursor.fetchall())
             cursor.close()
             return rows
         finally:
+            if pg:
+                dbapi.autocommit = False
             raw.close()
 
     def account(self, code: str) -> Account:
