@@ -18,6 +18,7 @@ from finbot.adapters.db.ledger_sql import (
     ACCOUNT_COLUMNS,
     COPY_ROWS,
     COPY_TRANSFERS,
+    COPY_TYPES,
     FEW_ROWS,
     HISTORY_BY_ID,
     INSERT_HEAD,
@@ -31,6 +32,7 @@ from finbot.adapters.db.ledger_sql import (
     chunks,
     json_value,
     paired_chunks,
+    transfer_copy_row,
     transfer_from_tuple,
     transfer_params,
     transfer_row,
@@ -261,8 +263,9 @@ class LedgerRepository:
             if self.deferred or self.begin_pending:
                 self._pg_round_trip([])  # what came before goes first, BEGIN included
             with self._cursor().copy(COPY_TRANSFERS) as copy:
+                copy.set_types(COPY_TYPES)
                 for t in new:
-                    copy.write_row(transfer_params(t))
+                    copy.write_row(transfer_copy_row(t))
 
     def _write(self, sql: str, params: list[Any]) -> None:
         if self._pg:
