@@ -39,7 +39,8 @@ class LedgerQueries:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._placeholder = "%s" if engine.dialect.name == "postgresql" else "?"
+        self._pg = engine.dialect.name == "postgresql"
+        self._placeholder = "%s" if self._pg else "?"
 
     def _connect(self) -> Connection:
         return self._engine.connect().execution_options(**{READ_ONLY: True})
@@ -52,9 +53,8 @@ class LedgerQueries:
         the ROLLBACK of the pool's reset)."""
         raw = self._engine.raw_connection()
         dbapi: Any = raw.driver_connection
-        pg = self._placeholder == "%s"
         try:
-            if pg:
+            if self._pg:
                 dbapi.autocommit = True
             cursor = dbapi.cursor()
             cursor.execute(sql.replace("?", self._placeholder), params)
@@ -62,7 +62,7 @@ class LedgerQueries:
             cursor.close()
             return rows
         finally:
-            if pg:
+            if self._pg:
                 dbapi.autocommit = False
             raw.close()
 

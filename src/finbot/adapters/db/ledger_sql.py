@@ -132,14 +132,14 @@ def transfer_row(t: Transfer) -> dict[str, Any]:
 
 
 def transfer_copy_row(t: Transfer) -> tuple[Any, ...]:
-    """A transfer's COPY_TRANSFERS row: as ``transfer_params``, but the metadata a mapping
-    for the json column's own adapter."""
+    """A transfer's columns in INSERT_HEAD's order, the metadata a mapping (for COPY's
+    json adapter)."""
     return (t.id, t.kind.value, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
             t.timestamp, t.debit_balance, t.credit_balance, t.parent_id, t.expires_at,
             t.reference, dict(t.metadata) if t.metadata else None)
 
 
 def transfer_params(t: Transfer) -> tuple[Any, ...]:
-    return (t.id, t.kind.value, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
-            t.timestamp, t.debit_balance, t.credit_balance, t.parent_id, t.expires_at,
-            t.reference, json.dumps(dict(t.metadata)) if t.metadata else None)
+    """``transfer_copy_row`` with the metadata as JSON text, for statement parameters."""
+    row = transfer_copy_row(t)
+    return row if row[-1] is None else (*row[:-1], json.dumps(row[-1]))

@@ -93,8 +93,8 @@ def run_pipeline(conn: psycopg.Connection[Any], statements: Sequence[Statement],
             return _run(pgconn, session, statements, opens=opens, prepared=prepared)
         try:
             return _run(pgconn, session, statements, opens=True, prepared=True, canary=True)
-        except psycopg.errors.InvalidSqlStatementName:
-            session.forget()  # DEALLOCATE ALL since they were prepared: prepare anew
+        except psycopg.errors.InvalidSqlStatementName:  # DEALLOCATE ALL since: the names
+            # are forgotten already (``_receive``), so the second run prepares them anew
             _run(pgconn, session, [("ROLLBACK", None)], opens=False, prepared=False)
             return _run(pgconn, session, statements, opens=True, prepared=True, canary=True)
 
