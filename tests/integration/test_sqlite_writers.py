@@ -3,14 +3,17 @@ moment the last one ends (SQLite's own busy handler sleeps up to 100 ms between 
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from finbot.adapters.db import uow as uow_module
 from finbot.adapters.db.engine import write_lock
+from finbot.adapters.db.uow import LedgerUnitOfWork
 from finbot.bootstrap import App
 from finbot.services.ports import TransientConflict
 
@@ -100,3 +103,62 @@ def test_a_writer_that_waits_too_long_gets_a_transient_conflict(
         holder.join(timeout=5)
     with app.uow():  # and the lock is whole again
         pass
+
+
+def lean(app: App) -> LedgerUnitOfWork:
+    return LedgerUnitOfWork(app.engine)
+
+
+def driver(uow: LedgerUnitOfWork) -> object:
+    return uow.ledger.dbapi
+
+
+def test_consecutive_ledger_transactions_reuse_one_parked_connection(app: App) -> None:
+    with lean(app) as first:
+        used = driver(first)
+        first.commit()
+    with lean(app) as second:
+        assert driver(second) is used
+        assert second.ledger.lock_and_read((), (), ()) == ({}, {}, {})
+    with app.uow():  # other units of work take theirs from the pool
+        assert app.engine.pool.checkedout() == 2
+    assert app.engine.pool.checkedout() == 1  # only the parked one
+
+
+def test_a_failed_ledger_transaction_returns_its_connection_to_the_pool(app: App) -> None:
+    with lean(app) as first:
+        used = driver(first)
+    seen: list[object] = []
+
+    def fail() -> None:
+        with lean(app) as failing:
+            seen.append(driver(failing))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail()
+    assert seen == [used]
+    assert app.engine.pool.checkedout() == 0
+    with lean(app) as after:
+        assert after.ledger.lock_accounts(("nobody",), ()) == {}
+
+
+def test_disposing_the_engine_closes_the_parked_connection(app: App) -> None:
+    with lean(app) as first:
+        used: Any = driver(first)
+    app.engine.dispose()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        used.execute("SELECT 1")
+    with lean(app) as after:
+        assert driver(after) is not used
+
+
+def test_a_forked_process_neither_uses_nor_closes_its_parents_parked_connection(
+        app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    with lean(app) as first:
+        used: Any = driver(first)
+    monkeypatch.setattr(uow_module.os, "getpid", lambda: -1)  # as in a forked child,
+    app.engine.dispose(close=False)  # which first lets go of its parent's connections
+    used.execute("SELECT 1")  # still open for the parent
+    with lean(app) as child:
+        assert driver(child) is not used
