@@ -54,6 +54,20 @@ def test_values_travel_as_through_a_cursor(conn: psycopg.Connection[Any],
     assert expected[0][:4] == (42, "naïve 'quoted' %s", 2**40, True)
 
 
+AWKWARD = ["a,b", '{"x"}', "back\\slash", "NULL", "", " spaced ", "naïve", "tab\there", "u0001"]
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+def test_lists_travel_whole_whatever_their_elements_hold(conn: psycopg.Connection[Any],
+                                                        prepared: bool) -> None:
+    sql = ("SELECT %s::text[], (SELECT count(*) FROM unnest(%s::text[]) AS u(v) "
+           "WHERE v = ANY(%s)), %s::bigint[]")
+    params = (AWKWARD, AWKWARD, AWKWARD, [1, 2**40, -5])
+    rows = run_pipeline(conn, [(sql, params)], begin=True, prepared=prepared)
+    run_pipeline(conn, [("COMMIT", None)])
+    assert rows == [[(AWKWARD, len(AWKWARD), [1, 2**40, -5])]]
+
+
 def test_the_first_error_is_raised_after_the_pipeline_ends_and_nothing_after_it_runs(
         conn: psycopg.Connection[Any]) -> None:
     insert = "INSERT INTO pipeline_probe VALUES (%s, %s)"

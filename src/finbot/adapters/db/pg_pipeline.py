@@ -70,6 +70,7 @@ class _Slot:
 _sessions: weakref.WeakKeyDictionary[psycopg.Connection[Any], _Session] = (
     weakref.WeakKeyDictionary())
 _sessions_lock = threading.Lock()
+_AUTO, _BINARY = PyFormat.AUTO, PyFormat.BINARY
 
 
 def run_pipeline(conn: psycopg.Connection[Any], statements: Sequence[Statement], *,
@@ -143,7 +144,10 @@ def _send(pgconn: PGconn, session: _Session, sql: str, params: Sequence[Any] | N
         slots.append(slot)
         return
     tx = session.transformer
-    values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+    # Lists (the ids of ``= ANY(%s)``) in binary: psycopg's text format quotes each
+    # element through a regular expression, ~1 ms per 1,000 strings against ~0.17.
+    values = tx.dump_sequence(params, [_BINARY if type(p) is list else _AUTO
+                                       for p in params])
     types, formats = tx.types or (), tx.formats
     key = (sql, types)
     name = session.prepared.get(key) if named else None
