@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from finbot.bench.ledger import run_ledger_bench
+from finbot.bench.ledger import ROUNDS, run_ledger_bench
 from tests.conftest import POSTGRES_URL
 
 KEYS = {"transfers_per_s_single", "transfers_per_s_batch", "baseline_single_per_s",
@@ -23,6 +23,14 @@ def check(results: dict[str, object]) -> None:
     for key in KEYS - {"deadlocks", "lost_or_doubled", "targets_met"}:
         assert isinstance(results[key], float)
         assert results[key] > 0, key
+    for kind in ("single", "batch"):  # each round's ratio, around the overall one
+        by_round = results[f"ratio_{kind}_vs_baseline_{kind}_by_round"]
+        assert isinstance(by_round, list)
+        assert len(by_round) == ROUNDS
+        overall = results[f"ratio_{kind}_vs_baseline" if kind == "single"
+                          else "ratio_batch_vs_baseline_batch"]
+        assert isinstance(overall, float)
+        assert min(by_round) * 0.999 <= overall <= max(by_round) * 1.001
 
 
 def test_the_sqlite_bench_reports_every_figure() -> None:
@@ -135,7 +143,7 @@ def test_the_arena_bench_reports_every_figure() -> None:
 def test_throughput_stages_alternate_with_their_baselines() -> None:
     """Each stage runs ROUNDS equal turns, the order reversed every other round, and
     reports the mean of its turns; every turn has ids of its own."""
-    from finbot.bench.ledger import ROUNDS, _interleaved
+    from finbot.bench.ledger import _interleaved
 
     turns: list[tuple[str, float, int]] = []
 
@@ -151,4 +159,4 @@ def test_throughput_stages_alternate_with_their_baselines() -> None:
     assert [name for name, _, _ in turns] == list("abccbaabc")
     assert {seconds for _, seconds, _ in turns} == {1.0}
     assert [run for name, _, run in turns if name == "b"] == [0, 1, 2]
-    assert rates == {"a": 11.0, "b": 21.0, "c": 31.0}
+    assert rates == {"a": [10.0, 11.0, 12.0], "b": [20.0, 21.0, 22.0], "c": [30.0, 31.0, 32.0]}

@@ -102,27 +102,34 @@ def _open_accounts(app: App) -> None:
 def _against_baselines(app: App, seconds: float, kind: str,
                        baseline_rate: Callable[..., float],
                        ledger_rate: Callable[..., float]) -> Results:
-    """The ledger's ``kind`` rate and its plain and indexed baselines, interleaved."""
+    """The ledger's ``kind`` rate and its plain and indexed baselines, interleaved (each
+    the mean of its rounds), and the ledger ÷ plain baseline ratio of each round: rounds
+    next to each other share the machine's mood, so their spread shows the noise."""
     engine = app.engine
-    return _interleaved(seconds, {
-        f"baseline_{kind}_per_s": lambda s, r: baseline_rate(
-            engine, "bench_plain", seconds=s, run=r),
+    ledger, plain = f"transfers_per_s_{kind}", f"baseline_{kind}_per_s"
+    rounds = _interleaved(seconds, {
+        plain: lambda s, r: baseline_rate(engine, "bench_plain", seconds=s, run=r),
         f"baseline_{kind}_indexed_per_s": lambda s, r: baseline_rate(
             engine, "bench_indexed", seconds=s, run=r),
-        f"transfers_per_s_{kind}": lambda s, r: ledger_rate(app, s, run=r)})
+        ledger: lambda s, r: ledger_rate(app, s, run=r)})
+    results: Results = {name: sum(rates) / len(rates) for name, rates in rounds.items()}
+    results[f"ratio_{kind}_vs_baseline_{kind}_by_round"] = [
+        round(a / b, 3) if b else 0.0 for a, b in zip(rounds[ledger], rounds[plain], strict=True)]
+    return results
 
 
-def _interleaved(seconds: float, stages: dict[str, Callable[[float, int], float]]) -> Results:
-    """Each stage's rate, measured in ROUNDS turns of ``seconds / ROUNDS``, the order
+def _interleaved(seconds: float,
+                 stages: dict[str, Callable[[float, int], float]]) -> dict[str, list[float]]:
+    """Each stage's rates, measured in ROUNDS turns of ``seconds / ROUNDS``, the order
     reversed every other round (A B C, C B A, A B C): a machine whose speed drifts during
-    the run then weighs on every stage alike, and the ratios between them stay fair. A
-    stage's rate is the mean of its rounds' (the rounds are equally long)."""
+    the run then weighs on every stage alike, and the ratios between them stay fair. The
+    rounds are equally long, so a stage's rate is the mean of its rounds'."""
     rates: dict[str, list[float]] = {name: [] for name in stages}
     order = list(stages)
     for run in range(ROUNDS):
         for name in order if run % 2 == 0 else reversed(order):
             rates[name].append(stages[name](seconds / ROUNDS, run))
-    return {name: sum(values) / len(values) for name, values in rates.items()}
+    return rates
 
 
 def _single(app: App, seconds: float, *, run: int = 0) -> float:
@@ -292,7 +299,15 @@ def render_results(results: Results, *, console: Console) -> None:
     table = Table("figure", "value", title=f"ledger bench ({results['backend']})")
     for key, value in results.items():
         if key != "targets_met":
-            table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else str(value))
+            table.add_row(key, _shown(value))
     console.print(table)
     for name, met in results["targets_met"].items():
         console.print(f"{'met' if met else 'MISSED':>6}  {name}")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    return str(value)

@@ -30,6 +30,10 @@ def _progress(message: str) -> None:
 def ledger(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Database."),
            postings: int = typer.Option(10_000_000, min=1_000,
                                         help="Postings on the account used for balance lookups."),
+           seconds: float = typer.Option(
+               4.0, min=0.5, help="Seconds per throughput stage, in three rounds alternating "
+                                  "with its baselines; longer runs steady the ratios on a noisy "
+                                  "machine (each round's ratio is reported)."),
            as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")
            ) -> None:
     """Ledger throughput (single, batch, hot account), balance latency and storage."""
@@ -37,7 +41,8 @@ def ledger(backend: BackendChoice = typer.Option(BackendChoice.SQLITE, help="Dat
 
     chosen: Literal["sqlite", "postgres"] = backend.value
     results = run_ledger_bench(backend=chosen, postings=postings,
-                               postgres_url=Settings().postgres_url, progress=_progress)
+                               postgres_url=Settings().postgres_url, progress=_progress,
+                               stage_seconds=seconds)
     if as_json:
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
