@@ -142,7 +142,7 @@ def test_the_arena_bench_reports_every_figure() -> None:
 
 def test_throughput_stages_alternate_with_their_baselines() -> None:
     """Each stage runs ROUNDS equal turns, the order reversed every other round, and
-    reports the mean of its turns; every turn has ids of its own."""
+    reports each turn's rate; every turn has ids of its own."""
     from finbot.bench.ledger import _interleaved
 
     turns: list[tuple[str, float, int]] = []

@@ -114,7 +114,7 @@ def _against_baselines(app: App, seconds: float, kind: str,
         ledger: lambda s, r: ledger_rate(app, s, run=r)})
     results: Results = {name: sum(rates) / len(rates) for name, rates in rounds.items()}
     results[f"ratio_{kind}_vs_baseline_{kind}_by_round"] = [
-        round(a / b, 3) if b else 0.0 for a, b in zip(rounds[ledger], rounds[plain], strict=True)]
+        _ratio(a, b) for a, b in zip(rounds[ledger], rounds[plain], strict=True)]
     return results
 
 
@@ -272,9 +272,13 @@ def _bytes_per_transfer(app: App) -> float:
     return round(float(size) / max(int(rows), 1), 1)
 
 
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3) if b else 0.0
+
+
 def _ratios(r: Results) -> Results:
     def ratio(a: str, b: str) -> float:
-        return round(r[a] / r[b], 3) if r.get(b) else 0.0
+        return _ratio(r[a], r.get(b, 0.0))
     return {
         "ratio_single_vs_baseline": ratio("transfers_per_s_single", "baseline_single_per_s"),
         "ratio_batch_vs_baseline_single": ratio("transfers_per_s_batch",
