@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from finbot.adapters.db import ledger_sql
 from finbot.bootstrap import App
 from finbot.domain.errors import AccountExists, InvalidInput, TransferRejected, UnknownCurrency
 from finbot.domain.ledger import AccountFlag, ResultCode, TransferRequest
@@ -252,3 +253,26 @@ def test_a_big_batch_is_planned_with_the_cycle_collector_held_off(
     codes(ledger, *[T(f"b{n}") for n in range(service.GC_PAUSE_FROM)])
     assert seen == [True, False]
     assert gc.isenabled()
+
+
+def test_reads_longer_than_a_chunk_find_every_account_and_transfer(
+        ledger: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Codes, account ids and transfer ids beyond one statement's list (CHUNK) are read in
+    several statements: every account is locked and every retry found."""
+    monkeypatch.setattr(ledger_sql, "CHUNK", 3)
+    for n in range(8):
+        ledger.ledger.open_account(f"c{n}", name=f"c{n}", type="asset", currency="USD")
+    first = [T(f"k{n}", debit=f"c{n}", credit=f"c{(n + 3) % 8}", amount=f"{n + 1}")
+             for n in range(8)]
+    assert codes(ledger, *first, linked=True) == ["ok"] * 8
+    pendings = [T(f"p{n}", debit=f"c{n}", credit="bank", amount="1", kind="pending")
+                for n in range(7)]
+    assert codes(ledger, *pendings) == ["ok"] * 7
+    # retries of all of them, plus posts whose accounts come only from their parents
+    posts = [T(f"post{n}", debit=None, credit=None, amount=None, currency=None,
+               kind="post_pending", pending_id=f"p{n}") for n in range(7)]
+    assert codes(ledger, *first, *pendings, *posts) == ["exists"] * 15 + ["ok"] * 7
+    assert [ledger.queries.account(f"c{n}").balance() for n in range(8)] == [  # cents
+        100 * major for major in (1 - 6 + 1, 2 - 7 + 1, 3 - 8 + 1, 4 - 1 + 1, 5 - 2 + 1,
+                                  6 - 3 + 1, 7 - 4 + 1, 8 - 5)]
+    assert_verifies(ledger)

@@ -153,25 +153,39 @@ def cyclic_gc_paused(pause: bool) -> Iterator[None]:
 
 def load_snapshot(uow: UnitOfWork, requests: Sequence[TransferRequest]) -> LedgerSnapshot:
     """Lock every account the requests touch, then read the history they refer to."""
-    ids = {r.id for r in requests if isinstance(r.id, str)}
-    parent_ids = {p for r in requests for p in (r.pending_id, r.reversal_of)
-                  if isinstance(p, str)}
+    # One pass of plain statements: a transfer per commit runs this cold, after an fsync.
+    ids: set[str] = set()
+    parent_ids: set[str] = set()
+    codes: set[str] = set()
+    for r in requests:
+        if isinstance(r.id, str):
+            ids.add(r.id)
+        if isinstance(r.debit_account, str):
+            codes.add(r.debit_account)
+        if isinstance(r.credit_account, str):
+            codes.add(r.credit_account)
+        if isinstance(r.pending_id, str):
+            parent_ids.add(r.pending_id)
+        if isinstance(r.reversal_of, str):
+            parent_ids.add(r.reversal_of)
     parents = uow.ledger.transfers_by_id(parent_ids - ids) if parent_ids else {}
-    codes = {c for r in requests for c in (r.debit_account, r.credit_account)
-             if isinstance(c, str)}
-    account_ids = {i for t in parents.values() for i in (t.debit_account_id,
-                                                         t.credit_account_id)}
-    accounts, existing, rejections = uow.ledger.lock_and_read(codes, account_ids, ids)
-    account_ids = {i for t in existing.values() for i in (t.debit_account_id,
-                                                          t.credit_account_id)}
-    if not account_ids <= accounts.keys():
-        accounts.update(uow.ledger.lock_accounts((), account_ids - accounts.keys()))
-    pending_ids = parent_ids | {i for i, t in existing.items() if t.kind.value == "pending"}
+    accounts, existing, rejections = uow.ledger.lock_and_read(
+        codes, _accounts_of(parents) if parents else (), ids)
+    pending_ids = parent_ids
+    if existing:  # retries: lock their accounts too, and learn their pendings' outcomes
+        missing = _accounts_of(existing) - accounts.keys()
+        if missing:
+            accounts.update(uow.ledger.lock_accounts((), missing))
+        rejections = {i: r for i, r in rejections.items() if i not in existing}
+        pending_ids = parent_ids | {i for i, t in existing.items() if t.kind.value == "pending"}
     return LedgerSnapshot(
-        accounts=accounts, transfers={**parents, **existing},
-        rejections={i: r for i, r in rejections.items() if i not in existing},
+        accounts=accounts, transfers={**parents, **existing}, rejections=rejections,
         resolved=uow.ledger.resolutions(pending_ids) if pending_ids else {},
         reversed=uow.ledger.reversed_amounts(parent_ids) if parent_ids else {})
+
+
+def _accounts_of(transfers: dict[str, Transfer]) -> set[int]:
+    return {i for t in transfers.values() for i in (t.debit_account_id, t.credit_account_id)}
 
 
 def _account_fields(code: str, name: str, type: AccountType | str, currency: str,

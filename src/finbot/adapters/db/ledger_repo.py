@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -63,13 +64,6 @@ class LedgerRepository:
         self.begin_pending = False  # PostgreSQL, lean unit of work: BEGIN rides the next trip
         self.names_checked = False  # prepared statements checked in this transaction
         self._shared_cursor: Any = None
-        # PostgreSQL locks the rows in id order (no deadlocks); SQLite's BEGIN IMMEDIATE
-        # already holds the one write lock. SQLite pads the row to the history's columns,
-        # as the reads travel as one UNION ALL there.
-        self._account_read = (
-            f"SELECT 'a', {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE {{where}} "
-            "ORDER BY id FOR NO KEY UPDATE" if self._pg else
-            f"SELECT 'a', {ACCOUNT_COLUMNS}, NULL, NULL FROM ledger_accounts WHERE {{where}}")
 
     @classmethod
     def on(cls, connection: Connection) -> LedgerRepository:
@@ -89,11 +83,11 @@ class LedgerRepository:
     def _in(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         """``column IN (...)``, or ``column = ANY(array)`` for long lists on PostgreSQL
         (psycopg adapts scalars much faster than lists; arrays keep big statements short)."""
-        if not values:
-            return "1 = 0", []
-        if self._pg and len(values) > SHORT_LIST:
-            return f"{column} = ANY(%s)", [values]
-        return f"{column} IN ({','.join([self._p] * len(values))})", values
+        return _in_sql(self._pg, column, len(values)), self._in_params(values)
+
+    def _in_params(self, values: list[Any]) -> list[Any]:
+        """The parameters of ``_in``'s term for ``values``."""
+        return [values] if self._pg and len(values) > SHORT_LIST else values
 
     def _select(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self._pg:
@@ -154,15 +148,12 @@ class LedgerRepository:
         statements: list[tuple[str, list[Any]]] = []
         if codes or account_ids:
             for code_chunk, id_chunk in paired_chunks(codes, account_ids):
-                # Only non-empty terms: SQLite scans the whole table for `x IN (...) OR 1 = 0`.
-                terms = [self._in(column, values) for column, values in
-                         (("code", code_chunk), ("id", id_chunk)) if values]
-                where = " OR ".join(term for term, _ in terms)
-                params = [v for _, values in terms for v in values]
-                statements.append((self._account_read.format(where=where), params))
+                params = self._in_params(code_chunk) + self._in_params(id_chunk)
+                statements.append((_account_read(self._pg, len(code_chunk), len(id_chunk)),
+                                   params))
         for chunk in chunks(transfer_ids):
-            where, params = self._in("id", chunk)
-            statements.append((HISTORY_BY_ID.format(where=where), params + params))
+            params = self._in_params(chunk)
+            statements.append((_history_read(self._pg, len(chunk)), params + params))
         if self._pg:
             return self._decode_reads(r for rows in self._pg_round_trip(statements)
                                       for r in rows)
@@ -312,3 +303,34 @@ class LedgerRepository:
                 "credits_posted = v.cpo::bigint, updated_at = %s "
                 "FROM v WHERE ledger_accounts.id = v.id::bigint",
                 [v for r in rows for v in r] + [now_us])
+
+
+# The reads' SQL depends only on the backend and how many values each list holds; a
+# transfer per commit spent ~5 µs (in a loop; twice that after its fsync) building it.
+# Bounded: SQLite's lists run to CHUNK values, so shapes are many, each text long.
+@lru_cache(maxsize=256)
+def _in_sql(pg: bool, column: str, n: int) -> str:
+    if not n:
+        return "1 = 0"
+    if pg and n > SHORT_LIST:
+        return f"{column} = ANY(%s)"
+    return f"{column} IN ({','.join(['%s' if pg else '?'] * n)})"
+
+
+@lru_cache(maxsize=256)
+def _account_read(pg: bool, n_codes: int, n_ids: int) -> str:
+    """Accounts by code and id. PostgreSQL locks the rows in id order (no deadlocks);
+    SQLite's BEGIN IMMEDIATE already holds the one write lock, and pads the row to the
+    history's columns, as its reads travel as one UNION ALL."""
+    # Only non-empty terms: SQLite scans the whole table for `x IN (...) OR 1 = 0`.
+    where = " OR ".join(_in_sql(pg, column, n) for column, n in (("code", n_codes),
+                                                                  ("id", n_ids)) if n)
+    if pg:
+        return (f"SELECT 'a', {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE {where} "
+                "ORDER BY id FOR NO KEY UPDATE")
+    return f"SELECT 'a', {ACCOUNT_COLUMNS}, NULL, NULL FROM ledger_accounts WHERE {where}"
+
+
+@lru_cache(maxsize=256)
+def _history_read(pg: bool, n: int) -> str:
+    return HISTORY_BY_ID.format(where=_in_sql(pg, "id", n))

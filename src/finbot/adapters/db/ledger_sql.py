@@ -6,7 +6,7 @@ Kept apart from the repository so the repository reads as the order of operation
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -104,22 +104,27 @@ def transfer_from_row(row: RowMapping) -> Transfer:
         seq=row["seq"])
 
 
-def chunks(items: Collection[Any]) -> Iterable[list[Any]]:
+def chunks(items: Collection[Any]) -> list[list[Any]]:
+    """``items`` in lists of at most CHUNK (none for no items)."""
     ordered = list(items)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start:start + CHUNK]
+    if len(ordered) <= CHUNK:  # the usual case, without slicing
+        return [ordered] if ordered else []
+    return [ordered[start:start + CHUNK] for start in range(0, len(ordered), CHUNK)]
 
 
 def json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def paired_chunks(codes: Collection[str], ids: Collection[int]) -> Iterable[
+def paired_chunks(codes: Collection[str], ids: Collection[int]) -> list[
         tuple[list[str], list[int]]]:
-    code_chunks, id_chunks = list(chunks(codes)), list(chunks(ids))
-    for i in range(max(len(code_chunks), len(id_chunks), 1)):
-        yield (code_chunks[i] if i < len(code_chunks) else [],
-               id_chunks[i] if i < len(id_chunks) else [])
+    """Codes and ids side by side in chunks (at least one pair, maybe empty)."""
+    if len(codes) <= CHUNK and len(ids) <= CHUNK:
+        return [(list(codes), list(ids))]
+    code_chunks, id_chunks = chunks(codes), chunks(ids)
+    return [(code_chunks[i] if i < len(code_chunks) else [],
+             id_chunks[i] if i < len(id_chunks) else [])
+            for i in range(max(len(code_chunks), len(id_chunks)))]
 
 
 def transfer_row(t: Transfer) -> dict[str, Any]:

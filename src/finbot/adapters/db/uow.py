@@ -199,18 +199,19 @@ class LedgerUnitOfWork(_WriteLocked):
         self._engine = engine
         self._dialect = engine.dialect.name
         self._raw: Any = None
+        self._dbapi: Any = None  # the driver's connection inside ``_raw``
 
     def __enter__(self) -> LedgerUnitOfWork:
         self._lock = held_write_lock(self._engine)
         try:
             self._raw = _parked(self._engine) or self._engine.raw_connection()
-            dbapi = self._raw.driver_connection
+            dbapi = self._dbapi = self._raw.driver_connection
             if self._dialect == "sqlite":
                 dbapi.execute("BEGIN IMMEDIATE")
         except BaseException:
             if self._raw is not None:
                 self._raw.close()
-                self._raw = None
+                self._raw = self._dbapi = None
             self._release()
             raise
         self.ledger = LedgerRepository(dbapi, self._dialect)
@@ -294,7 +295,7 @@ class LedgerUnitOfWork(_WriteLocked):
         if raw is None:
             return
         self.ledger.close()
-        dbapi = raw.driver_connection
+        dbapi, self._dbapi = self._dbapi, None
         try:
             dbapi.rollback()  # no-op after a commit
             if self._dialect != "sqlite":
@@ -312,13 +313,13 @@ class LedgerUnitOfWork(_WriteLocked):
 
     def commit(self) -> None:
         if self._dialect == "sqlite":
-            self._raw.driver_connection.commit()
+            self._dbapi.commit()
         else:
             self.ledger.flush(commit=True)
 
     def rollback(self) -> None:
         self.ledger.abandon()
-        self._raw.driver_connection.rollback()
+        self._dbapi.rollback()
 
 
 class _Parking:
