@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from finbot.adapters.db.engine import make_engine
+from finbot.bench import baseline
 from finbot.bench.ledger import ROUNDS, run_ledger_bench
 from tests.conftest import POSTGRES_URL
 
@@ -13,7 +16,9 @@ KEYS = {"transfers_per_s_single", "transfers_per_s_batch", "baseline_single_per_
         "baseline_batch_per_s", "transfers_per_s_hot", "transfers_per_s_uniform_concurrent",
         "bytes_per_transfer", "ratio_single_vs_baseline", "ratio_batch_vs_baseline_single",
         "ratio_batch_vs_baseline_batch", "ratio_hot_vs_uniform", "balance_p50_ms",
-        "balance_p99_ms", "pit_balance_p99_ms", "deadlocks", "lost_or_doubled", "targets_met"}
+        "balance_p99_ms", "pit_balance_p99_ms", "deadlocks", "lost_or_doubled", "targets_met",
+        "ratio_baseline_batch_indexed_vs_baseline_single",
+        "ratio_baseline_batch_indexed_vs_baseline_batch"}
 
 
 def check(results: dict[str, object]) -> None:
@@ -31,6 +36,23 @@ def check(results: dict[str, object]) -> None:
                           else "ratio_batch_vs_baseline_batch"]
         assert isinstance(overall, float)
         assert min(by_round) * 0.999 <= overall <= max(by_round) * 1.001
+
+
+def test_baseline_rows_spread_over_as_many_accounts_as_asked(tmp_path: Path) -> None:
+    """The indexed baseline touches as many index leaves as the ledger's stages do."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        baseline.create_baseline_tables(engine)
+        assert baseline.batch_rate(engine, "bench_indexed", seconds=0.01, accounts=50) > 0
+        assert baseline.single_rate(engine, "bench_plain", seconds=0.01, accounts=7) > 0
+        with engine.connect() as conn:
+            for table, accounts in (("bench_indexed", 50), ("bench_plain", 7)):
+                debits, credits, same = conn.exec_driver_sql(
+                    "SELECT count(DISTINCT debit_account_id), count(DISTINCT credit_account_id),"
+                    f" sum(debit_account_id = credit_account_id) FROM {table}").one()
+                assert (debits, credits, same) == (accounts, accounts, 0), table
+    finally:
+        engine.dispose()
 
 
 def test_the_sqlite_bench_reports_every_figure() -> None:

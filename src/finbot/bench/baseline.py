@@ -35,14 +35,19 @@ def create_baseline_tables(engine: Engine) -> None:
             conn.exec_driver_sql(ddl.format(t="bench_indexed"))
 
 
-def _row(prefix: str, n: int) -> tuple[Any, ...]:
-    return (f"{prefix}{n}", "posted", 1 + n % 97, 2 + n % 89, 100 + n % 1000, "USD",
-            1_700_000_000_000_000 + n, n, -n)
+def _row(prefix: str, n: int, accounts: int) -> tuple[Any, ...]:
+    """Row ``n``: its debit and credit account ids walk ``accounts`` ids, as the ledger
+    stages' transfers spread over their accounts, so an indexed table's inserts touch as
+    many index leaves as the ledger's do."""
+    return (f"{prefix}{n}", "posted", 1 + n % accounts, 1 + (n + 1) % accounts,
+            100 + n % 1000, "USD", 1_700_000_000_000_000 + n, n, -n)
 
 
-def single_rate(engine: Engine, table: str, *, seconds: float, run: int = 0) -> float:
+def single_rate(engine: Engine, table: str, *, seconds: float, accounts: int = 100,
+                run: int = 0) -> float:
     """Rows per second, one INSERT and one COMMIT per row (``run`` keeps each call's ids
-    apart when a table is measured more than once)."""
+    apart when a table is measured more than once; ``accounts`` as for ``_row``, which
+    only an indexed table notices)."""
     p = "%s" if engine.dialect.name == "postgresql" else "?"
     sql = f"INSERT INTO {table} ({_COLUMNS}) VALUES ({', '.join([p] * 9)})"
     with engine.connect() as conn:
@@ -52,7 +57,7 @@ def single_rate(engine: Engine, table: str, *, seconds: float, run: int = 0) -> 
             cursor.execute("BEGIN IMMEDIATE")
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            cursor.execute(sql, _row(f"s-{table}-{run}-", n))
+            cursor.execute(sql, _row(f"s-{table}-{run}-", n, accounts))
             dbapi.commit()
             if engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
@@ -62,10 +67,10 @@ def single_rate(engine: Engine, table: str, *, seconds: float, run: int = 0) -> 
     return n / elapsed
 
 
-def batch_rate(engine: Engine, table: str, *, seconds: float, size: int = 1000,
-               run: int = 0) -> float:
-    """Rows per second, one multi-row INSERT of ``size`` rows per COMMIT (``run`` as for
-    ``single_rate``)."""
+def batch_rate(engine: Engine, table: str, *, seconds: float, accounts: int = 100,
+               size: int = 1000, run: int = 0) -> float:
+    """Rows per second, one multi-row INSERT of ``size`` rows per COMMIT (``run`` and
+    ``accounts`` as for ``single_rate``)."""
     p = "%s" if engine.dialect.name == "postgresql" else "?"
     row = f"({', '.join([p] * 9)})"
     sql = f"INSERT INTO {table} ({_COLUMNS}) VALUES {', '.join([row] * size)}"
@@ -74,7 +79,8 @@ def batch_rate(engine: Engine, table: str, *, seconds: float, size: int = 1000,
         cursor = dbapi.cursor()
         batches, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds or batches < 3:
-            params = [v for n in range(size) for v in _row(f"b-{table}-{run}-{batches}-", n)]
+            params = [v for n in range(size)
+                      for v in _row(f"b-{table}-{run}-{batches}-", n, accounts)]
             if engine.dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             cursor.execute(sql, params)
