@@ -305,9 +305,9 @@ class LedgerRepository:
                 [v for r in rows for v in r] + [now_us])
 
 
-# The reads' SQL depends only on the backend and how many values each list holds; a
-# transfer per commit spent ~5 µs (in a loop; twice that after its fsync) building it.
-# Bounded: SQLite's lists run to CHUNK values, so shapes are many, each text long.
+# The reads' SQL depends only on the backend and how many values each list holds, so it
+# is built once per shape, not on every read of every transaction. Bounded: SQLite's
+# lists run to CHUNK values, so shapes can be many, each text long.
 @lru_cache(maxsize=256)
 def _in_sql(pg: bool, column: str, n: int) -> str:
     if not n:
